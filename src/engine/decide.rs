@@ -1,0 +1,601 @@
+//! The per-key decision: the first of the contract's 15 ordered rules that fits, PERIOD_SHIFT
+//! pairing across loaded periods, the scope, and an explanation in Chinese and English that names
+//! the rule and the numbers.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::frames::{INELIGIBLE, NA_GRACE, NA_LAG, NA_NOT_IN_FILE, NA_TYPE, NOT_ATTRIBUTED};
+use super::{first_mode, Key, RowDecisions};
+use crate::load::{from_phys, Loaded};
+use crate::model::{fmt_money as m, Association, ChargingMode, Period};
+use crate::rules::{hex, RuleSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    DuplicateIncentive,
+    Matched,
+    Rounding,
+    RateMismatch,
+    BaseMismatch,
+    AmountMismatch,
+    PeriodShift,
+    RolloverPending,
+    MissingIncentive,
+    UnexpectedIncentive,
+    OutOfScope,
+    OrphanIncentive,
+    IneligibleProduct,
+    NotAttributed,
+}
+
+impl Category {
+    pub const ALL: [Category; 14] = [
+        Category::DuplicateIncentive,
+        Category::Matched,
+        Category::Rounding,
+        Category::RateMismatch,
+        Category::BaseMismatch,
+        Category::AmountMismatch,
+        Category::PeriodShift,
+        Category::RolloverPending,
+        Category::MissingIncentive,
+        Category::UnexpectedIncentive,
+        Category::OutOfScope,
+        Category::OrphanIncentive,
+        Category::IneligibleProduct,
+        Category::NotAttributed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::DuplicateIncentive => "DUPLICATE_INCENTIVE",
+            Category::Matched => "MATCHED",
+            Category::Rounding => "ROUNDING",
+            Category::RateMismatch => "RATE_MISMATCH",
+            Category::BaseMismatch => "BASE_MISMATCH",
+            Category::AmountMismatch => "AMOUNT_MISMATCH",
+            Category::PeriodShift => "PERIOD_SHIFT",
+            Category::RolloverPending => "ROLLOVER_PENDING",
+            Category::MissingIncentive => "MISSING_INCENTIVE",
+            Category::UnexpectedIncentive => "UNEXPECTED_INCENTIVE",
+            Category::OutOfScope => "OUT_OF_SCOPE",
+            Category::OrphanIncentive => "ORPHAN_INCENTIVE",
+            Category::IneligibleProduct => "INELIGIBLE_PRODUCT",
+            Category::NotAttributed => "NOT_ATTRIBUTED",
+        }
+    }
+
+    /// The Chinese label used in the dispute file and reports.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Category::DuplicateIncentive => "重复激励",
+            Category::Matched => "一致",
+            Category::Rounding => "舍入差异",
+            Category::RateMismatch => "激励比例不符",
+            Category::BaseMismatch => "激励基数不符",
+            Category::AmountMismatch => "激励金额不符",
+            Category::PeriodShift => "跨期",
+            Category::RolloverPending => "待下期结算",
+            Category::MissingIncentive => "激励缺失",
+            Category::UnexpectedIncentive => "非预期激励",
+            Category::OutOfScope => "超出核对范围",
+            Category::OrphanIncentive => "无对应消费的激励",
+            Category::IneligibleProduct => "不参与激励的产品",
+            Category::NotAttributed => "未归属伙伴",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    None,
+    Dispute,
+    Review,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Dispute => "dispute",
+            Action::Review => "review",
+        }
+    }
+}
+
+/// One finding: a key and its decision, with everything the reports show.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub id: String,
+    pub period: Period,
+    pub category: Category,
+    pub action: Action,
+    /// The contract §3 rule number that decided it (1..=15).
+    pub rule: u8,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub trade_id: String,
+    pub service: String,
+    pub charging_mode: Option<ChargingMode>,
+    pub expected_period: Option<Period>,
+    pub expected_base: Option<Decimal>,
+    pub expected_incentive: Option<Decimal>,
+    pub actual_base: Option<Decimal>,
+    pub actual_incentive: Option<Decimal>,
+    pub delta: Decimal,
+    pub rule_ids: String,
+    pub explanation: String,
+    pub consumption_rows: Vec<u32>,
+    pub incentive_rows: Vec<u32>,
+    /// Where each side lies, for the waterfall's category deltas.
+    pub actual_in: Option<Period>,
+}
+
+/// A decided key; `written` says whether it is in scope.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub finding: Finding,
+    pub written: bool,
+}
+
+pub struct Context<'a> {
+    pub rules: &'a RuleSet,
+    pub loaded: &'a Loaded,
+    pub rows: &'a RowDecisions,
+    pub loaded_periods: &'a [Period],
+    pub scope: &'a [Period],
+    pub cycles_loaded: &'a BTreeSet<Period>,
+}
+
+/// What consumption a (trade, service) has, over every loaded cycle.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    any: bool,
+    ineligible: bool,
+    not_attributed: bool,
+}
+
+pub fn finding_id(prefix: char, parts: &[&str]) -> String {
+    let digest = Sha256::digest(parts.join("|").as_bytes());
+    format!("{prefix}{}", &hex(&digest)[..12])
+}
+
+/// Decides every key. Keys that produce no finding (an expected key of a statement not loaded)
+/// are left out; a PERIOD_SHIFT pair yields one finding.
+pub fn decide_all(keys: &[Key], ctx: &Context) -> Vec<Decided> {
+    let first_loaded = ctx.loaded_periods.first().copied();
+    let last_loaded = ctx.loaded_periods.last().copied();
+
+    // Consumption of each (trade, service), by status, over every cycle.
+    let mut consumption_of: HashMap<(&str, &str), Seen> = HashMap::new();
+    for k in keys {
+        let e = consumption_of.entry((k.trade_id.as_str(), k.service.as_str())).or_default();
+        e.any |= k.expected.is_some() || !k.noside_rows.is_empty();
+        e.ineligible |= k.n_ineligible > 0;
+        e.not_attributed |= k.n_not_attributed > 0;
+    }
+
+    // PERIOD_SHIFT pairing: expected-only keys with actual-only keys of the same trade and
+    // service in another loaded period, in period order.
+    let mut exp_only: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    let mut act_only: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        let ts = (k.trade_id.as_str(), k.service.as_str());
+        match (&k.expected, &k.actual) {
+            (Some(_), None) => exp_only.entry(ts).or_default().push(i),
+            (None, Some(a)) if !a.duplicate && ctx.loaded_periods.contains(&k.period) => act_only.entry(ts).or_default().push(i),
+            _ => {}
+        }
+    }
+    let mut partner: HashMap<usize, usize> = HashMap::new();
+    for (ts, exps) in &exp_only {
+        if let Some(acts) = act_only.get(ts) {
+            for (&e, &a) in exps.iter().zip(acts.iter()) {
+                partner.insert(e, a);
+                partner.insert(a, e);
+            }
+        }
+    }
+
+    let mut out = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let ts = (k.trade_id.as_str(), k.service.as_str());
+        let d = match (&k.expected, &k.actual) {
+            (_, Some(a)) if a.duplicate => decide_key(k, None, Category::DuplicateIncentive, 1, ctx),
+            (Some(e), Some(a)) => {
+                let delta = a.incentive - e.incentive;
+                let (cat, rule) = if delta.is_zero() {
+                    (Category::Matched, 2)
+                } else if delta.abs() <= ctx.rules.tolerance {
+                    (Category::Rounding, 3)
+                } else if rate_differs(k, ctx) {
+                    (Category::RateMismatch, 4)
+                } else if a.base.is_some_and(|b| (b - e.base).abs() > ctx.rules.tolerance) {
+                    (Category::BaseMismatch, 5)
+                } else {
+                    (Category::AmountMismatch, 6)
+                };
+                decide_key(k, None, cat, rule, ctx)
+            }
+            (Some(e), None) => {
+                if let Some(&j) = partner.get(&i) {
+                    decide_key(&keys[j], Some(k), Category::PeriodShift, 7, ctx)
+                } else if last_loaded.is_none_or(|l| k.period > l) {
+                    decide_key(k, None, Category::RolloverPending, 8, ctx)
+                } else if first_loaded.is_some_and(|f| k.period < f) {
+                    // Belongs to a statement that was not loaded: no finding.
+                    continue;
+                } else if e.incentive.abs() <= ctx.rules.tolerance {
+                    let cat = if e.incentive.is_zero() { Category::Matched } else { Category::Rounding };
+                    decide_key(k, None, cat, 9, ctx)
+                } else {
+                    decide_key(k, None, Category::MissingIncentive, 10, ctx)
+                }
+            }
+            (None, Some(_)) => {
+                if partner.contains_key(&i) {
+                    continue; // decided with its expected partner
+                }
+                let seen = consumption_of.get(&ts).copied().unwrap_or_default();
+                if seen.ineligible || seen.not_attributed {
+                    let mut d = decide_key(k, None, Category::UnexpectedIncentive, 11, ctx);
+                    let (zh, en) = if seen.ineligible {
+                        ("该订单的消费属于不参与激励的产品", "its consumption is of a product that earns nothing")
+                    } else {
+                        ("该订单的消费未归属本伙伴", "its consumption is not attributed to the partner")
+                    };
+                    let (p, a) = (d.finding.period, m(d.finding.actual_incentive.unwrap_or_default()));
+                    d.finding.explanation =
+                        format!("R11 对账期次 {p} 发放了激励 {a}，但{zh}，应得 0 | R11 statement {p} pays {a}, but {en}: expected 0");
+                    d
+                } else if !seen.any && (0..=ctx.rules.max_shift()).any(|s| !ctx.cycles_loaded.contains(&k.period.add_months(-s))) {
+                    decide_key(k, None, Category::OutOfScope, 12, ctx)
+                } else {
+                    decide_key(k, None, Category::OrphanIncentive, 13, ctx)
+                }
+            }
+            (None, None) => {
+                if k.n_ineligible > 0 {
+                    decide_key(k, None, Category::IneligibleProduct, 14, ctx)
+                } else {
+                    decide_key(k, None, Category::NotAttributed, 15, ctx)
+                }
+            }
+        };
+        out.push(d);
+    }
+    out
+}
+
+/// Does any actual rate differ from the rules' rates of the key's expected rows?
+fn rate_differs(k: &Key, ctx: &Context) -> bool {
+    let (Some(e), Some(a)) = (&k.expected, &k.actual) else { return false };
+    let rule_rates: BTreeSet<Decimal> = e
+        .rows
+        .iter()
+        .filter_map(|&r| usize::try_from(ctx.rows.product[r as usize]).ok())
+        .map(|p| ctx.rules.products[p].rate.normalize())
+        .collect();
+    a.rows
+        .iter()
+        .filter_map(|&r| ctx.loaded.incentives.rate[r as usize])
+        .any(|rate| !rule_rates.contains(&from_phys(rate)))
+}
+
+fn action_for(cat: Category, delta: Decimal, tolerance: Decimal) -> Action {
+    match cat {
+        Category::Matched | Category::Rounding | Category::RolloverPending | Category::OutOfScope => Action::None,
+        Category::IneligibleProduct | Category::NotAttributed => Action::None,
+        Category::DuplicateIncentive | Category::UnexpectedIncentive | Category::OrphanIncentive => Action::Review,
+        Category::MissingIncentive => Action::Dispute,
+        Category::RateMismatch | Category::BaseMismatch | Category::AmountMismatch => {
+            if delta < Decimal::ZERO {
+                Action::Dispute
+            } else {
+                Action::Review
+            }
+        }
+        Category::PeriodShift => {
+            if delta.abs() <= tolerance {
+                Action::None
+            } else if delta < Decimal::ZERO {
+                Action::Dispute
+            } else {
+                Action::Review
+            }
+        }
+    }
+}
+
+/// Builds the finding of `k` (the actual's key for a PERIOD_SHIFT, with its expected partner).
+fn decide_key(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, ctx: &Context) -> Decided {
+    let exp_key = shifted.unwrap_or(k);
+    let e = exp_key.expected.as_ref();
+    let a = k.actual.as_ref();
+    let expected = e.map_or(Decimal::ZERO, |e| e.incentive);
+    let actual = a.map_or(Decimal::ZERO, |a| a.incentive);
+    let delta = match category {
+        Category::IneligibleProduct | Category::NotAttributed => Decimal::ZERO,
+        _ => actual - expected,
+    };
+    let action = action_for(category, delta, ctx.rules.tolerance);
+    let mut consumption_rows: Vec<u32> = e.map_or_else(Vec::new, |e| e.rows.clone());
+    consumption_rows.extend(exp_key.noside_rows.iter().copied());
+    if shifted.is_some() {
+        consumption_rows.extend(k.noside_rows.iter().copied());
+    }
+    consumption_rows.sort_unstable();
+    let incentive_rows: Vec<u32> = a.map_or_else(Vec::new, |a| a.rows.clone());
+
+    let cons = &ctx.loaded.consumption;
+    let inc = &ctx.loaded.incentives;
+    let customer_id = consumption_rows
+        .first()
+        .map(|&r| cons.customer_id[r as usize].clone())
+        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_id[r as usize].clone()))
+        .unwrap_or_default();
+    let customer_name = consumption_rows
+        .iter()
+        .find_map(|&r| cons.customer_name[r as usize].clone())
+        .or_else(|| ctx.loaded.customers.as_ref().and_then(|c| c.index.get(&customer_id).and_then(|&i| c.list[i].customer_name.clone())))
+        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_name[r as usize].clone()))
+        .unwrap_or_default();
+    let charging_mode = first_mode(consumption_rows.iter().map(|&r| cons.mode[r as usize]).chain(incentive_rows.iter().map(|&r| inc.mode[r as usize])));
+
+    let products: BTreeSet<usize> = consumption_rows.iter().filter_map(|&r| usize::try_from(ctx.rows.product[r as usize]).ok()).collect();
+    let mut rule_ids = format!("R{rule}");
+    for &p in &products {
+        let _ = write!(rule_ids, ";product:{}", ctx.rules.products[p].id);
+    }
+    let na: BTreeSet<i32> = consumption_rows
+        .iter()
+        .filter(|&&r| ctx.rows.status[r as usize] == NOT_ATTRIBUTED)
+        .map(|&r| ctx.rows.na_reason[r as usize])
+        .collect();
+    for code in &na {
+        let _ = write!(rule_ids, ";attribution:{}", na_key(*code));
+    }
+    let (late, lagged) = shift_reasons(exp_key, ctx);
+    if late {
+        let _ = write!(rule_ids, ";rollover:late_window_hours");
+    }
+    if lagged {
+        let _ = write!(rule_ids, ";rollover:lag_months");
+    }
+
+    let period = k.period;
+    let written = ctx.scope.contains(&period)
+        || (category == Category::RolloverPending && consumption_rows.iter().any(|&r| ctx.scope.contains(&Period(cons.cycle[r as usize]))));
+    let mut f = Finding {
+        id: finding_id('F', &[&period.to_string(), &k.trade_id, &k.service]),
+        period,
+        category,
+        action,
+        rule,
+        customer_id,
+        customer_name,
+        trade_id: k.trade_id.clone(),
+        service: k.service.clone(),
+        charging_mode,
+        expected_period: e.map(|_| exp_key.period),
+        expected_base: e.map(|e| e.base),
+        expected_incentive: e.map(|e| e.incentive),
+        actual_base: a.and_then(|a| a.base),
+        actual_incentive: a.map(|a| a.incentive),
+        delta,
+        rule_ids,
+        explanation: String::new(),
+        consumption_rows,
+        incentive_rows,
+        actual_in: a.map(|_| k.period),
+    };
+    f.explanation = explain(&f, exp_key, ctx, &products, &na, late, lagged);
+    Decided { finding: f, written }
+}
+
+/// Did the expected rows of this key roll over through the late window, or a lag?
+fn shift_reasons(k: &Key, ctx: &Context) -> (bool, bool) {
+    let Some(e) = &k.expected else { return (false, false) };
+    let mut late = false;
+    let mut lagged = false;
+    for &r in &e.rows {
+        let r = r as usize;
+        let cycle = ctx.loaded.consumption.cycle[r];
+        let lag = usize::try_from(ctx.rows.product[r]).map_or(0, |p| ctx.rules.products[p].lag_months);
+        lagged |= lag > 0;
+        late |= ctx.rows.expected[r] > cycle + lag;
+    }
+    (late, lagged)
+}
+
+fn na_key(code: i32) -> &'static str {
+    match code {
+        NA_TYPE => "association_types",
+        NA_NOT_IN_FILE => "customers_file",
+        NA_LAG => "association_lag_days",
+        NA_GRACE => "rebind_grace_months",
+        _ => "none",
+    }
+}
+
+fn pct(rate: Decimal) -> String {
+    format!("{}%", (rate * Decimal::ONE_HUNDRED).normalize())
+}
+
+/// The explanation: Chinese, then ` | `, then English; both name the rule and the numbers.
+fn explain(f: &Finding, exp_key: &Key, ctx: &Context, products: &BTreeSet<usize>, na: &BTreeSet<i32>, late: bool, lagged: bool) -> String {
+    let rules = ctx.rules;
+    let r = f.rule;
+    let p = f.period;
+    let e_inc = m(f.expected_incentive.unwrap_or_default());
+    let a_inc = m(f.actual_incentive.unwrap_or_default());
+    let e_base = m(f.expected_base.unwrap_or_default());
+    let d = m(f.delta);
+    let prod_zh: Vec<String> = products.iter().map(|&i| format!("{}（{}）", rules.products[i].id, pct(rules.products[i].rate))).collect();
+    let prod_en: Vec<String> = products.iter().map(|&i| format!("{} at {}", rules.products[i].id, pct(rules.products[i].rate))).collect();
+    let (prod_zh, prod_en) = (prod_zh.join("、"), prod_en.join(", "));
+    let basis_zh = format!("激励基数 {e_base} × 产品 {prod_zh}");
+    let basis_en = format!("base {e_base} × product {prod_en}");
+    let shift_zh = match (late, lagged) {
+        (true, true) => "（月结产品顺延且在账期末窗口内交易，顺延至下月）".to_string(),
+        (true, false) => format!("（账期最后 {} 小时内的消费，顺延至下月）", rules.late_window_hours),
+        (false, true) => "（月结产品，次月计入）".to_string(),
+        _ => String::new(),
+    };
+    let shift_en = match (late, lagged) {
+        (true, true) => " (monthly-settled and traded in the late window: paid later)".to_string(),
+        (true, false) => format!(" (traded in the last {} hours of its bill cycle: paid next month)", rules.late_window_hours),
+        (false, true) => " (monthly-settled product: paid a month later)".to_string(),
+        _ => String::new(),
+    };
+    let exp_p = f.expected_period.map_or(String::new(), |p| p.to_string());
+    let (zh, en) = match f.category {
+        Category::DuplicateIncentive => {
+            let n = f.incentive_rows.len();
+            (
+                format!("R1 对账期次 {p} 的激励明细中同一激励数据重复出现（{n} 行，合计 {a_inc}），应得 {e_inc}，差额 {d}"),
+                format!("R1 statement {p} holds the same incentive item more than once ({n} rows totalling {a_inc}); expected {e_inc}, difference {d}"),
+            )
+        }
+        Category::Matched if r == 2 => (
+            format!("R2 实得激励 {a_inc} 等于应得激励 {e_inc}（{basis_zh}）"),
+            format!("R2 actual incentive {a_inc} equals expected {e_inc} ({basis_en})"),
+        ),
+        Category::Rounding if r == 3 => (
+            format!("R3 实得 {a_inc} 与应得 {e_inc} 相差 {d}，在容差 {} 内（{basis_zh}）", rules.tolerance),
+            format!("R3 actual {a_inc} differs from expected {e_inc} by {d}, within tolerance {} ({basis_en})", rules.tolerance),
+        ),
+        Category::RateMismatch => {
+            let rates: BTreeSet<String> = f.incentive_rows.iter().filter_map(|&i| ctx.loaded.incentives.rate[i as usize]).map(|v| pct(from_phys(v))).collect();
+            let rates = rates.into_iter().collect::<Vec<_>>().join("/");
+            (
+                format!("R4 激励明细的激励比例 {rates} 与政策比例不符（{basis_zh}）：应得 {e_inc}，实得 {a_inc}，差额 {d}"),
+                format!("R4 the statement's rate {rates} differs from the policy ({basis_en}): expected {e_inc}, actual {a_inc}, difference {d}"),
+            )
+        }
+        Category::BaseMismatch => {
+            let ab = m(f.actual_base.unwrap_or_default());
+            (
+                format!("R5 激励基数不符：明细基数 {ab}，按消费计算 {e_base}（产品 {prod_zh}）；应得 {e_inc}，实得 {a_inc}，差额 {d}"),
+                format!("R5 base differs: statement base {ab}, consumption base {e_base} (product {prod_en}); expected {e_inc}, actual {a_inc}, difference {d}"),
+            )
+        }
+        Category::AmountMismatch => (
+            format!("R6 激励金额不符：应得 {e_inc}（{basis_zh}），实得 {a_inc}，差额 {d}"),
+            format!("R6 amount differs: expected {e_inc} ({basis_en}), actual {a_inc}, difference {d}"),
+        ),
+        Category::PeriodShift => (
+            format!("R7 应在对账期次 {exp_p} 结算的激励 {e_inc}{shift_zh}（{basis_zh}）出现在 {p}，实得 {a_inc}，差额 {d}"),
+            format!("R7 incentive {e_inc} expected in period {exp_p}{shift_en} ({basis_en}) was paid in {p}: actual {a_inc}, difference {d}"),
+        ),
+        Category::RolloverPending => (
+            format!("R8 激励 {e_inc}（{basis_zh}）应在对账期次 {exp_p} 结算{shift_zh}，该期尚未加载"),
+            format!("R8 incentive {e_inc} ({basis_en}) falls due in period {exp_p}{shift_en}, which is not loaded yet"),
+        ),
+        Category::Matched | Category::Rounding => (
+            format!("R9 应得激励 {e_inc}（{basis_zh}）在容差内，激励明细中无此项"),
+            format!("R9 expected incentive {e_inc} ({basis_en}) is within tolerance; the statement has no line for it"),
+        ),
+        Category::MissingIncentive => (
+            format!("R10 对账期次 {p} 的激励明细缺少该订单：应得 {e_inc}（{basis_zh}{shift_zh}），实得 0，差额 {d}"),
+            format!("R10 statement {p} has no incentive for this order: expected {e_inc} ({basis_en}{shift_en}), actual 0, difference {d}"),
+        ),
+        // Rewritten by decide_all, which knows which kind of consumption the trade has.
+        Category::UnexpectedIncentive => (format!("R11 对账期次 {p} 发放了激励 {a_inc}，应得 0"), format!("R11 statement {p} pays {a_inc}: expected 0")),
+        Category::OutOfScope => (
+            format!("R12 对账期次 {p} 的激励 {a_inc} 可能来自未加载的账期（{}–{}），无法核对", p.add_months(-rules.max_shift()), p),
+            format!("R12 incentive {a_inc} of period {p} may stem from a bill cycle not loaded ({}..{}); it cannot be checked", p.add_months(-rules.max_shift()), p),
+        ),
+        Category::OrphanIncentive => (
+            format!("R13 对账期次 {p} 发放了激励 {a_inc}，但已加载的消费中没有该订单和产品"),
+            format!("R13 statement {p} pays {a_inc}, but the loaded consumption has no such order and service"),
+        ),
+        Category::IneligibleProduct => {
+            let (zh, en) = ineligible_reason(f, ctx);
+            (format!("R14 {zh}，不产生激励"), format!("R14 {en}: it earns no incentive"))
+        }
+        Category::NotAttributed => {
+            let (zh, en) = na_reason(f, ctx, na);
+            (format!("R15 {zh}，不产生激励"), format!("R15 {en}: it earns no incentive"))
+        }
+    };
+    format!("{zh} | {en}")
+}
+
+fn ineligible_reason(f: &Finding, ctx: &Context) -> (String, String) {
+    let cons = &ctx.loaded.consumption;
+    let total = super::sum_phys(f.consumption_rows.iter().map(|&r| &cons.payment[r as usize]));
+    let mode = f.charging_mode.map_or("-", |m| m.label());
+    let zero_rate: BTreeSet<usize> = f
+        .consumption_rows
+        .iter()
+        .filter(|&&r| ctx.rows.status[r as usize] == INELIGIBLE)
+        .filter_map(|&r| usize::try_from(ctx.rows.product[r as usize]).ok())
+        .collect();
+    match zero_rate.first() {
+        Some(&p) => {
+            let prod = &ctx.rules.products[p];
+            let reason = if prod.reason.is_empty() { String::new() } else { format!("：{}", prod.reason) };
+            let reason_en = if prod.reason.is_empty() { String::new() } else { format!(" ({})", prod.reason) };
+            (
+                format!("消费 {} 属于产品 {}，其激励比例为 0（规则第 {} 行）{reason}", m(total), prod.id, prod.line),
+                format!("consumption {} is of product {} whose rate is 0 (rules line {}){reason_en}", m(total), prod.id, prod.line),
+            )
+        }
+        None => (
+            format!("消费 {} 的产品 {}（{mode}）不在激励政策的任何 [[product]] 中", m(total), f.service),
+            format!("consumption {} of {} ({mode}) matches no [[product]] of the policy", m(total), f.service),
+        ),
+    }
+}
+
+fn na_reason(f: &Finding, ctx: &Context, na: &BTreeSet<i32>) -> (String, String) {
+    let rules = ctx.rules;
+    let cons = &ctx.loaded.consumption;
+    let total = super::sum_phys(f.consumption_rows.iter().map(|&r| &cons.payment[r as usize]));
+    let customer = ctx.loaded.customers.as_ref().and_then(|c| c.index.get(&f.customer_id).map(|&i| &c.list[i]));
+    let first_ts = f.consumption_rows.iter().map(|&r| cons.ts[r as usize]).min().unwrap_or(0);
+    let when = rules.tz.format(first_ts);
+    let mut zh = Vec::new();
+    let mut en = Vec::new();
+    for &code in na {
+        match code {
+            NA_NOT_IN_FILE => {
+                zh.push(format!("客户 {} 不在客户文件中", f.customer_id));
+                en.push(format!("customer {} is not in the customers file", f.customer_id));
+            }
+            NA_TYPE => {
+                let t = customer.map(|c| c.association).or_else(|| f.consumption_rows.first().and_then(|&r| Association::from_code(cons.assoc[r as usize])));
+                let listed: Vec<&str> = rules.association_types.iter().map(|a| a.key()).collect();
+                match t {
+                    Some(t) => {
+                        zh.push(format!("客户关联类型为{}（{}），政策只计 {}", t.label(), t.key(), listed.join("、")));
+                        en.push(format!("the customer's association type is {} ({}), the policy counts {} only", t.key(), t.label(), listed.join(", ")));
+                    }
+                    None => {
+                        zh.push("客户关联类型未知（请提供客户文件或关联类型列）".to_string());
+                        en.push("the customer's association type is unknown (give --customers or an association_type column)".to_string());
+                    }
+                }
+            }
+            NA_LAG => {
+                let at = customer.and_then(|c| c.associated_at).unwrap_or(0);
+                let from = at + rules.association_lag_days * 86_400;
+                zh.push(format!("交易时间 {when} 早于关联时间 {} + {} 天 = {}", rules.tz.format(at), rules.association_lag_days, rules.tz.format(from)));
+                en.push(format!("traded at {when}, before associated_at {} + {} days = {}", rules.tz.format(at), rules.association_lag_days, rules.tz.format(from)));
+            }
+            NA_GRACE => {
+                let at = customer.and_then(|c| c.rebound_at).unwrap_or(0);
+                let from = super::frames::add_months_local(at, rules.rebind_grace_months, rules);
+                zh.push(format!("交易时间 {when} 在换绑保护期内（换绑 {} + {} 个月 = {}）", rules.tz.format(at), rules.rebind_grace_months, rules.tz.format(from)));
+                en.push(format!("traded at {when}, within the rebind grace (rebound {} + {} months = {})", rules.tz.format(at), rules.rebind_grace_months, rules.tz.format(from)));
+            }
+            _ => {}
+        }
+    }
+    (format!("消费 {}：{}", m(total), zh.join("；")), format!("consumption {}: {}", m(total), en.join("; ")))
+}

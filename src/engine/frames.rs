@@ -1,0 +1,319 @@
+//! The polars side of the engine: loaded columns become lazy frames with `Decimal` money, and
+//! the row-level work (product and customer joins, status, base, expected period, grouping into
+//! keys, the full outer join of expected, actual and no-side groups, the waterfall sums) runs
+//! there. What comes back to Rust is one row per key and one row per (cycle, period, status).
+
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use crate::load::{to_phys, Consumption, Customers, Incentives};
+use crate::model::{epoch_day, AMOUNT_SCALE};
+use crate::rules::RuleSet;
+
+const PREC: usize = 38;
+const S: usize = AMOUNT_SCALE as usize;
+/// Scale for base × rate before rounding: exact for any base and rate of AMOUNT_SCALE places.
+pub const WIDE: usize = 2 * S;
+
+/// Status of a consumption row.
+pub const ELIGIBLE: i32 = 0;
+pub const INELIGIBLE: i32 = 1;
+pub const NOT_ATTRIBUTED: i32 = 2;
+
+/// Why a row is not attributed (column `na`).
+pub const NA_NONE: i32 = 0;
+pub const NA_TYPE: i32 = 1;
+pub const NA_NOT_IN_FILE: i32 = 2;
+pub const NA_LAG: i32 = 3;
+pub const NA_GRACE: i32 = 4;
+
+pub fn dec_column(name: &str, values: Vec<i128>, scale: usize) -> PolarsResult<Column> {
+    Ok(Int128Chunked::from_vec(name.into(), values).into_decimal(PREC, scale)?.into_series().into_column())
+}
+
+fn opt_dec_column(name: &str, values: &[Option<i128>]) -> PolarsResult<Column> {
+    let ca: Int128Chunked = values.iter().copied().collect();
+    Ok(ca.with_name(name.into()).into_decimal(PREC, S)?.into_series().into_column())
+}
+
+fn dec_type(scale: usize) -> DataType {
+    DataType::Decimal(PREC, scale)
+}
+
+/// The consumption frame: one row per accepted consumption row.
+pub fn consumption_frame(c: &Consumption, rules: &RuleSet) -> PolarsResult<LazyFrame> {
+    let n = c.len();
+    let mut cols = vec![
+        Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
+        Column::new("cycle".into(), c.cycle.clone()),
+        Column::new("cust".into(), c.customer_id.clone()),
+        Column::new("assoc".into(), c.assoc.clone()),
+        Column::new("svc".into(), c.service.clone()),
+        Column::new("mode".into(), c.mode.clone()),
+        Column::new("trade".into(), c.trade_id.clone()),
+        Column::new("ts".into(), c.ts.clone()),
+        Column::new("day".into(), c.day.clone()),
+        dec_column("pay", c.payment.clone(), S)?,
+    ];
+    for (i, v) in c.counted.iter().enumerate() {
+        cols.push(dec_column(&format!("c{i}"), v.clone(), S)?);
+    }
+    let _ = rules;
+    Ok(DataFrame::new(n, cols)?.lazy())
+}
+
+/// The product decided for each distinct (service type, charging mode, local date).
+pub fn product_frame(keys: &DataFrame, rules: &RuleSet) -> PolarsResult<LazyFrame> {
+    let svc = keys.column("svc")?.str()?;
+    let mode = keys.column("mode")?.i32()?;
+    let day = keys.column("day")?.i32()?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let n = keys.height();
+    let (mut prod, mut lag, mut rate) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let s = svc.get(i).unwrap_or("");
+        let m = mode.get(i).and_then(crate::model::ChargingMode::from_code);
+        let d = epoch + chrono::Duration::days(day.get(i).unwrap_or(0) as i64);
+        debug_assert_eq!(epoch_day(d), day.get(i).unwrap_or(0));
+        match rules.product_for(s, m, d) {
+            Some(p) => {
+                prod.push(p as i32);
+                lag.push(rules.products[p].lag_months);
+                rate.push(to_phys(rules.products[p].rate));
+            }
+            None => {
+                prod.push(-1);
+                lag.push(0);
+                rate.push(0);
+            }
+        }
+    }
+    let df = DataFrame::new(
+        n,
+        vec![
+            keys.column("svc")?.clone(),
+            keys.column("mode")?.clone(),
+            keys.column("day")?.clone(),
+            Column::new("prod".into(), prod),
+            Column::new("lag".into(), lag),
+            dec_column("rate", rate, S)?,
+        ],
+    )?;
+    Ok(df.lazy())
+}
+
+/// Per customer: association type and the instants before which consumption is not attributed.
+pub fn customer_frame(customers: &Customers, rules: &RuleSet) -> PolarsResult<LazyFrame> {
+    let n = customers.list.len();
+    let mut id = Vec::with_capacity(n);
+    let mut assoc = Vec::with_capacity(n);
+    let mut lag_from = Vec::with_capacity(n);
+    let mut grace_from = Vec::with_capacity(n);
+    for c in &customers.list {
+        id.push(c.customer_id.clone());
+        assoc.push(c.association.code());
+        lag_from.push(c.associated_at.map_or(i64::MIN, |t| t + rules.association_lag_days * 86_400));
+        grace_from.push(c.rebound_at.map_or(i64::MIN, |t| add_months_local(t, rules.rebind_grace_months, rules)));
+    }
+    let df = DataFrame::new(
+        n,
+        vec![
+            Column::new("cust".into(), id),
+            Column::new("c_assoc".into(), assoc),
+            Column::new("lag_from".into(), lag_from),
+            Column::new("grace_from".into(), grace_from),
+        ],
+    )?;
+    Ok(df.lazy())
+}
+
+/// `t + n months` on the local calendar; a day past the target month's end clamps to its last day
+/// (rebound 2026-08-31 + 6 months = 2027-02-28, same time of day).
+pub fn add_months_local(t: i64, n: i32, rules: &RuleSet) -> i64 {
+    use chrono::{Datelike, NaiveDate};
+    let local = rules.tz.utc_to_local(t);
+    let total = local.year() * 12 + local.month0() as i32 + n;
+    let (y, m) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+    let mut day = local.day();
+    let date = loop {
+        if let Some(d) = NaiveDate::from_ymd_opt(y, m, day) {
+            break d;
+        }
+        day -= 1;
+    };
+    rules.tz.local_to_utc(date.and_time(local.time()))
+}
+
+/// The late-window cutoff of each bill cycle present: consumption at or after it rolls over.
+pub fn cutoff_frame(cycles: &[i32], rules: &RuleSet) -> PolarsResult<LazyFrame> {
+    let cutoff: Vec<i64> = cycles
+        .iter()
+        .map(|&c| {
+            if rules.late_window_hours > 0 {
+                crate::model::Period(c).end_ts(rules.tz) - rules.late_window_hours * 3600
+            } else {
+                i64::MAX
+            }
+        })
+        .collect();
+    let df = DataFrame::new(cycles.len(), vec![Column::new("cycle".into(), cycles.to_vec()), Column::new("cutoff".into(), cutoff)])?;
+    Ok(df.lazy())
+}
+
+/// Consumption with product, attribution, status, base and expected period decided.
+pub fn decided_consumption(
+    cons: LazyFrame,
+    products: LazyFrame,
+    customers: Option<LazyFrame>,
+    cutoffs: LazyFrame,
+    rules: &RuleSet,
+    n_counted: usize,
+) -> LazyFrame {
+    let keys = [col("svc"), col("mode"), col("day")];
+    let mut lf = cons.join(products, keys.clone(), keys, JoinArgs::new(JoinType::Left));
+    let all_listed = rules.association_types.len() == 2;
+    let referral = rules.lists(crate::model::Association::Referral);
+    let resale = rules.lists(crate::model::Association::Resale);
+    let has_file = customers.is_some();
+    lf = match customers {
+        Some(c) => lf.join(c, [col("cust")], [col("cust")], JoinArgs::new(JoinType::Left)),
+        None => lf.with_columns([
+            col("assoc").alias("c_assoc"),
+            lit(i64::MIN).alias("lag_from"),
+            lit(i64::MIN).alias("grace_from"),
+        ]),
+    };
+    let eff = col("c_assoc").fill_null(lit(0));
+    let type_ok = (eff.clone().eq(lit(1)).and(lit(referral)))
+        .or(eff.clone().eq(lit(2)).and(lit(resale)))
+        .or(eff.eq(lit(0)).and(lit(all_listed)));
+    let in_file = if has_file { col("c_assoc").is_not_null() } else { lit(true) };
+    let na = when(in_file.not())
+        .then(lit(NA_NOT_IN_FILE))
+        .when(type_ok.not())
+        .then(lit(NA_TYPE))
+        .when(col("ts").lt(col("lag_from").fill_null(lit(i64::MIN))))
+        .then(lit(NA_LAG))
+        .when(col("ts").lt(col("grace_from").fill_null(lit(i64::MIN))))
+        .then(lit(NA_GRACE))
+        .otherwise(lit(NA_NONE));
+    let zero_rate = Decimal::ZERO;
+    let status = when(col("prod").lt(lit(0)).or(col("rate").eq(lit_dec(zero_rate))))
+        .then(lit(INELIGIBLE))
+        .when(col("na").neq(lit(NA_NONE)))
+        .then(lit(NOT_ATTRIBUTED))
+        .otherwise(lit(ELIGIBLE));
+    let mut base = lit_dec(Decimal::ZERO);
+    for i in 0..n_counted {
+        base = base + col(format!("c{i}"));
+    }
+    lf = lf.with_columns([na.alias("na")]).with_columns([status.alias("status"), base.cast(dec_type(S)).alias("base")]);
+    let late = col("ts").gt_eq(col("cutoff"));
+    let exp = when(col("status").eq(lit(ELIGIBLE)))
+        .then(col("cycle") + col("lag") + when(late).then(lit(1)).otherwise(lit(0)))
+        .otherwise(col("cycle"));
+    lf.join(cutoffs, [col("cycle")], [col("cycle")], JoinArgs::new(JoinType::Left))
+        .with_columns([exp.alias("exp"), (col("pay") - col("base")).cast(dec_type(S)).alias("excluded")])
+}
+
+pub fn lit_dec(d: Decimal) -> Expr {
+    lit(Scalar::new(dec_type(S), AnyValue::Decimal(to_phys(d), PREC, S)))
+}
+
+/// Sums per (cycle, expected period, status), for the waterfall.
+pub fn flow_sums(decided: LazyFrame) -> LazyFrame {
+    decided
+        .group_by([col("cycle"), col("exp"), col("status")])
+        .agg([col("pay").sum().alias("pay"), col("base").sum().alias("base"), col("excluded").sum().alias("excluded"), len().alias("n")])
+        .sort(["cycle", "exp", "status"], Default::default())
+}
+
+/// One row per key `(period, trade, svc)`: the expected side (`e_`), the actual side (`a_`) and
+/// the no-side consumption (`n_`), full-outer-joined.
+pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
+    let expected = decided
+        .clone()
+        .filter(col("status").eq(lit(ELIGIBLE)))
+        .with_columns([(col("base").cast(dec_type(WIDE)) * col("rate").cast(dec_type(WIDE))).alias("inc_raw")])
+        .group_by([col("exp").alias("period"), col("trade"), col("svc")])
+        .agg([
+            col("base").sum().alias("e_base"),
+            col("inc_raw").sum().alias("e_inc_raw"),
+            col("row").implode(true).alias("e_rows"),
+            len().alias("e_n"),
+        ]);
+    let noside = decided
+        .filter(col("status").neq(lit(ELIGIBLE)))
+        .group_by([col("cycle").alias("period"), col("trade"), col("svc")])
+        .agg([
+            col("row").implode(true).alias("n_rows"),
+            col("status").eq(lit(INELIGIBLE)).sum().alias("n_inel"),
+            col("status").eq(lit(NOT_ATTRIBUTED)).sum().alias("n_na"),
+        ]);
+    let actual = incentives
+        .group_by([col("period"), col("trade"), col("svc")])
+        .agg([
+            col("amount").sum().alias("a_inc"),
+            col("base").sum().alias("a_base"),
+            col("base").count().alias("a_base_n"),
+            col("row").implode(true).alias("a_rows"),
+            col("dup").n_unique().alias("a_distinct"),
+            len().alias("a_n"),
+        ]);
+    let on = [col("period"), col("trade"), col("svc")];
+    let full = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
+    expected
+        .join(actual, on.clone(), on.clone(), full.clone())
+        .join(noside, on.clone(), on, full)
+        .sort(["period", "trade", "svc"], Default::default())
+}
+
+/// The incentive frame: one row per accepted incentive row.
+pub fn incentive_frame(inc: &Incentives) -> PolarsResult<LazyFrame> {
+    let n = inc.len();
+    let df = DataFrame::new(
+        n,
+        vec![
+            Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
+            Column::new("period".into(), inc.period.clone()),
+            Column::new("trade".into(), inc.trade_id.clone()),
+            Column::new("svc".into(), inc.service.clone()),
+            dec_column("amount", inc.amount.clone(), S)?,
+            opt_dec_column("base", &inc.base)?,
+            Column::new("dup".into(), inc.dup_key.clone()),
+        ],
+    )?;
+    Ok(df.lazy())
+}
+
+/// Reads a decimal column as physical values at `scale` (nulls stay `None`).
+pub fn dec_values(df: &DataFrame, name: &str) -> PolarsResult<(Vec<Option<i128>>, usize)> {
+    let ca = df.column(name)?.decimal()?;
+    let scale = ca.scale();
+    Ok((ca.physical().into_iter().collect(), scale))
+}
+
+/// Reads a list-of-u32 column (row indices).
+pub fn row_lists(df: &DataFrame, name: &str) -> PolarsResult<Vec<Vec<u32>>> {
+    let ca = df.column(name)?.list()?;
+    let mut out = Vec::with_capacity(ca.len());
+    for s in ca.into_iter() {
+        out.push(match s {
+            Some(s) => s.u32()?.into_iter().flatten().collect(),
+            None => Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+pub fn i32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i32>>> {
+    Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.into_iter().collect())
+}
+
+pub fn i64_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
+    Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.into_iter().collect())
+}
+
+pub fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+    Ok(df.column(name)?.str()?.into_iter().map(|s| s.unwrap_or("").to_string()).collect())
+}

@@ -1,0 +1,291 @@
+//! The engine: decides every consumption row (product, attribution, base, expected period) and
+//! every key `(period, trade_id, service_type_code)` (the 15 ordered rules of contract §3, with
+//! PERIOD_SHIFT pairing), builds the waterfall of each statement period in scope, and checks on
+//! every run that the waterfall closes and that every accepted row lands in exactly one key.
+//! Row-level work runs in polars ([`frames`]); the per-key decisions, which also write the
+//! explanations, run in Rust ([`decide`]).
+
+pub mod decide;
+pub mod frames;
+pub mod waterfall;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use crate::load::{from_phys, Loaded};
+use crate::model::{ChargingMode, Period, AMOUNT_SCALE};
+use crate::rules::RuleSet;
+pub use decide::{Action, Category, Finding};
+pub use waterfall::{PeriodReport, Waterfall};
+
+/// An engine failure: polars refused a step, the scope names an unloaded period, or an
+/// internal invariant broke (a bug: the run stops rather than report numbers that do not close).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("polars failed while {stage}")]
+    Polars {
+        stage: &'static str,
+        #[source]
+        source: PolarsError,
+    },
+    #[error("--period {period}: no incentive statement for this period was loaded (loaded: {loaded})")]
+    PeriodNotLoaded { period: String, loaded: String },
+    #[error("internal check failed, the results would not close: {0}")]
+    Invariant(String),
+}
+
+trait Stage<T> {
+    fn stage(self, stage: &'static str) -> Result<T, EngineError>;
+}
+
+impl<T> Stage<T> for PolarsResult<T> {
+    fn stage(self, stage: &'static str) -> Result<T, EngineError> {
+        self.map_err(|source| EngineError::Polars { stage, source })
+    }
+}
+
+/// The expected side of a key.
+#[derive(Debug, Clone)]
+pub struct ExpectedSide {
+    pub base: Decimal,
+    pub incentive: Decimal,
+    /// Σ base × rate before rounding.
+    pub raw: Decimal,
+    pub rows: Vec<u32>,
+}
+
+/// The actual side of a key.
+#[derive(Debug, Clone)]
+pub struct ActualSide {
+    pub incentive: Decimal,
+    pub base: Option<Decimal>,
+    pub rows: Vec<u32>,
+    pub duplicate: bool,
+}
+
+/// One key with whatever it has on each side.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub period: Period,
+    pub trade_id: String,
+    pub service: String,
+    pub expected: Option<ExpectedSide>,
+    pub actual: Option<ActualSide>,
+    /// Ineligible and non-attributed consumption rows of this bill cycle, trade and service.
+    pub noside_rows: Vec<u32>,
+    pub n_ineligible: u32,
+    pub n_not_attributed: u32,
+}
+
+/// Per consumption row: what the engine decided (kept for explanations and for `explain`).
+#[derive(Debug, Clone, Default)]
+pub struct RowDecisions {
+    /// Product index in the rules, -1 for none.
+    pub product: Vec<i32>,
+    pub status: Vec<i32>,
+    pub na_reason: Vec<i32>,
+    pub expected: Vec<i32>,
+    pub base: Vec<i128>,
+}
+
+/// The full result of one run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub loaded_periods: Vec<Period>,
+    pub scope: Vec<Period>,
+    pub periods: Vec<PeriodReport>,
+    pub findings: Vec<Finding>,
+    pub rows: RowDecisions,
+}
+
+impl Outcome {
+    pub fn count(&self, action: Action) -> usize {
+        self.findings.iter().filter(|f| f.action == action).count()
+    }
+}
+
+pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome, EngineError> {
+    let cons = &loaded.consumption;
+    let loaded_periods: Vec<Period> = loaded.incentives.period.iter().copied().collect::<BTreeSet<_>>().into_iter().map(Period).collect();
+    let scope: Vec<Period> = if scope.is_empty() {
+        loaded_periods.clone()
+    } else {
+        for p in scope {
+            if !loaded_periods.contains(p) {
+                let loaded: Vec<String> = loaded_periods.iter().map(|p| p.to_string()).collect();
+                return Err(EngineError::PeriodNotLoaded {
+                    period: p.to_string(),
+                    loaded: if loaded.is_empty() { "none".into() } else { loaded.join(", ") },
+                });
+            }
+        }
+        scope.iter().copied().collect::<BTreeSet<_>>().into_iter().collect()
+    };
+
+    // Row level, in polars.
+    let cons_lf = frames::consumption_frame(cons, rules).stage("building the consumption frame")?;
+    let product_keys = cons_lf
+        .clone()
+        .select([col("svc"), col("mode"), col("day")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()
+        .stage("listing distinct products")?;
+    let products = frames::product_frame(&product_keys, rules).stage("matching products")?;
+    let customers = match &loaded.customers {
+        Some(c) => Some(frames::customer_frame(c, rules).stage("building the customers frame")?),
+        None => None,
+    };
+    let cycles: Vec<i32> = cons.cycle.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let cutoffs = frames::cutoff_frame(&cycles, rules).stage("computing late-window cutoffs")?;
+    let decided = frames::decided_consumption(cons_lf, products, customers, cutoffs, rules, rules.counted.len())
+        .sort(["row"], Default::default())
+        .collect()
+        .stage("deciding consumption rows")?;
+    let rows = RowDecisions {
+        product: frames::i32_values(&decided, "prod").stage("reading products")?.into_iter().map(|v| v.unwrap_or(-1)).collect(),
+        status: frames::i32_values(&decided, "status").stage("reading status")?.into_iter().map(|v| v.unwrap_or(0)).collect(),
+        na_reason: frames::i32_values(&decided, "na").stage("reading attribution")?.into_iter().map(|v| v.unwrap_or(0)).collect(),
+        expected: frames::i32_values(&decided, "exp").stage("reading expected periods")?.into_iter().map(|v| v.unwrap_or(0)).collect(),
+        base: to_scale(frames::dec_values(&decided, "base").stage("reading bases")?)
+            .into_iter()
+            .map(|v| v.unwrap_or(0))
+            .collect(),
+    };
+    if rows.status.len() != cons.len() {
+        return Err(EngineError::Invariant(format!("{} consumption rows in, {} decided", cons.len(), rows.status.len())));
+    }
+
+    let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
+    let inc_lf = frames::incentive_frame(&loaded.incentives).stage("building the incentive frame")?;
+    let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
+    let keys = read_keys(&keys_df, rules)?;
+
+    // Every accepted row lands in exactly one key.
+    let cons_rows: usize = keys.iter().map(|k| k.expected.as_ref().map_or(0, |e| e.rows.len()) + k.noside_rows.len()).sum();
+    let inc_rows: usize = keys.iter().map(|k| k.actual.as_ref().map_or(0, |a| a.rows.len())).sum();
+    if cons_rows != cons.len() || inc_rows != loaded.incentives.len() {
+        return Err(EngineError::Invariant(format!(
+            "row conservation: {} of {} consumption rows and {} of {} incentive rows landed in a key",
+            cons_rows,
+            cons.len(),
+            inc_rows,
+            loaded.incentives.len()
+        )));
+    }
+
+    let cycles_loaded: BTreeSet<Period> = cycles.iter().map(|&c| Period(c)).collect();
+    let ctx = decide::Context { rules, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
+    let decided_keys = decide::decide_all(&keys, &ctx);
+    let periods = waterfall::build(&flows, &keys, &decided_keys, &loaded.incentives, &scope).map_err(|e| match e {
+        waterfall::Error::Polars(source) => EngineError::Polars { stage: "reading the waterfall flows", source },
+        waterfall::Error::Open(msg) => EngineError::Invariant(msg),
+    })?;
+    let mut findings: Vec<Finding> = decided_keys.into_iter().filter(|f| f.written).map(|f| f.finding).collect();
+    findings.sort_by(|a, b| (a.period, &a.trade_id, &a.service).cmp(&(b.period, &b.trade_id, &b.service)));
+    Ok(Outcome { loaded_periods, scope, periods, findings, rows })
+}
+
+/// Rescales physical decimals to AMOUNT_SCALE.
+fn to_scale((values, scale): (Vec<Option<i128>>, usize)) -> Vec<Option<i128>> {
+    let target = AMOUNT_SCALE as usize;
+    values
+        .into_iter()
+        .map(|v| {
+            v.map(|v| {
+                if scale >= target {
+                    v / 10i128.pow((scale - target) as u32)
+                } else {
+                    v * 10i128.pow((target - scale) as u32)
+                }
+            })
+        })
+        .collect()
+}
+
+/// A physical decimal at `scale` as a `Decimal`, rounding (per policy) when it must shrink.
+pub fn phys_to_decimal(v: i128, scale: usize) -> Decimal {
+    let mut s = scale as u32;
+    let mut v = v;
+    // rust_decimal holds 28 places and a 96-bit mantissa: drop exact trailing zeros first.
+    while s > 0 && v % 10 == 0 {
+        v /= 10;
+        s -= 1;
+    }
+    while s > 28 || v.unsigned_abs() >= (1u128 << 96) {
+        v /= 10;
+        s -= 1;
+    }
+    Decimal::from_i128_with_scale(v, s)
+}
+
+fn read_keys(df: &DataFrame, rules: &RuleSet) -> Result<Vec<Key>, EngineError> {
+    let st = "reading keys";
+    let period = frames::i32_values(df, "period").stage(st)?;
+    let trade = frames::str_values(df, "trade").stage(st)?;
+    let svc = frames::str_values(df, "svc").stage(st)?;
+    let (e_base, e_base_s) = frames::dec_values(df, "e_base").stage(st)?;
+    let (e_raw, e_raw_s) = frames::dec_values(df, "e_inc_raw").stage(st)?;
+    let e_rows = frames::row_lists(df, "e_rows").stage(st)?;
+    let (a_inc, a_inc_s) = frames::dec_values(df, "a_inc").stage(st)?;
+    let (a_base, a_base_s) = frames::dec_values(df, "a_base").stage(st)?;
+    let a_base_n = frames::i64_values(df, "a_base_n").stage(st)?;
+    let a_rows = frames::row_lists(df, "a_rows").stage(st)?;
+    let a_distinct = frames::i64_values(df, "a_distinct").stage(st)?;
+    let a_n = frames::i64_values(df, "a_n").stage(st)?;
+    let e_n = frames::i64_values(df, "e_n").stage(st)?;
+    let n_rows = frames::row_lists(df, "n_rows").stage(st)?;
+    let n_inel = frames::i64_values(df, "n_inel").stage(st)?;
+    let n_na = frames::i64_values(df, "n_na").stage(st)?;
+    let mut keys = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let expected = match e_n[i] {
+            Some(n) if n > 0 => {
+                let raw = phys_to_decimal(e_raw[i].unwrap_or(0), e_raw_s);
+                Some(ExpectedSide {
+                    base: phys_to_decimal(e_base[i].unwrap_or(0), e_base_s),
+                    incentive: rules.rounding.apply(raw, rules.scale),
+                    raw,
+                    rows: e_rows[i].clone(),
+                })
+            }
+            _ => None,
+        };
+        let actual = match a_n[i] {
+            Some(n) if n > 0 => Some(ActualSide {
+                incentive: phys_to_decimal(a_inc[i].unwrap_or(0), a_inc_s),
+                base: (a_base_n[i].unwrap_or(0) > 0).then(|| phys_to_decimal(a_base[i].unwrap_or(0), a_base_s)),
+                rows: a_rows[i].clone(),
+                duplicate: a_distinct[i].unwrap_or(n) < n,
+            }),
+            _ => None,
+        };
+        keys.push(Key {
+            period: Period(period[i].unwrap_or(0)),
+            trade_id: trade[i].clone(),
+            service: svc[i].clone(),
+            expected,
+            actual,
+            noside_rows: n_rows[i].clone(),
+            n_ineligible: n_inel[i].unwrap_or(0) as u32,
+            n_not_attributed: n_na[i].unwrap_or(0) as u32,
+        });
+    }
+    Ok(keys)
+}
+
+/// Sum of physical decimals as a `Decimal`.
+pub fn sum_phys<'a>(values: impl Iterator<Item = &'a i128>) -> Decimal {
+    from_phys(values.sum())
+}
+
+/// The charging mode shown for a finding: the first row that has one.
+pub fn first_mode(codes: impl Iterator<Item = i32>) -> Option<ChargingMode> {
+    codes.filter(|&c| c != 0).find_map(ChargingMode::from_code)
+}
+
+/// Categories in the order of the contract's table, for stable reports.
+pub fn category_order() -> BTreeMap<Category, usize> {
+    Category::ALL.iter().enumerate().map(|(i, c)| (*c, i)).collect()
+}

@@ -1,0 +1,142 @@
+//! The waterfall of each statement period in scope, from consumption to incentive, and the two
+//! equalities that must hold to the cent:
+//! `consumption_total − ineligible − not_attributed − excluded − rolled_out + rolled_in = expected_base`
+//! and `actual − expected = Σ category deltas`. A run whose figures do not close is a bug and
+//! stops with an error instead of a report.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use super::decide::{Category, Decided};
+use super::frames::{self, ELIGIBLE, INELIGIBLE, NOT_ATTRIBUTED};
+use super::{phys_to_decimal, Key};
+use crate::load::Incentives;
+use crate::model::Period;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Waterfall {
+    pub consumption_total: Decimal,
+    pub ineligible_product: Decimal,
+    pub not_attributed: Decimal,
+    pub excluded_payment: Decimal,
+    pub rolled_out: Decimal,
+    pub rolled_in: Decimal,
+    pub expected_base: Decimal,
+    pub expected_incentive: Decimal,
+    pub actual_incentive: Decimal,
+    pub difference: Decimal,
+}
+
+impl Waterfall {
+    /// The steps in contract order, with their names.
+    pub fn steps(&self) -> [(&'static str, Decimal); 10] {
+        [
+            ("consumption_total", self.consumption_total),
+            ("ineligible_product", self.ineligible_product),
+            ("not_attributed", self.not_attributed),
+            ("excluded_payment", self.excluded_payment),
+            ("rolled_out", self.rolled_out),
+            ("rolled_in", self.rolled_in),
+            ("expected_base", self.expected_base),
+            ("expected_incentive", self.expected_incentive),
+            ("actual_incentive", self.actual_incentive),
+            ("difference", self.difference),
+        ]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PeriodReport {
+    pub period: Period,
+    pub waterfall: Waterfall,
+    /// Count of findings at this period and the sum of the deltas of the sides lying in it.
+    pub categories: BTreeMap<Category, (usize, Decimal)>,
+}
+
+pub enum Error {
+    Polars(PolarsError),
+    Open(String),
+}
+
+impl From<PolarsError> for Error {
+    fn from(e: PolarsError) -> Self {
+        Error::Polars(e)
+    }
+}
+
+pub fn build(flows: &DataFrame, keys: &[Key], decided: &[Decided], _incentives: &Incentives, scope: &[Period]) -> Result<Vec<PeriodReport>, Error> {
+    let cycle = frames::i32_values(flows, "cycle")?;
+    let exp = frames::i32_values(flows, "exp")?;
+    let status = frames::i32_values(flows, "status")?;
+    let (pay, pay_s) = frames::dec_values(flows, "pay")?;
+    let (base, base_s) = frames::dec_values(flows, "base")?;
+    let (excl, excl_s) = frames::dec_values(flows, "excluded")?;
+    let mut out = Vec::new();
+    for &p in scope {
+        let mut w = Waterfall::default();
+        for i in 0..flows.height() {
+            let (c, e, s) = (cycle[i].unwrap_or(0), exp[i].unwrap_or(0), status[i].unwrap_or(0));
+            let pay = phys_to_decimal(pay[i].unwrap_or(0), pay_s);
+            let base = phys_to_decimal(base[i].unwrap_or(0), base_s);
+            let excl = phys_to_decimal(excl[i].unwrap_or(0), excl_s);
+            if c == p.0 {
+                w.consumption_total += pay;
+                match s {
+                    INELIGIBLE => w.ineligible_product += pay,
+                    NOT_ATTRIBUTED => w.not_attributed += pay,
+                    ELIGIBLE => {
+                        w.excluded_payment += excl;
+                        if e > p.0 {
+                            w.rolled_out += base;
+                        }
+                    }
+                    _ => {}
+                }
+            } else if s == ELIGIBLE && c < p.0 && e == p.0 {
+                w.rolled_in += base;
+            }
+        }
+        for k in keys.iter().filter(|k| k.period == p) {
+            if let Some(e) = &k.expected {
+                w.expected_base += e.base;
+                w.expected_incentive += e.incentive;
+            }
+            if let Some(a) = &k.actual {
+                w.actual_incentive += a.incentive;
+            }
+        }
+        w.difference = w.actual_incentive - w.expected_incentive;
+        let derived = w.consumption_total - w.ineligible_product - w.not_attributed - w.excluded_payment - w.rolled_out + w.rolled_in;
+        if derived != w.expected_base {
+            return Err(Error::Open(format!(
+                "period {p}: consumption {} - ineligible {} - not attributed {} - excluded {} - rolled out {} + rolled in {} = {derived}, but the expected keys sum to {}",
+                w.consumption_total, w.ineligible_product, w.not_attributed, w.excluded_payment, w.rolled_out, w.rolled_in, w.expected_base
+            )));
+        }
+
+        let mut categories: BTreeMap<Category, (usize, Decimal)> = BTreeMap::new();
+        for d in decided {
+            let f = &d.finding;
+            if f.period == p {
+                categories.entry(f.category).or_default().0 += 1;
+            }
+            if matches!(f.category, Category::IneligibleProduct | Category::NotAttributed) {
+                continue;
+            }
+            if f.actual_in == Some(p) {
+                categories.entry(f.category).or_default().1 += f.actual_incentive.unwrap_or_default();
+            }
+            if f.expected_period == Some(p) {
+                categories.entry(f.category).or_default().1 -= f.expected_incentive.unwrap_or_default();
+            }
+        }
+        let sum: Decimal = categories.values().map(|(_, d)| *d).sum();
+        if sum != w.difference {
+            return Err(Error::Open(format!("period {p}: the category deltas sum to {sum}, but actual - expected = {}", w.difference)));
+        }
+        out.push(PeriodReport { period: p, waterfall: w, categories });
+    }
+    Ok(out)
+}

@@ -1,0 +1,12 @@
+//! recon reconciles Huawei Cloud partner incentive statements (激励明细) against customer
+//! consumption (消费明细) and explains every difference. The library is organised by concern:
+//! [`load`] reads exports and maps their headers, [`rules`] validates the policy, [`engine`]
+//! decides rows and keys and builds the waterfall, [`report`] writes the outputs, and [`app`]
+//! ties them into the commands the binary exposes.
+
+pub mod app;
+pub mod engine;
+pub mod load;
+pub mod model;
+pub mod report;
+pub mod rules;

@@ -1,0 +1,573 @@
+//! Loading and header mapping: every input file becomes typed columns plus the provenance of each
+//! row. A cell that cannot be read rejects its row (to `rejected.csv`, with file, location,
+//! column, value and reason) and the run goes on; a file that cannot be used at all (missing
+//! column, no header, undecodable bytes) stops the run with an error naming it.
+
+pub mod schema;
+pub mod table;
+pub mod values;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+
+use crate::model::{Association, ChargingMode, Component, ModeCoding, Period, PolicyTz, AMOUNT_SCALE};
+use crate::rules::RuleSet;
+use schema::{aliases_for, map_headers, HeaderMap, Kind};
+use table::{read_tables, InputFile, Table};
+use values::{parse_amount, parse_naive, parse_rate, parse_time};
+
+/// An input that cannot be used at all. Each names the file and says what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a supported file (expected .csv, .xlsx, .xls, .json or .tar.gz)")]
+    Unsupported { path: String },
+    #[error("{path}: the directory holds no .csv, .xlsx, .xls, .json or .tar.gz file")]
+    EmptyDirectory { path: String },
+    #[error("{path}: the file is empty: expected a header row followed by data rows")]
+    NoHeader { path: String },
+    #[error("{path}:{line}: bytes that are not valid {expected}; save the export as UTF-8 or GBK CSV")]
+    Undecodable { path: String, line: usize, expected: String },
+    #[error("{path}:{line}: malformed CSV: {message}")]
+    Csv { path: String, line: usize, message: String },
+    #[error("{path}: cannot open the workbook: {message}")]
+    Workbook { path: String, message: String },
+    #[error("{path}: no sheet named {sheet:?}; the workbook has: {available}")]
+    NoSuchSheet { path: String, sheet: String, available: String },
+    #[error("{path}:{line}:{column}: not valid JSON: {message}")]
+    Json { path: String, line: usize, column: usize, message: String },
+    #[error("{path}: {message}")]
+    JsonShape { path: String, message: String },
+    #[error("{path}: cannot read the archive: {message}")]
+    Archive { path: String, message: String },
+    #[error("{path}: the {kind} file has no column {column} (accepted headers: {accepted}); headers found: {found}{hint}")]
+    MissingColumn { path: String, kind: Kind, column: String, accepted: String, found: String, hint: String },
+}
+
+/// A row that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub kind: Kind,
+    pub file: String,
+    /// `12`, `明细:12` or `fee_records[3]`.
+    pub location: String,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// One input file as `summary.json` lists it.
+#[derive(Debug, Clone)]
+pub struct InputSummary {
+    pub path: String,
+    pub kind: Kind,
+    pub format: &'static str,
+    pub sha256: String,
+    pub rows: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+}
+
+/// Where each accepted row of one kind came from: `(table index, location)`.
+#[derive(Debug, Default, Clone)]
+pub struct Provenance {
+    pub tables: Vec<Table>,
+    pub rows: Vec<(u32, u32)>,
+}
+
+impl Provenance {
+    pub fn cite(&self, row: usize) -> String {
+        let (t, loc) = self.rows[row];
+        self.tables[t as usize].cite(loc)
+    }
+}
+
+/// Why a cell rejects its row.
+struct CellError {
+    column: String,
+    value: String,
+    reason: String,
+}
+
+/// Reads one kind's files into `sink`, returning the per-file summaries and the rejects.
+fn load_kind<S: Sink>(
+    files: &[InputFile],
+    kind: Kind,
+    rules: &RuleSet,
+    sheet: Option<&str>,
+    sink: &mut S,
+    prov: &mut Provenance,
+    rejects: &mut Vec<Reject>,
+) -> Result<Vec<InputSummary>, LoadError> {
+    let mut summaries = Vec::new();
+    for file in files {
+        let tables = read_tables(file, sheet)?;
+        let mut summary = InputSummary {
+            path: file.label.clone(),
+            kind,
+            format: file.format.name(),
+            sha256: file.sha256.clone(),
+            rows: 0,
+            accepted: 0,
+            rejected: 0,
+        };
+        for mut t in tables {
+            let (map, missing) = map_headers(kind, &t.headers, &rules.columns);
+            if let Some(col) = missing.first() {
+                return Err(missing_column(&t, kind, col.name, &aliases_for(kind, col, &rules.columns), ""));
+            }
+            let ctx = sink.begin(&map, &t, rules)?;
+            let table_idx = prov.tables.len() as u32;
+            let rows = std::mem::take(&mut t.rows);
+            for row in &rows {
+                summary.rows += 1;
+                match sink.push(&ctx, &row.cells, rules) {
+                    Ok(()) => {
+                        summary.accepted += 1;
+                        prov.rows.push((table_idx, row.loc));
+                    }
+                    Err(e) => {
+                        summary.rejected += 1;
+                        let full = t.cite(row.loc);
+                        let location = full.strip_prefix(&t.label).unwrap_or(&full).trim_start_matches([':', '!']).to_string();
+                        rejects.push(Reject { kind, file: t.label.clone(), location, column: e.column, value: e.value, reason: e.reason });
+                    }
+                }
+            }
+            prov.tables.push(t);
+        }
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
+fn missing_column(t: &Table, kind: Kind, column: &str, accepted: &[String], hint: &str) -> LoadError {
+    let found: Vec<String> = t.headers.iter().filter(|h| !h.trim().is_empty()).map(|h| h.trim().to_string()).collect();
+    let path = match &t.sheet {
+        Some(s) => format!("{}!{s}", t.label),
+        None => t.label.clone(),
+    };
+    LoadError::MissingColumn {
+        path,
+        kind,
+        column: column.to_string(),
+        accepted: accepted.join(", "),
+        found: if found.is_empty() { "(none)".into() } else { found.join(", ") },
+        hint: hint.to_string(),
+    }
+}
+
+/// Receives the rows of one kind.
+trait Sink {
+    type Ctx;
+    fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<Self::Ctx, LoadError>;
+    fn push(&mut self, ctx: &Self::Ctx, cells: &[String], rules: &RuleSet) -> Result<(), CellError>;
+}
+
+/// Column positions plus the header text shown in rejections.
+#[derive(Clone)]
+struct Cols {
+    idx: HashMap<&'static str, (usize, String)>,
+}
+
+impl Cols {
+    fn new(map: &HeaderMap) -> Cols {
+        Cols { idx: map.used.iter().map(|(n, i, h)| (*n, (*i, h.clone()))).collect() }
+    }
+
+    /// The trimmed cell of a column, `None` when the column is absent or the cell empty.
+    fn get<'a>(&self, cells: &'a [String], name: &str) -> Option<(&'a str, &str)> {
+        let (i, h) = self.idx.get(name)?;
+        let v = cells.get(*i).map_or("", |s| s.trim());
+        (!v.is_empty()).then_some((v, h.as_str()))
+    }
+
+    fn header(&self, name: &str) -> String {
+        self.idx.get(name).map_or(name.to_string(), |(_, h)| h.clone())
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.idx.contains_key(name)
+    }
+
+    fn required<'a>(&self, cells: &'a [String], name: &str) -> Result<&'a str, CellError> {
+        self.get(cells, name).map(|(v, _)| v).ok_or_else(|| CellError {
+            column: self.header(name),
+            value: String::new(),
+            reason: format!("{name} is empty"),
+        })
+    }
+
+    fn parse<T>(&self, cells: &[String], name: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, CellError> {
+        match self.get(cells, name) {
+            None => Ok(None),
+            Some((v, h)) => f(v).map(Some).map_err(|reason| CellError { column: h.to_string(), value: v.to_string(), reason }),
+        }
+    }
+}
+
+fn period_value(v: &str) -> Result<Period, String> {
+    Period::parse(v)
+        .or_else(|| parse_naive(v).and_then(|t| Period::new(chrono::Datelike::year(&t), chrono::Datelike::month(&t))))
+        .ok_or_else(|| format!("not a period: expected 2026-10, 2026/10, 202610 or 2026年10月, got {v:?}"))
+}
+
+fn mode_value(v: &str, coding: ModeCoding) -> Result<ChargingMode, String> {
+    let codes = match coding {
+        ModeCoding::Api => "1, 3, 10, 11",
+        ModeCoding::Bill => "0 to 6",
+    };
+    ChargingMode::parse(v, coding).ok_or_else(|| format!("unknown charging mode {v:?}: expected 包年/包月, 按需, 预留实例, 节省计划 or codes {codes}"))
+}
+
+fn assoc_value(v: &str) -> Result<Association, String> {
+    Association::parse(v).ok_or_else(|| format!("unknown association type {v:?}: expected 代售, 顾问销售, resale, referral, 1 or 2"))
+}
+
+fn required_amount(v: &str) -> Result<Decimal, String> {
+    parse_amount(v)?.ok_or_else(|| "amount is empty".to_string())
+}
+
+/// A decimal as the physical `i128` of polars' `Decimal(38, AMOUNT_SCALE)`.
+pub fn to_phys(d: Decimal) -> i128 {
+    let mut d = d;
+    d.rescale(AMOUNT_SCALE);
+    d.mantissa()
+}
+
+pub fn from_phys(v: i128) -> Decimal {
+    Decimal::from_i128_with_scale(v, AMOUNT_SCALE).normalize()
+}
+
+/// Accepted consumption rows, column by column.
+#[derive(Debug, Default)]
+pub struct Consumption {
+    pub cycle: Vec<i32>,
+    pub customer_id: Vec<String>,
+    pub customer_name: Vec<Option<String>>,
+    /// 0 unknown, 1 referral, 2 resale.
+    pub assoc: Vec<i32>,
+    pub service: Vec<String>,
+    /// 0 not given, else [`ChargingMode::code`].
+    pub mode: Vec<i32>,
+    pub trade_id: Vec<String>,
+    /// UTC epoch seconds.
+    pub ts: Vec<i64>,
+    /// Local trade date, days since 1970-01-01.
+    pub day: Vec<i32>,
+    /// payment_amount, physical decimal.
+    pub payment: Vec<i128>,
+    /// The counted components, in the rules' order.
+    pub counted: Vec<Vec<i128>>,
+    pub prov: Provenance,
+}
+
+impl Consumption {
+    pub fn len(&self) -> usize {
+        self.trade_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.trade_id.is_empty()
+    }
+}
+
+impl Sink for Consumption {
+    type Ctx = Cols;
+
+    fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<Cols, LoadError> {
+        if self.counted.len() != rules.counted.len() {
+            self.counted = vec![Vec::new(); rules.counted.len()];
+        }
+        for c in &rules.counted {
+            if !map.has(c.name()) {
+                let column = Kind::Consumption.column(c.name()).map(|col| aliases_for(Kind::Consumption, col, &rules.columns)).unwrap_or_default();
+                return Err(missing_column(
+                    table,
+                    Kind::Consumption,
+                    c.name(),
+                    &column,
+                    "; the rules count this payment component as 业绩 ([base] counted)",
+                ));
+            }
+        }
+        Ok(Cols::new(map))
+    }
+
+    fn push(&mut self, c: &Cols, cells: &[String], rules: &RuleSet) -> Result<(), CellError> {
+        let tz = rules.tz;
+        let customer_id = c.required(cells, "customer_id")?;
+        let service = c.required(cells, "service_type_code")?;
+        let trade_id = c.required(cells, "trade_id")?;
+        let time_text = c.required(cells, "trade_time")?;
+        let ts = parse_time(time_text, tz).map_err(|reason| CellError { column: c.header("trade_time"), value: time_text.into(), reason })?;
+        let cycle = c.parse(cells, "bill_cycle", period_value)?.unwrap_or_else(|| tz.period_of(ts));
+        let assoc = c.parse(cells, "association_type", assoc_value)?.map_or(0, Association::code);
+        let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
+        let mut components: Vec<(Component, Decimal)> = Vec::new();
+        for comp in Component::ALL {
+            if let Some(v) = c.parse(cells, comp.name(), parse_amount)?.flatten() {
+                components.push((comp, v));
+            }
+        }
+        let payment = match c.parse(cells, "payment_amount", parse_amount)?.flatten() {
+            Some(p) => p,
+            None => components.iter().map(|(_, v)| *v).sum(),
+        };
+        for (i, comp) in rules.counted.iter().enumerate() {
+            let v = components.iter().find(|(c, _)| c == comp).map_or(Decimal::ZERO, |(_, v)| *v);
+            self.counted[i].push(to_phys(v));
+        }
+        self.cycle.push(cycle.0);
+        self.customer_id.push(customer_id.to_string());
+        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v.to_string()));
+        self.assoc.push(assoc);
+        self.service.push(service.to_string());
+        self.mode.push(mode);
+        self.trade_id.push(trade_id.to_string());
+        self.ts.push(ts);
+        self.day.push(tz.local_day(ts));
+        self.payment.push(to_phys(payment));
+        Ok(())
+    }
+}
+
+/// Accepted incentive rows.
+#[derive(Debug, Default)]
+pub struct Incentives {
+    pub period: Vec<i32>,
+    pub trade_id: Vec<String>,
+    pub service: Vec<String>,
+    pub customer_id: Vec<Option<String>>,
+    pub customer_name: Vec<Option<String>>,
+    pub mode: Vec<i32>,
+    pub base: Vec<Option<i128>>,
+    pub rate: Vec<Option<i128>>,
+    pub amount: Vec<i128>,
+    /// `id:<incentive_id>`, or the whole row's text when the file has no incentive_id.
+    pub dup_key: Vec<String>,
+    pub prov: Provenance,
+}
+
+impl Incentives {
+    pub fn len(&self) -> usize {
+        self.trade_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.trade_id.is_empty()
+    }
+}
+
+impl Sink for Incentives {
+    type Ctx = Cols;
+
+    fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<Cols, LoadError> {
+        Ok(Cols::new(map))
+    }
+
+    fn push(&mut self, c: &Cols, cells: &[String], _rules: &RuleSet) -> Result<(), CellError> {
+        let period = match c.parse(cells, "incentive_period", period_value)? {
+            Some(p) => p,
+            None => return Err(CellError { column: c.header("incentive_period"), value: String::new(), reason: "incentive_period is empty".into() }),
+        };
+        let trade_id = c.required(cells, "trade_id")?;
+        let service = c.required(cells, "service_type_code")?;
+        let amount_text = c.required(cells, "incentive_amount")?;
+        let amount = required_amount(amount_text).map_err(|reason| CellError { column: c.header("incentive_amount"), value: amount_text.into(), reason })?;
+        let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
+        let base = c.parse(cells, "base_amount", parse_amount)?.flatten();
+        let rate = c.parse(cells, "rate", parse_rate)?.flatten();
+        let dup_key = match c.get(cells, "incentive_id") {
+            Some((id, _)) => format!("id:{id}"),
+            None if c.has("incentive_id") => format!("row:{}", cells.join("\u{1f}")),
+            None => format!("row:{}", cells.join("\u{1f}")),
+        };
+        self.period.push(period.0);
+        self.trade_id.push(trade_id.to_string());
+        self.service.push(service.to_string());
+        self.customer_id.push(c.get(cells, "customer_id").map(|(v, _)| v.to_string()));
+        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v.to_string()));
+        self.mode.push(mode);
+        self.base.push(base.map(to_phys));
+        self.rate.push(rate.map(to_phys));
+        self.amount.push(to_phys(amount));
+        self.dup_key.push(dup_key);
+        Ok(())
+    }
+}
+
+/// One customer of the customers file.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub customer_id: String,
+    pub customer_name: Option<String>,
+    pub association: Association,
+    pub associated_at: Option<i64>,
+    pub rebound_at: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Customers {
+    pub list: Vec<Customer>,
+    pub index: HashMap<String, usize>,
+    pub prov: Provenance,
+}
+
+impl Sink for Customers {
+    type Ctx = Cols;
+
+    fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<Cols, LoadError> {
+        Ok(Cols::new(map))
+    }
+
+    fn push(&mut self, c: &Cols, cells: &[String], rules: &RuleSet) -> Result<(), CellError> {
+        let customer_id = c.required(cells, "customer_id")?;
+        if self.index.contains_key(customer_id) {
+            return Err(CellError {
+                column: c.header("customer_id"),
+                value: customer_id.into(),
+                reason: "customer listed twice in the customers files; the first row is used".into(),
+            });
+        }
+        let association = match c.parse(cells, "association_type", assoc_value)? {
+            Some(a) => a,
+            None => return Err(CellError { column: c.header("association_type"), value: String::new(), reason: "association_type is empty".into() }),
+        };
+        let tz: PolicyTz = rules.tz;
+        let associated_at = c.parse(cells, "associated_at", |v| parse_time(v, tz))?;
+        let rebound_at = c.parse(cells, "rebound_at", |v| parse_time(v, tz))?;
+        self.index.insert(customer_id.to_string(), self.list.len());
+        self.list.push(Customer {
+            customer_id: customer_id.to_string(),
+            customer_name: c.get(cells, "customer_name").map(|(v, _)| v.to_string()),
+            association,
+            associated_at,
+            rebound_at,
+        });
+        Ok(())
+    }
+}
+
+/// The paths given for each kind of input.
+#[derive(Debug, Clone, Default)]
+pub struct InputPaths {
+    pub consumption: Vec<PathBuf>,
+    pub incentives: Vec<PathBuf>,
+    pub customers: Vec<PathBuf>,
+    pub sheet: Option<String>,
+    /// Outputs cite files relative to this directory.
+    pub root: PathBuf,
+}
+
+/// Everything loaded for one run.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub consumption: Consumption,
+    pub incentives: Incentives,
+    pub customers: Option<Customers>,
+    pub inputs: Vec<InputSummary>,
+    pub rejects: Vec<Reject>,
+}
+
+pub fn load_all(paths: &InputPaths, rules: &RuleSet) -> Result<Loaded, LoadError> {
+    let sheet = paths.sheet.as_deref();
+    let mut out = Loaded::default();
+    let files = table::expand(&paths.consumption, &paths.root)?;
+    let mut prov = Provenance::default();
+    out.inputs.extend(load_kind(&files, Kind::Consumption, rules, sheet, &mut out.consumption, &mut prov, &mut out.rejects)?);
+    out.consumption.prov = prov;
+    if out.consumption.counted.len() != rules.counted.len() {
+        out.consumption.counted = vec![Vec::new(); rules.counted.len()];
+    }
+
+    let files = table::expand(&paths.incentives, &paths.root)?;
+    let mut prov = Provenance::default();
+    out.inputs.extend(load_kind(&files, Kind::Incentives, rules, sheet, &mut out.incentives, &mut prov, &mut out.rejects)?);
+    out.incentives.prov = prov;
+
+    if !paths.customers.is_empty() {
+        let files = table::expand(&paths.customers, &paths.root)?;
+        let mut customers = Customers::default();
+        let mut prov = Provenance::default();
+        out.inputs.extend(load_kind(&files, Kind::Customers, rules, sheet, &mut customers, &mut prov, &mut out.rejects)?);
+        customers.prov = prov;
+        out.customers = Some(customers);
+    }
+    Ok(out)
+}
+
+/// What `recon inspect` reports about one file.
+#[derive(Debug)]
+pub struct Inspection {
+    pub label: String,
+    pub format: &'static str,
+    pub sha256: String,
+    pub tables: Vec<TableInspection>,
+}
+
+#[derive(Debug)]
+pub struct TableInspection {
+    pub label: String,
+    pub encoding: &'static str,
+    pub sheet: Option<String>,
+    pub kind: Option<Kind>,
+    pub map: Option<HeaderMap>,
+    pub missing: Vec<String>,
+    pub rows: usize,
+    pub periods: Vec<(String, usize)>,
+}
+
+pub fn inspect(path: &Path, root: &Path, rules: &RuleSet, sheet: Option<&str>) -> Result<Inspection, LoadError> {
+    let files = table::expand(&[path.to_path_buf()], root)?;
+    let mut tables = Vec::new();
+    let first = files.first();
+    for f in &files {
+        for t in read_tables(f, sheet)? {
+            let kind = schema::detect_kind(&t.headers, &rules.columns);
+            let (map, missing) = match kind {
+                Some(k) => {
+                    let (m, miss) = map_headers(k, &t.headers, &rules.columns);
+                    (Some(m), miss.iter().map(|c| c.name.to_string()).collect())
+                }
+                None => (None, Vec::new()),
+            };
+            let mut periods: std::collections::BTreeMap<String, usize> = Default::default();
+            if let Some(m) = &map {
+                let col = ["incentive_period", "bill_cycle"].iter().find_map(|c| m.index(c));
+                let time_col = m.index("trade_time");
+                for r in &t.rows {
+                    let p = col
+                        .and_then(|i| r.cells.get(i))
+                        .and_then(|v| period_value(v.trim()).ok())
+                        .or_else(|| time_col.and_then(|i| r.cells.get(i)).and_then(|v| parse_time(v, rules.tz).ok()).map(|ts| rules.tz.period_of(ts)));
+                    let key = p.map_or("(unreadable)".to_string(), |p| p.to_string());
+                    *periods.entry(key).or_default() += 1;
+                }
+            }
+            tables.push(TableInspection {
+                label: t.label.clone(),
+                encoding: t.encoding,
+                sheet: t.sheet.clone(),
+                kind,
+                map,
+                missing,
+                rows: t.rows.len(),
+                periods: periods.into_iter().collect(),
+            });
+        }
+    }
+    Ok(Inspection {
+        label: first.map_or(path.display().to_string(), |f| f.label.clone()),
+        format: first.map_or("", |f| f.format.name()),
+        sha256: first.map_or(String::new(), |f| f.sha256.clone()),
+        tables,
+    })
+}

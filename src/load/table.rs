@@ -1,0 +1,340 @@
+//! From bytes to a table of text cells: finding the files behind a path (directories,
+//! `.tar.gz` deliveries read in memory), detecting the text encoding of a CSV (UTF-8, UTF-8 with
+//! BOM, GBK/GB18030), reading the first (or named) sheet of a workbook, and taking the records of
+//! a Huawei API JSON body. Every row keeps where it came from, so a finding or a rejection can
+//! cite it as `file:line`, `file!sheet:row` or `file:fee_records[i]`.
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader};
+use sha2::{Digest, Sha256};
+
+use super::LoadError;
+use crate::rules::hex;
+
+/// A file format recon reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+    Json,
+    TarGz,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_string_lossy().to_lowercase();
+        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+            Some(Format::TarGz)
+        } else if name.ends_with(".csv") || name.ends_with(".txt") {
+            Some(Format::Csv)
+        } else if name.ends_with(".xlsx") || name.ends_with(".xls") || name.ends_with(".xlsm") {
+            Some(Format::Xlsx)
+        } else if name.ends_with(".json") {
+            Some(Format::Json)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+            Format::Json => "json",
+            Format::TarGz => "tar.gz",
+        }
+    }
+}
+
+/// One file named on the command line (or found in a directory named there): the unit that
+/// `summary.json` lists with its sha256.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    /// How the file is named in outputs: relative to the working directory when under it.
+    pub label: String,
+    pub format: Format,
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+/// Expands the paths given for one input kind into files: a directory gives every supported
+/// file in it, in name order.
+pub fn expand(paths: &[PathBuf], root: &Path) -> Result<Vec<InputFile>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|source| LoadError::Io { path: p.display().to_string(), source })?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|e| e.is_file() && Format::of(e).is_some())
+                .collect();
+            entries.sort();
+            if entries.is_empty() {
+                return Err(LoadError::EmptyDirectory { path: p.display().to_string() });
+            }
+            for e in entries {
+                out.push(read_file(&e, root)?);
+            }
+        } else {
+            out.push(read_file(p, root)?);
+        }
+    }
+    Ok(out)
+}
+
+fn read_file(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
+    let format = Format::of(path).ok_or_else(|| LoadError::Unsupported { path: path.display().to_string() })?;
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
+    let sha256 = hex(&Sha256::digest(&bytes));
+    Ok(InputFile { path: path.to_path_buf(), label: label_of(path, root), format, bytes, sha256 })
+}
+
+/// A path as outputs cite it: relative to `root` when under it, with `/` separators.
+pub fn label_of(path: &Path, root: &Path) -> String {
+    let abs = if path.is_absolute() { path.to_path_buf() } else { root.join(path) };
+    let shown = abs.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
+    shown.to_string_lossy().replace('\\', "/")
+}
+
+/// A table of text cells with its provenance.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The file (or `archive.tar.gz/part.csv`) the rows come from.
+    pub label: String,
+    pub encoding: &'static str,
+    pub sheet: Option<String>,
+    pub headers: Vec<String>,
+    pub rows: Vec<Row>,
+    /// How this table's rows are cited: a line, a sheet row, or a JSON record.
+    pub cite: CiteStyle,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CiteStyle {
+    Line,
+    Sheet(String),
+    Record(&'static str),
+}
+
+impl Table {
+    /// `file:12`, `book.xlsx!明细:12`, `body.json:fee_records[3]`.
+    pub fn cite(&self, loc: u32) -> String {
+        match &self.cite {
+            CiteStyle::Line => format!("{}:{loc}", self.label),
+            CiteStyle::Sheet(s) => format!("{}!{s}:{loc}", self.label),
+            CiteStyle::Record(key) => format!("{}:{key}[{loc}]", self.label),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Line number (CSV), sheet row (workbook, 1-based as Excel shows it) or record index (JSON).
+    pub loc: u32,
+    pub cells: Vec<String>,
+}
+
+/// Reads an input file into one or more tables (a `.tar.gz` holds several CSV parts).
+pub fn read_tables(file: &InputFile, sheet: Option<&str>) -> Result<Vec<Table>, LoadError> {
+    match file.format {
+        Format::Csv => Ok(vec![read_csv(&file.bytes, &file.label)?]),
+        Format::Xlsx => Ok(vec![read_xlsx(&file.bytes, &file.label, sheet)?]),
+        Format::Json => Ok(vec![read_json(&file.bytes, &file.label)?]),
+        Format::TarGz => read_tar_gz(&file.bytes, &file.label),
+    }
+}
+
+/// Decodes CSV bytes: UTF-8 (BOM stripped) when valid, else GB18030 (a superset of GBK).
+pub fn decode(bytes: &[u8], label: &str) -> Result<(String, &'static str), LoadError> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return match std::str::from_utf8(rest) {
+            Ok(s) => Ok((s.to_string(), "UTF-8 with BOM")),
+            Err(e) => Err(undecodable(rest, e.valid_up_to(), label, "UTF-8 (the file starts with a UTF-8 byte order mark)")),
+        };
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok((s.to_string(), "UTF-8"));
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    if !had_errors {
+        return Ok((text.into_owned(), "GBK"));
+    }
+    // Find the first line GB18030 cannot decode, to name it.
+    let mut offset = 0;
+    for line in bytes.split(|&b| b == b'\n') {
+        if encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(line).is_none() {
+            break;
+        }
+        offset += line.len() + 1;
+    }
+    Err(undecodable(bytes, offset, label, "UTF-8 or GBK"))
+}
+
+fn undecodable(bytes: &[u8], offset: usize, label: &str, expected: &str) -> LoadError {
+    let line = bytes[..offset.min(bytes.len())].iter().filter(|&&b| b == b'\n').count() + 1;
+    LoadError::Undecodable { path: label.to_string(), line, expected: expected.to_string() }
+}
+
+pub fn read_csv(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
+    let (text, encoding) = decode(bytes, label)?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let headers: Vec<String> = loop {
+        match records.next() {
+            None => return Err(LoadError::NoHeader { path: label.to_string() }),
+            Some(Err(e)) => return Err(csv_error(label, e)),
+            Some(Ok(r)) if r.iter().all(|c| c.trim().is_empty()) => continue,
+            Some(Ok(r)) => break r.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect(),
+        }
+    };
+    let mut rows = Vec::new();
+    for rec in records {
+        let rec = rec.map_err(|e| csv_error(label, e))?;
+        if rec.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let loc = rec.position().map_or(0, |p| p.line()) as u32;
+        rows.push(Row { loc, cells: rec.iter().map(str::to_string).collect() });
+    }
+    Ok(Table { label: label.to_string(), encoding, sheet: None, headers, rows, cite: CiteStyle::Line })
+}
+
+fn csv_error(label: &str, e: csv::Error) -> LoadError {
+    let line = e.position().map_or(0, |p| p.line() as usize);
+    LoadError::Csv { path: label.to_string(), line, message: e.to_string() }
+}
+
+pub fn read_xlsx(bytes: &[u8], label: &str, sheet: Option<&str>) -> Result<Table, LoadError> {
+    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| LoadError::Workbook { path: label.to_string(), message: e.to_string() })?;
+    let names = book.sheet_names();
+    let name = match sheet {
+        Some(s) => names
+            .iter()
+            .find(|n| n.as_str() == s)
+            .cloned()
+            .ok_or_else(|| LoadError::NoSuchSheet { path: label.to_string(), sheet: s.to_string(), available: names.join(", ") })?,
+        None => names.first().cloned().ok_or_else(|| LoadError::NoHeader { path: label.to_string() })?,
+    };
+    let range = book
+        .worksheet_range(&name)
+        .map_err(|e| LoadError::Workbook { path: label.to_string(), message: e.to_string() })?;
+    let first_row = range.start().map_or(0, |(r, _)| r);
+    let mut headers = None;
+    let mut rows = Vec::new();
+    for (i, r) in range.rows().enumerate() {
+        let cells: Vec<String> = r.iter().map(cell_text).collect();
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        if headers.is_none() {
+            headers = Some(cells);
+            continue;
+        }
+        rows.push(Row { loc: first_row + i as u32 + 1, cells });
+    }
+    let headers = headers.ok_or_else(|| LoadError::NoHeader { path: format!("{label}!{name}") })?;
+    Ok(Table { label: label.to_string(), encoding: "xlsx", sheet: Some(name.clone()), headers, rows, cite: CiteStyle::Sheet(name) })
+}
+
+/// A workbook cell as text. Numbers go through their shortest round-trip text, so a cell showing
+/// 0.123456 reads as exactly `0.123456`; date-time cells become naive local times.
+fn cell_text(d: &Data) -> String {
+    match d {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        // Display of a binary float is its shortest round-trip decimal text; the decimal is
+        // parsed from that text, never from the float.
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) => match dt.as_datetime() {
+            Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            None => dt.to_string(),
+        },
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => format!("#ERROR {e}"),
+    }
+}
+
+pub fn read_json(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|e| undecodable(bytes, e.valid_up_to(), label, "UTF-8 JSON"))?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| LoadError::Json { path: label.to_string(), line: e.line(), column: e.column(), message: e.to_string() })?;
+    let (key, records) = match &value {
+        serde_json::Value::Array(a) => ("", a),
+        serde_json::Value::Object(o) => match ["fee_records", "bill_sums", "records"].iter().find_map(|k| o.get(*k).and_then(|v| v.as_array()).map(|a| (*k, a))) {
+            Some(found) => found,
+            None => {
+                return Err(LoadError::JsonShape {
+                    path: label.to_string(),
+                    message: "expected a Huawei API response body with a fee_records or bill_sums array, or a top-level array".into(),
+                })
+            }
+        },
+        _ => return Err(LoadError::JsonShape { path: label.to_string(), message: "expected a JSON object or array".into() }),
+    };
+    let mut headers: Vec<String> = Vec::new();
+    for r in records {
+        if let serde_json::Value::Object(o) = r {
+            for k in o.keys() {
+                if !headers.contains(k) {
+                    headers.push(k.clone());
+                }
+            }
+        }
+    }
+    let mut rows = Vec::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        let cells = match r {
+            serde_json::Value::Object(o) => headers.iter().map(|h| o.get(h).map(json_text).unwrap_or_default()).collect(),
+            _ => {
+                return Err(LoadError::JsonShape { path: label.to_string(), message: format!("record {i} is not an object") });
+            }
+        };
+        rows.push(Row { loc: i as u32, cells });
+    }
+    let cite_key: &'static str = if key.is_empty() { "" } else { key };
+    Ok(Table { label: label.to_string(), encoding: "UTF-8 JSON", sheet: None, headers, rows, cite: CiteStyle::Record(cite_key) })
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        // With arbitrary_precision, a number keeps its exact source text.
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The CSV parts of a `customerBill_YYYYMM.tar.gz`, read in memory, in name order.
+pub fn read_tar_gz(bytes: &[u8], label: &str) -> Result<Vec<Table>, LoadError> {
+    let tar_err = |e: std::io::Error| LoadError::Archive { path: label.to_string(), message: e.to_string() };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    for entry in archive.entries().map_err(tar_err)? {
+        let mut entry = entry.map_err(tar_err)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry.path().map_err(tar_err)?.to_string_lossy().to_string();
+        if Format::of(Path::new(&name)) != Some(Format::Csv) {
+            continue;
+        }
+        let mut buf = Vec::new();
+        entry.read_to_end(&mut buf).map_err(tar_err)?;
+        parts.push((name, buf));
+    }
+    if parts.is_empty() {
+        return Err(LoadError::Archive { path: label.to_string(), message: "the archive holds no .csv part".into() });
+    }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    parts.iter().map(|(name, b)| read_csv(b, &format!("{label}/{name}"))).collect()
+}

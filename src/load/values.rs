@@ -1,0 +1,189 @@
+//! Cell values as Partner Center writes them: amounts (`1,234.50`, `¥1234.5`, `(3.20)`), rates
+//! (`6%`, `0.06`), and times (`2026-10-31 23:30:00 GMT+08:00`, RFC 3339, naive local times).
+//! Each parser returns the reason a value is unreadable, which becomes the `reason` column of
+//! `rejected.csv`.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use rust_decimal::Decimal;
+
+use crate::model::{PolicyTz, AMOUNT_SCALE};
+
+/// An amount; `None` for an empty cell. Parentheses mean negative.
+pub fn parse_amount(raw: &str) -> Result<Option<Decimal>, String> {
+    let mut s: String = raw.trim().chars().filter(|c| !matches!(c, ',' | ' ' | '\u{a0}')).collect();
+    if s.is_empty() || s == "-" {
+        return Ok(None);
+    }
+    let mut negative = false;
+    if s.starts_with('(') && s.ends_with(')') {
+        negative = true;
+        s = s[1..s.len() - 1].to_string();
+    }
+    for prefix in ["¥", "￥", "CNY", "RMB", "元"] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.to_string();
+        }
+        if let Some(rest) = s.strip_suffix(prefix) {
+            s = rest.to_string();
+        }
+    }
+    if let Some(rest) = s.strip_prefix('-') {
+        if let Some(rest) = rest.strip_prefix('¥').or_else(|| rest.strip_prefix('￥')) {
+            s = format!("-{rest}");
+        }
+    }
+    let d = parse_plain_decimal(&s).ok_or_else(|| format!("not an amount: expected a number such as 1,234.50, ¥1234.5 or (3.20), got {raw:?}"))?;
+    let d = if negative { -d } else { d };
+    fit_scale(d).map(Some).ok_or_else(|| format!("amount {raw:?} has more than {AMOUNT_SCALE} decimal places"))
+}
+
+/// A decimal in plain or scientific notation (`1.5E-3`, as some exports write small floats).
+fn parse_plain_decimal(s: &str) -> Option<Decimal> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
+        return None;
+    }
+    if s.contains(['e', 'E']) {
+        return Decimal::from_scientific(s).ok();
+    }
+    Decimal::from_str_exact(s.strip_prefix('+').unwrap_or(s)).ok()
+}
+
+/// Normalises a value to at most [`AMOUNT_SCALE`] places without rounding it.
+fn fit_scale(d: Decimal) -> Option<Decimal> {
+    let n = d.normalize();
+    (n.scale() <= AMOUNT_SCALE).then_some(n)
+}
+
+/// A rate: `6%` and `0.06` both mean six per cent. Must lie in [0, 1].
+pub fn parse_rate(raw: &str) -> Result<Option<Decimal>, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let (num, pct) = match s.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (s, false),
+    };
+    let d = parse_plain_decimal(num).ok_or_else(|| format!("not a rate: expected 6% or 0.06, got {raw:?}"))?;
+    let d = if pct { d / Decimal::ONE_HUNDRED } else { d };
+    if d < Decimal::ZERO || d > Decimal::ONE {
+        return Err(format!("rate {raw:?} is outside 0..1 (0%..100%)"));
+    }
+    Ok(Some(d.normalize()))
+}
+
+/// A point in time, as UTC epoch seconds. Naive times are in the policy time zone.
+pub fn parse_time(raw: &str, tz: PolicyTz) -> Result<i64, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("time is empty".into());
+    }
+    // `2026-10-31 23:30:00 GMT+08:00` (Partner Center exports), also `UTC+08:00`.
+    for marker in [" GMT", " UTC"] {
+        if let Some(i) = s.find(marker) {
+            let (local, zone) = s.split_at(i);
+            let zone = PolicyTz::parse(zone.trim()).ok_or_else(|| bad_time(raw))?;
+            let naive = parse_naive(local.trim()).ok_or_else(|| bad_time(raw))?;
+            return Ok(zone.local_to_utc(naive));
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    // RFC 3339 with a space instead of T, or an offset without a colon.
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Ok(t.timestamp());
+        }
+    }
+    if let Some(naive) = parse_naive(s) {
+        return Ok(tz.local_to_utc(naive));
+    }
+    Err(bad_time(raw))
+}
+
+fn bad_time(raw: &str) -> String {
+    format!("not a time: expected 2026-10-31 23:30:00 GMT+08:00, 2026-10-31T15:30:00Z or 2026-10-31 23:30:00, got {raw:?}")
+}
+
+/// A local date-time without zone: `2026-10-31 23:30:00`, `2026/10/31 23:30`, `2026-10-31`.
+pub fn parse_naive(s: &str) -> Option<NaiveDateTime> {
+    const FORMATS: [&str; 6] = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y/%m/%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M",
+        "%Y%m%d%H%M%S",
+    ];
+    for f in FORMATS {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.with_nanosecond_zero());
+        }
+    }
+    for f in ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            return d.and_hms_opt(0, 0, 0);
+        }
+    }
+    None
+}
+
+trait ZeroNanos {
+    fn with_nanosecond_zero(self) -> Self;
+}
+
+impl ZeroNanos for NaiveDateTime {
+    /// Trade times are compared at whole seconds, the precision Partner Center exports carry.
+    fn with_nanosecond_zero(self) -> Self {
+        use chrono::Timelike;
+        self.with_nanosecond(0).unwrap_or(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amt(s: &str) -> Option<String> {
+        parse_amount(s).ok().flatten().map(|d| d.to_string())
+    }
+
+    #[test]
+    fn amounts_in_every_form() {
+        assert_eq!(amt("1,234.50"), Some("1234.5".into()));
+        assert_eq!(amt("¥1234.5"), Some("1234.5".into()));
+        assert_eq!(amt("-3.20"), Some("-3.2".into()));
+        assert_eq!(amt("(3.20)"), Some("-3.2".into()));
+        assert_eq!(amt("0.123456"), Some("0.123456".into()));
+        assert_eq!(amt("-¥5"), Some("-5".into()));
+        assert_eq!(amt(""), None);
+        assert!(parse_amount("abc").is_err());
+        assert!(parse_amount("1.2.3").is_err());
+        assert!(parse_amount("0.12345678901").is_err());
+        assert_eq!(amt("1.5E-3"), Some("0.0015".into()));
+    }
+
+    #[test]
+    fn rates() {
+        let r = |s: &str| parse_rate(s).ok().flatten().map(|d| d.to_string());
+        assert_eq!(r("6%"), Some("0.06".into()));
+        assert_eq!(r("0.06"), Some("0.06".into()));
+        assert_eq!(r("12.5%"), Some("0.125".into()));
+        assert!(parse_rate("150%").is_err());
+        assert!(parse_rate("-0.1").is_err());
+    }
+
+    #[test]
+    fn times_in_every_form() {
+        let tz = PolicyTz::BEIJING;
+        let want = 1_793_462_400 - 1800; // 2026-10-31 23:30:00 +08:00
+        assert_eq!(parse_time("2026-10-31 23:30:00 GMT+08:00", tz), Ok(want));
+        assert_eq!(parse_time("2026-10-31T15:30:00Z", tz), Ok(want));
+        assert_eq!(parse_time("2026-10-31 23:30:00", tz), Ok(want));
+        assert_eq!(parse_time("2026/10/31 23:30:00", tz), Ok(want));
+        assert_eq!(parse_time("2026-10-31 23:30:00 GMT+00:00", tz), Ok(want + 8 * 3600));
+        assert!(parse_time("31.10.2026", tz).is_err());
+        assert!(parse_time("", tz).is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! The `recon` binary: parse the command line, call the library, print any error chain to
+//! stderr, and map the outcome to an exit status. Only this file decides the exit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use recon::app::{self, RunArgs, Status};
+
+#[derive(Parser)]
+#[command(name = "recon", version, about = "Reconcile Huawei Cloud partner incentive statements against consumption, and explain every difference")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Reconcile exports under a rules file and write the reports.
+    Run {
+        /// The incentive policy (TOML).
+        #[arg(long)]
+        rules: PathBuf,
+        /// Consumption details: files, directories or .tar.gz (repeatable, or several after one flag).
+        #[arg(long, required = true, num_args = 1..)]
+        consumption: Vec<PathBuf>,
+        /// Incentive details of one or more statement periods.
+        #[arg(long, required = true, num_args = 1..)]
+        incentives: Vec<PathBuf>,
+        /// Partner bill lines (not built yet).
+        #[arg(long, num_args = 1..)]
+        bills: Vec<PathBuf>,
+        /// Customers with association type, association and rebinding times.
+        #[arg(long, num_args = 1..)]
+        customers: Vec<PathBuf>,
+        /// Statement periods to report (default: every loaded period).
+        #[arg(long = "period")]
+        periods: Vec<String>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Output formats: csv, json (comma-separated; default all).
+        #[arg(long = "format", value_delimiter = ',')]
+        formats: Vec<String>,
+        /// Workbook sheet to read (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Exit 0 even when findings need action.
+        #[arg(long)]
+        exit_zero: bool,
+    },
+    /// Reconcile the bundled demo fixtures end to end.
+    Demo {
+        #[arg(long, default_value = "reports/demo")]
+        out: PathBuf,
+        #[arg(long)]
+        exit_zero: bool,
+    },
+    /// Check a rules file and print the policy it defines.
+    CheckRules { file: PathBuf },
+    /// Show how recon reads a file: kind, encoding, sheet, header mapping, rows, periods.
+    Inspect {
+        file: PathBuf,
+        /// Rules file whose [columns] aliases and time zone apply.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long)]
+        sheet: Option<String>,
+    },
+}
+
+/// 0 clean, 1 findings need action (or rows were rejected), 2 error.
+enum Exit {
+    Clean = 0,
+    NeedsAction = 1,
+    Error = 2,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut stdout = std::io::stdout().lock();
+    let (result, exit_zero) = match cli.command {
+        Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero } => {
+            let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None };
+            (app::run(&args, &mut stdout), exit_zero)
+        }
+        Command::Demo { out, exit_zero } => (app::demo(&out, &mut stdout), exit_zero),
+        Command::CheckRules { file } => (app::check_rules(&file, &mut stdout), false),
+        Command::Inspect { file, rules, sheet } => (app::inspect(&file, rules.as_deref(), sheet.as_deref(), &mut stdout), false),
+    };
+    let exit = match result {
+        Ok(Status::Clean) => Exit::Clean,
+        Ok(Status::NeedsAction) if exit_zero => Exit::Clean,
+        Ok(Status::NeedsAction) => Exit::NeedsAction,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            Exit::Error
+        }
+    };
+    ExitCode::from(exit as u8)
+}

@@ -1,0 +1,410 @@
+//! Types at the boundary: statement periods, charging modes, association types, payment
+//! components, the policy time zone and money. Each is parsed and validated once, where a value
+//! enters the program (an input cell or a rules key), so the engine never sees a raw string
+//! where one of these belongs.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone};
+use rust_decimal::Decimal;
+
+/// Money and rates are exact decimals. Inside polars they are `Decimal(38, AMOUNT_SCALE)`.
+pub type Money = Decimal;
+
+/// Decimal places kept for input amounts (the partner bill's line amounts are not truncated).
+/// A value with more significant decimal places is rejected, never silently rounded.
+pub const AMOUNT_SCALE: u32 = 10;
+
+/// A calendar month (`YYYY-MM`): a statement period (对账期次) or a bill cycle (账期).
+/// Stored as months since year 0 so that `+ lag_months` is integer addition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period(pub i32);
+
+impl Period {
+    pub fn new(year: i32, month: u32) -> Option<Period> {
+        if !(1..=12).contains(&month) || !(1900..=9999).contains(&year) {
+            return None;
+        }
+        Some(Period(year * 12 + month as i32 - 1))
+    }
+
+    pub fn year(self) -> i32 {
+        self.0.div_euclid(12)
+    }
+
+    pub fn month(self) -> u32 {
+        (self.0.rem_euclid(12) + 1) as u32
+    }
+
+    pub fn add_months(self, n: i32) -> Period {
+        Period(self.0 + n)
+    }
+
+    /// Accepts `2026-10`, `2026/10`, `202610`, `2026年10月` (and `2026-1`, `2026年1月`).
+    pub fn parse(s: &str) -> Option<Period> {
+        let s = s.trim();
+        let (y, m) = if let Some(rest) = s.strip_suffix('月') {
+            let (y, m) = rest.split_once('年')?;
+            (y, m)
+        } else if let Some((y, m)) = s.split_once(['-', '/', '.']) {
+            (y, m)
+        } else if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
+            (&s[..4], &s[4..])
+        } else {
+            return None;
+        };
+        let (y, m) = (y.trim(), m.trim());
+        if y.len() != 4 || m.is_empty() || m.len() > 2 {
+            return None;
+        }
+        if !y.bytes().all(|b| b.is_ascii_digit()) || !m.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Period::new(y.parse().ok()?, m.parse().ok()?)
+    }
+
+    /// The first instant of the month in the policy time zone, as UTC epoch seconds.
+    pub fn start_ts(self, tz: PolicyTz) -> i64 {
+        let date = NaiveDate::from_ymd_opt(self.year(), self.month(), 1).unwrap_or_default();
+        tz.local_to_utc(date.and_hms_opt(0, 0, 0).unwrap_or_default())
+    }
+
+    /// The first instant of the next month: the exclusive end of this one.
+    pub fn end_ts(self, tz: PolicyTz) -> i64 {
+        self.add_months(1).start_ts(tz)
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year(), self.month())
+    }
+}
+
+/// The policy time zone: a fixed offset east of UTC (`+08:00` for Beijing time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyTz {
+    pub offset_secs: i32,
+}
+
+impl PolicyTz {
+    pub const BEIJING: PolicyTz = PolicyTz { offset_secs: 8 * 3600 };
+
+    /// `+08:00`, `-05:30`, `UTC`, `Z`, `GMT+08:00`, `UTC+8`.
+    pub fn parse(s: &str) -> Option<PolicyTz> {
+        let s = s.trim();
+        let s = s.strip_prefix("GMT").or_else(|| s.strip_prefix("UTC")).unwrap_or(s);
+        if s.is_empty() || s == "Z" {
+            return Some(PolicyTz { offset_secs: 0 });
+        }
+        let (sign, rest) = match s.as_bytes()[0] {
+            b'+' => (1, &s[1..]),
+            b'-' => (-1, &s[1..]),
+            _ => return None,
+        };
+        let (h, m) = match rest.split_once(':') {
+            Some((h, m)) => (h, m),
+            None if rest.len() == 4 => (&rest[..2], &rest[2..]),
+            None => (rest, "0"),
+        };
+        let h: i32 = h.parse().ok()?;
+        let m: i32 = m.parse().ok()?;
+        if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+            return None;
+        }
+        Some(PolicyTz { offset_secs: sign * (h * 3600 + m * 60) })
+    }
+
+    pub fn local_to_utc(self, local: NaiveDateTime) -> i64 {
+        local.and_utc().timestamp() - self.offset_secs as i64
+    }
+
+    pub fn utc_to_local(self, ts: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(ts + self.offset_secs as i64, 0)
+            .unwrap_or_default()
+            .naive_utc()
+    }
+
+    /// The local calendar date of an instant, as days since 1970-01-01.
+    pub fn local_day(self, ts: i64) -> i32 {
+        (ts + self.offset_secs as i64).div_euclid(86_400) as i32
+    }
+
+    /// The month an instant falls in, in this time zone.
+    pub fn period_of(self, ts: i64) -> Period {
+        let d = self.utc_to_local(ts);
+        Period::new(d.year(), d.month()).unwrap_or(Period(0))
+    }
+
+    pub fn offset(self) -> chrono::FixedOffset {
+        chrono::FixedOffset::east_opt(self.offset_secs).unwrap_or(chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()))
+    }
+
+    /// Formats an instant as local time with its offset: `2026-10-31 23:30:00 GMT+08:00`.
+    pub fn format(self, ts: i64) -> String {
+        let off = self.offset();
+        match off.timestamp_opt(ts, 0).single() {
+            Some(t) => format!("{} GMT{}", t.format("%Y-%m-%d %H:%M:%S"), off),
+            None => ts.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for PolicyTz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.offset())
+    }
+}
+
+/// Days since 1970-01-01 of a calendar date.
+pub fn epoch_day(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
+}
+
+/// 计费模式, normalised. Codes used inside frames: 0 = not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChargingMode {
+    Subscription = 1,
+    OnDemand = 2,
+    Reserved = 3,
+    SavingsPlan = 4,
+}
+
+/// Which numeric coding a file uses for 计费模式.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeCoding {
+    /// API and Partner Center exports: 1 包年/包月, 3 按需, 10 预留实例, 11 节省计划.
+    Api,
+    /// customerBill delivery: 0 包年/包月, 1 按需, 2–3 预留实例, 4–6 节省计划.
+    Bill,
+}
+
+impl ChargingMode {
+    pub const ALL: [ChargingMode; 4] = [
+        ChargingMode::Subscription,
+        ChargingMode::OnDemand,
+        ChargingMode::Reserved,
+        ChargingMode::SavingsPlan,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ChargingMode::Subscription => "包年/包月",
+            ChargingMode::OnDemand => "按需",
+            ChargingMode::Reserved => "预留实例",
+            ChargingMode::SavingsPlan => "节省计划",
+        }
+    }
+
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_code(code: i32) -> Option<ChargingMode> {
+        ChargingMode::ALL.into_iter().find(|m| m.code() == code)
+    }
+
+    /// Text always wins; numbers follow the file's coding.
+    pub fn parse(s: &str, coding: ModeCoding) -> Option<ChargingMode> {
+        let t = s.trim();
+        let lower = t.to_ascii_lowercase();
+        if t.starts_with("包年") || t.starts_with("包月") || t.starts_with("包周期") || lower == "subscription" || lower == "yearly/monthly" {
+            return Some(ChargingMode::Subscription);
+        }
+        if t.starts_with("按需") || lower == "on-demand" || lower == "pay-per-use" || lower == "ondemand" {
+            return Some(ChargingMode::OnDemand);
+        }
+        if t.starts_with("预留实例") || lower.starts_with("reserved") {
+            return Some(ChargingMode::Reserved);
+        }
+        if t.starts_with("节省计划") || lower.starts_with("savings") {
+            return Some(ChargingMode::SavingsPlan);
+        }
+        let n: i32 = t.strip_suffix(".0").unwrap_or(t).parse().ok()?;
+        match (coding, n) {
+            (ModeCoding::Api, 1) => Some(ChargingMode::Subscription),
+            (ModeCoding::Api, 3) => Some(ChargingMode::OnDemand),
+            (ModeCoding::Api, 10) => Some(ChargingMode::Reserved),
+            (ModeCoding::Api, 11) => Some(ChargingMode::SavingsPlan),
+            (ModeCoding::Bill, 0) => Some(ChargingMode::Subscription),
+            (ModeCoding::Bill, 1) => Some(ChargingMode::OnDemand),
+            (ModeCoding::Bill, 2 | 3) => Some(ChargingMode::Reserved),
+            (ModeCoding::Bill, 4..=6) => Some(ChargingMode::SavingsPlan),
+            _ => None,
+        }
+    }
+}
+
+/// 关联类型. Codes inside frames: 0 = unknown, 1 = referral, 2 = resale (the API's codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Association {
+    Referral = 1,
+    Resale = 2,
+}
+
+impl Association {
+    pub fn parse(s: &str) -> Option<Association> {
+        let t = s.trim();
+        match t.to_ascii_lowercase().as_str() {
+            "代售" | "垫付" | "resale" | "2" => Some(Association::Resale),
+            "顾问销售" | "推荐" | "referral" | "1" => Some(Association::Referral),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_code(code: i32) -> Option<Association> {
+        match code {
+            1 => Some(Association::Referral),
+            2 => Some(Association::Resale),
+            _ => None,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Association::Referral => "referral",
+            Association::Resale => "resale",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Association::Referral => "顾问销售",
+            Association::Resale => "代售",
+        }
+    }
+}
+
+/// The payment components of a consumption row (consume_amount is their sum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    Cash,
+    Credit,
+    Coupon,
+    FlexipurchaseCoupon,
+    StoredValueCard,
+    Bonus,
+    Debt,
+    Writeoff,
+}
+
+impl Component {
+    pub const ALL: [Component; 8] = [
+        Component::Cash,
+        Component::Credit,
+        Component::Coupon,
+        Component::FlexipurchaseCoupon,
+        Component::StoredValueCard,
+        Component::Bonus,
+        Component::Debt,
+        Component::Writeoff,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Cash => "cash_amount",
+            Component::Credit => "credit_amount",
+            Component::Coupon => "coupon_amount",
+            Component::FlexipurchaseCoupon => "flexipurchase_coupon_amount",
+            Component::StoredValueCard => "stored_value_card_amount",
+            Component::Bonus => "bonus_amount",
+            Component::Debt => "debt_amount",
+            Component::Writeoff => "writeoff_amount",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Component> {
+        Component::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// Rounding of an incentive amount to the policy's scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    HalfUp,
+    HalfEven,
+    Down,
+}
+
+impl Rounding {
+    pub fn apply(self, v: Decimal, scale: u32) -> Decimal {
+        use rust_decimal::RoundingStrategy as R;
+        let strategy = match self {
+            Rounding::HalfUp => R::MidpointAwayFromZero,
+            Rounding::HalfEven => R::MidpointNearestEven,
+            Rounding::Down => R::ToZero,
+        };
+        let mut r = v.round_dp_with_strategy(scale, strategy);
+        r.rescale(scale);
+        r
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Rounding::HalfUp => "half_up",
+            Rounding::HalfEven => "half_even",
+            Rounding::Down => "down",
+        }
+    }
+}
+
+/// Formats money with at least two decimals and no trailing zeros beyond them.
+pub fn fmt_money(v: Decimal) -> String {
+    let mut v = v.normalize();
+    if v.scale() < 2 {
+        v.rescale(2);
+    }
+    if v.is_zero() {
+        return "0.00".into();
+    }
+    v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_in_every_form() {
+        for s in ["2026-10", "2026/10", "202610", "2026年10月", " 2026-10 "] {
+            assert_eq!(Period::parse(s), Period::new(2026, 10), "{s}");
+        }
+        assert_eq!(Period::parse("2026-1"), Period::new(2026, 1));
+        for bad in ["2026-13", "26-10", "2026", "20261", "abc", "2026-10-01", ""] {
+            assert_eq!(Period::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Period::new(2026, 12).map(|p| p.add_months(1).to_string()), Some("2027-01".into()));
+    }
+
+    #[test]
+    fn month_end_in_beijing_time() {
+        let p = Period::new(2026, 10).unwrap_or(Period(0));
+        // 2026-11-01 00:00:00 +08:00 is 2026-10-31 16:00:00 UTC
+        assert_eq!(p.end_ts(PolicyTz::BEIJING), 1_793_462_400);
+        assert_eq!(PolicyTz::BEIJING.period_of(1_793_462_400 - 1), p);
+        assert_eq!(PolicyTz::BEIJING.period_of(1_793_462_400), p.add_months(1));
+    }
+
+    #[test]
+    fn charging_mode_codings() {
+        assert_eq!(ChargingMode::parse("1", ModeCoding::Api), Some(ChargingMode::Subscription));
+        assert_eq!(ChargingMode::parse("1", ModeCoding::Bill), Some(ChargingMode::OnDemand));
+        assert_eq!(ChargingMode::parse("0", ModeCoding::Api), None);
+        assert_eq!(ChargingMode::parse("5", ModeCoding::Bill), Some(ChargingMode::SavingsPlan));
+        assert_eq!(ChargingMode::parse("预留实例-订购", ModeCoding::Bill), Some(ChargingMode::Reserved));
+        assert_eq!(ChargingMode::parse("包周期", ModeCoding::Api), Some(ChargingMode::Subscription));
+    }
+
+    #[test]
+    fn rounding_modes() {
+        let v: Decimal = "0.125".parse().unwrap_or_default();
+        assert_eq!(Rounding::HalfUp.apply(v, 2).to_string(), "0.13");
+        assert_eq!(Rounding::HalfEven.apply(v, 2).to_string(), "0.12");
+        assert_eq!(Rounding::Down.apply(-v, 2).to_string(), "-0.12");
+        assert_eq!(Rounding::HalfUp.apply(-v, 2).to_string(), "-0.13");
+    }
+}

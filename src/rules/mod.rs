@@ -1,0 +1,430 @@
+//! The incentive policy. A rules file is read in two layers: [`raw`] mirrors the TOML and refuses
+//! unknown keys; [`RuleSet::from_toml`] validates it once, before any data is read, into the
+//! typed policy the engine uses. Every error names the file, line and column, shows the line with
+//! a caret under the offending value, and says what was expected.
+
+pub mod raw;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::load::schema::{ExtraAliases, Kind};
+use crate::model::{Association, ChargingMode, Component, ModeCoding, PolicyTz, Rounding};
+
+/// A rules file that cannot be used, located to the line.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("cannot read rules file {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}\n{snippet}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        /// The rules key at fault, e.g. `product[2].rate`.
+        key: String,
+        message: String,
+        snippet: String,
+    },
+}
+
+/// A `*` glob over service type codes (`hws.service.type.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob(String);
+
+impl Glob {
+    pub fn matches(&self, s: &str) -> bool {
+        glob_match(self.0.as_bytes(), s.as_bytes())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn glob_match(p: &[u8], s: &[u8]) -> bool {
+    // Iterative wildcard match with backtracking to the last `*`.
+    let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
+    while si < s.len() {
+        if pi < p.len() && p[pi] != b'*' && p[pi] == s[si] {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            mark = si;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            si = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// One `[[product]]`: what earns incentive, at which rate, when, and how late it is paid.
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub id: String,
+    pub service_type: Glob,
+    pub charging_modes: Option<Vec<ChargingMode>>,
+    pub rate: Decimal,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    pub lag_months: i32,
+    pub reason: String,
+    /// Line of the `id` key, for explanations ("rules line 42").
+    pub line: usize,
+}
+
+impl Product {
+    /// Does this product cover a row with this service type, charging mode and local trade date?
+    pub fn matches(&self, service_type: &str, mode: Option<ChargingMode>, date: NaiveDate) -> bool {
+        if !self.service_type.matches(service_type) {
+            return false;
+        }
+        if let Some(modes) = &self.charging_modes {
+            match mode {
+                Some(m) if modes.contains(&m) => {}
+                _ => return false,
+            }
+        }
+        self.valid_from.is_none_or(|f| date >= f) && self.valid_to.is_none_or(|t| date <= t)
+    }
+}
+
+/// The validated policy.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub path: String,
+    pub sha256: String,
+    pub name: String,
+    pub version: String,
+    pub currency: String,
+    pub tz: PolicyTz,
+    pub scale: u32,
+    pub rounding: Rounding,
+    pub tolerance: Decimal,
+    pub counted: Vec<Component>,
+    pub association_types: Vec<Association>,
+    pub association_lag_days: i64,
+    pub rebind_grace_months: i32,
+    pub late_window_hours: i64,
+    pub products: Vec<Product>,
+    pub columns: ExtraAliases,
+}
+
+impl RuleSet {
+    pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Io { path: path.display().to_string(), source })?;
+        RuleSet::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates a rules file; `path` is used in messages only.
+    pub fn from_toml(text: &str, path: &str) -> Result<RuleSet, RulesError> {
+        let v = Validator { text, path };
+        let raw: raw::RawRules = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            v.error(span, "", e.message().to_string())
+        })?;
+        v.build(raw)
+    }
+
+    /// The first product that covers a row, by the rules' order.
+    pub fn product_for(&self, service_type: &str, mode: Option<ChargingMode>, date: NaiveDate) -> Option<usize> {
+        self.products.iter().position(|p| p.matches(service_type, mode, date))
+    }
+
+    /// The largest shift between a bill cycle and the period that pays it.
+    pub fn max_shift(&self) -> i32 {
+        let lag = self.products.iter().map(|p| p.lag_months).max().unwrap_or(0);
+        lag + i32::from(self.late_window_hours > 0)
+    }
+
+    pub fn lists(&self, a: Association) -> bool {
+        self.association_types.contains(&a)
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a str,
+}
+
+impl Validator<'_> {
+    fn error(&self, span: Range<usize>, key: &str, message: String) -> RulesError {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = self.text[line_start..start].chars().count() + 1;
+        let line_text = self.text[line_start..].lines().next().unwrap_or("");
+        let width = self.text[start..span.end.clamp(start, self.text.len())]
+            .lines()
+            .next()
+            .map_or(1, |s| s.chars().count().max(1));
+        let pad: String = line_text.chars().take(column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let snippet = format!("{line:>5} | {line_text}\n      | {pad}{}", "^".repeat(width));
+        RulesError::Invalid { path: self.path.to_string(), line, column, key: key.to_string(), message, snippet }
+    }
+
+    fn at<T>(&self, s: &Spanned<T>, key: &str, message: impl Into<String>) -> RulesError {
+        self.error(s.span(), key, message.into())
+    }
+
+    fn decimal(&self, s: &Spanned<String>, key: &str) -> Result<Decimal, RulesError> {
+        Decimal::from_str_exact(s.get_ref().trim())
+            .map_err(|_| self.at(s, key, format!("{key} must be a decimal number in quotes, such as \"0.06\"; got {:?}", s.get_ref())))
+    }
+
+    fn date(&self, s: &Spanned<String>, key: &str) -> Result<NaiveDate, RulesError> {
+        NaiveDate::parse_from_str(s.get_ref().trim(), "%Y-%m-%d")
+            .map_err(|_| self.at(s, key, format!("{key} must be a date in quotes, such as \"2026-01-01\"; got {:?}", s.get_ref())))
+    }
+
+    fn non_negative(&self, s: &Option<Spanned<i64>>, key: &str, max: i64) -> Result<i64, RulesError> {
+        match s {
+            None => Ok(0),
+            Some(v) if (0..=max).contains(v.get_ref()) => Ok(*v.get_ref()),
+            Some(v) => Err(self.at(v, key, format!("{key} must be a whole number from 0 to {max}; got {}", v.get_ref()))),
+        }
+    }
+
+    fn build(&self, raw: raw::RawRules) -> Result<RuleSet, RulesError> {
+        let p = &raw.policy;
+        let tz = match &p.timezone {
+            None => PolicyTz::BEIJING,
+            Some(s) => PolicyTz::parse(s.get_ref())
+                .ok_or_else(|| self.at(s, "policy.timezone", format!("policy.timezone must be an offset such as \"+08:00\"; got {:?}", s.get_ref())))?,
+        };
+        let scale = match &p.scale {
+            None => 2,
+            Some(s) => self.non_negative(&Some(s.clone()), "policy.scale", 8)? as u32,
+        };
+        let rounding = match p.rounding.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None => Rounding::HalfUp,
+            Some((_, "half_up")) => Rounding::HalfUp,
+            Some((_, "half_even")) => Rounding::HalfEven,
+            Some((_, "down")) => Rounding::Down,
+            Some((s, other)) => {
+                return Err(self.at(s, "policy.rounding", format!("policy.rounding must be one of half_up, half_even, down; got {other:?}")))
+            }
+        };
+        let tolerance = match &p.tolerance {
+            None => Decimal::new(1, 2),
+            Some(s) => {
+                let t = self.decimal(s, "policy.tolerance")?;
+                if t < Decimal::ZERO {
+                    return Err(self.at(s, "policy.tolerance", "policy.tolerance must not be negative"));
+                }
+                t
+            }
+        };
+
+        let counted = match &raw.base {
+            None => vec![Component::Cash, Component::Credit, Component::StoredValueCard, Component::Debt],
+            Some(b) => {
+                let mut out = Vec::new();
+                for item in b.counted.get_ref() {
+                    let c = Component::from_name(item.get_ref().trim()).ok_or_else(|| {
+                        let names: Vec<_> = Component::ALL.iter().map(|c| c.name()).collect();
+                        self.at(item, "base.counted", format!("unknown payment component {:?}; expected one of {}", item.get_ref(), names.join(", ")))
+                    })?;
+                    if out.contains(&c) {
+                        return Err(self.at(item, "base.counted", format!("{:?} is listed twice", item.get_ref())));
+                    }
+                    out.push(c);
+                }
+                if out.is_empty() {
+                    return Err(self.at(&b.counted, "base.counted", "base.counted must name at least one payment component"));
+                }
+                out
+            }
+        };
+
+        let (association_types, association_lag_days, rebind_grace_months) = match &raw.attribution {
+            None => (vec![Association::Resale, Association::Referral], 0, 0),
+            Some(a) => {
+                let types = match &a.association_types {
+                    None => vec![Association::Resale, Association::Referral],
+                    Some(list) => {
+                        let mut out = Vec::new();
+                        for item in list.get_ref() {
+                            let t = match item.get_ref().trim() {
+                                "resale" => Association::Resale,
+                                "referral" => Association::Referral,
+                                other => {
+                                    return Err(self.at(item, "attribution.association_types", format!("unknown association type {other:?}; expected \"resale\" or \"referral\"")))
+                                }
+                            };
+                            if !out.contains(&t) {
+                                out.push(t);
+                            }
+                        }
+                        out
+                    }
+                };
+                let lag = self.non_negative(&a.association_lag_days, "attribution.association_lag_days", 3660)?;
+                let grace = self.non_negative(&a.rebind_grace_months, "attribution.rebind_grace_months", 120)?;
+                (types, lag, grace as i32)
+            }
+        };
+
+        let late_window_hours = match &raw.rollover {
+            None => 0,
+            Some(r) => self.non_negative(&r.late_window_hours, "rollover.late_window_hours", 24 * 28)?,
+        };
+
+        let mut products: Vec<Product> = Vec::new();
+        for (i, rp) in raw.product.iter().enumerate() {
+            let k = |name: &str| format!("product[{}].{name}", i + 1);
+            let id = rp.id.get_ref().trim().to_string();
+            if id.is_empty() {
+                return Err(self.at(&rp.id, &k("id"), "product id must not be empty"));
+            }
+            if let Some(prev) = products.iter().find(|p| p.id == id) {
+                return Err(self.at(&rp.id, &k("id"), format!("product id {id:?} is used twice (first at line {})", prev.line)));
+            }
+            let st = rp.service_type.get_ref().trim();
+            if st.is_empty() {
+                return Err(self.at(&rp.service_type, &k("service_type"), "service_type must not be empty"));
+            }
+            let rate = self.decimal(&rp.rate, &k("rate"))?;
+            if rate < Decimal::ZERO || rate > Decimal::ONE {
+                return Err(self.at(&rp.rate, &k("rate"), format!("rate must lie between 0 and 1 (\"0.06\" is six per cent); got {rate}")));
+            }
+            let charging_modes = match &rp.charging_modes {
+                None => None,
+                Some(list) => {
+                    let mut out = Vec::new();
+                    for m in list {
+                        let mode = ChargingMode::parse(m.get_ref(), ModeCoding::Api).ok_or_else(|| {
+                            self.at(m, &k("charging_modes"), format!("unknown charging mode {:?}; expected 包年/包月, 按需, 预留实例 or 节省计划", m.get_ref()))
+                        })?;
+                        out.push(mode);
+                    }
+                    Some(out)
+                }
+            };
+            let valid_from = rp.valid_from.as_ref().map(|s| self.date(s, &k("valid_from"))).transpose()?;
+            let valid_to = rp.valid_to.as_ref().map(|s| self.date(s, &k("valid_to"))).transpose()?;
+            if let (Some(f), Some(t), Some(s)) = (valid_from, valid_to, rp.valid_to.as_ref()) {
+                if t < f {
+                    return Err(self.at(s, &k("valid_to"), format!("valid_to {t} is before valid_from {f}")));
+                }
+            }
+            let lag_months = self.non_negative(&rp.lag_months, &k("lag_months"), 12)? as i32;
+            let line = self.text[..rp.id.span().start.min(self.text.len())].matches('\n').count() + 1;
+            products.push(Product {
+                id,
+                service_type: Glob(st.to_string()),
+                charging_modes,
+                rate,
+                valid_from,
+                valid_to,
+                lag_months,
+                reason: rp.reason.clone(),
+                line,
+            });
+        }
+
+        let mut columns: ExtraAliases = HashMap::new();
+        for (kind_name, fields) in &raw.columns {
+            let kind = Kind::from_name(kind_name.get_ref()).ok_or_else(|| {
+                self.at(kind_name, "columns", format!("unknown input kind [columns.{}]; expected consumption, incentives, bills or customers", kind_name.get_ref()))
+            })?;
+            let entry = columns.entry(kind).or_default();
+            for (field, aliases) in fields {
+                if kind.column(field.get_ref()).is_none() {
+                    let names: Vec<_> = kind.columns().iter().map(|c| c.name).collect();
+                    return Err(self.at(
+                        field,
+                        &format!("columns.{kind}.{}", field.get_ref()),
+                        format!("{kind} has no column {:?}; expected one of {}", field.get_ref(), names.join(", ")),
+                    ));
+                }
+                entry.insert(field.get_ref().clone(), aliases.clone());
+            }
+        }
+
+        let mut hasher = Sha256::new();
+        hasher.update(self.text.as_bytes());
+        Ok(RuleSet {
+            path: self.path.to_string(),
+            sha256: hex(&hasher.finalize()),
+            name: p.name.clone(),
+            version: p.version.clone(),
+            currency: p.currency.clone().unwrap_or_else(|| "CNY".into()),
+            tz,
+            scale,
+            rounding,
+            tolerance,
+            counted,
+            association_types,
+            association_lag_days,
+            rebind_grace_months,
+            late_window_hours,
+            products,
+            columns,
+        })
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl fmt::Display for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} {} ({} products, time zone {}, scale {}, {}, tolerance {})", self.name, self.version, self.products.len(), self.tz, self.scale, self.rounding.name(), self.tolerance)?;
+        let counted: Vec<_> = self.counted.iter().map(|c| c.name()).collect();
+        writeln!(f, "  counted as 业绩: {}", counted.join(", "))?;
+        let types: Vec<_> = self.association_types.iter().map(|a| a.key()).collect();
+        writeln!(
+            f,
+            "  earns: {}; association lag {} days; rebind grace {} months; late window {} hours",
+            types.join(", "),
+            self.association_lag_days,
+            self.rebind_grace_months,
+            self.late_window_hours
+        )?;
+        for p in &self.products {
+            let modes = p.charging_modes.as_ref().map_or("any".to_string(), |m| m.iter().map(|m| m.label()).collect::<Vec<_>>().join("|"));
+            let dates = match (p.valid_from, p.valid_to) {
+                (None, None) => String::new(),
+                (f, t) => format!(" {}..{}", f.map_or(String::new(), |d| d.to_string()), t.map_or(String::new(), |d| d.to_string())),
+            };
+            writeln!(f, "  {:<24} {:<32} {:<12} rate {}{} lag {}", p.id, p.service_type.as_str(), modes, p.rate, dates, p.lag_months)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let g = |p: &str, s: &str| Glob(p.into()).matches(s);
+        assert!(g("hws.service.type.*", "hws.service.type.ec2"));
+        assert!(g("*", ""));
+        assert!(g("hws.*.ec2", "hws.service.type.ec2"));
+        assert!(!g("hws.service.type.ec2", "hws.service.type.ec2x"));
+        assert!(g("*cdn*", "hws.service.type.cdn"));
+        assert!(!g("a*b", "acbd"));
+    }
+}
