@@ -427,7 +427,7 @@ fn pct(rate: Decimal) -> String {
 }
 
 /// The explanation: Chinese, then ` | `, then English; both name the rule and the numbers.
-fn explain(f: &Finding, exp_key: &Key, ctx: &Context, products: &BTreeSet<usize>, na: &BTreeSet<i32>, late: bool, lagged: bool) -> String {
+fn explain(f: &Finding, _exp_key: &Key, ctx: &Context, products: &BTreeSet<usize>, na: &BTreeSet<i32>, late: bool, lagged: bool) -> String {
     let rules = ctx.rules;
     let r = f.rule;
     let p = f.period;

@@ -290,16 +290,16 @@ pub fn incentive_frame(inc: &Incentives) -> PolarsResult<LazyFrame> {
 pub fn dec_values(df: &DataFrame, name: &str) -> PolarsResult<(Vec<Option<i128>>, usize)> {
     let ca = df.column(name)?.decimal()?;
     let scale = ca.scale();
-    Ok((ca.physical().into_iter().collect(), scale))
+    Ok((ca.physical().iter().collect(), scale))
 }
 
 /// Reads a list-of-u32 column (row indices).
 pub fn row_lists(df: &DataFrame, name: &str) -> PolarsResult<Vec<Vec<u32>>> {
     let ca = df.column(name)?.list()?;
     let mut out = Vec::with_capacity(ca.len());
-    for s in ca.into_iter() {
+    for s in ca.amortized_iter() {
         out.push(match s {
-            Some(s) => s.u32()?.into_iter().flatten().collect(),
+            Some(s) => s.as_ref().u32()?.iter().flatten().collect(),
             None => Vec::new(),
         });
     }
@@ -307,13 +307,13 @@ pub fn row_lists(df: &DataFrame, name: &str) -> PolarsResult<Vec<Vec<u32>>> {
 }
 
 pub fn i32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i32>>> {
-    Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.into_iter().collect())
+    Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.iter().collect())
 }
 
 pub fn i64_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
-    Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.into_iter().collect())
+    Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.iter().collect())
 }
 
 pub fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
-    Ok(df.column(name)?.str()?.into_iter().map(|s| s.unwrap_or("").to_string()).collect())
+    Ok(df.column(name)?.str()?.iter().map(|s| s.unwrap_or("").to_string()).collect())
 }
