@@ -311,13 +311,14 @@ impl Sink for Consumption {
         let cycle = c.parse(cells, "bill_cycle", period_value)?.unwrap_or_else(|| tz.period_of(ts));
         let assoc = c.parse(cells, "association_type", assoc_value)?.map_or(0, Association::code);
         let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
+        let given_payment = c.parse(cells, "payment_amount", parse_amount)?.flatten();
         let mut components: Vec<(Component, Decimal)> = Vec::new();
         for comp in Component::ALL {
             if let Some(v) = c.parse(cells, comp.name(), parse_amount)?.flatten() {
                 components.push((comp, v));
             }
         }
-        let payment = match c.parse(cells, "payment_amount", parse_amount)?.flatten() {
+        let payment = match given_payment {
             Some(p) => p,
             None => components.iter().map(|(_, v)| *v).sum(),
         };

@@ -181,25 +181,34 @@ fn undecodable(bytes: &[u8], offset: usize, label: &str, expected: &str) -> Load
 
 pub fn read_csv(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
     let (text, encoding) = decode(bytes, label)?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let headers: Vec<String> = loop {
-        match records.next() {
-            None => return Err(LoadError::NoHeader { path: label.to_string() }),
-            Some(Err(e)) => return Err(csv_error(label, e)),
-            Some(Ok(r)) if r.iter().all(|c| c.trim().is_empty()) => continue,
-            Some(Ok(r)) => break r.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect(),
-        }
-    };
+    let data = text.as_bytes();
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
+    let mut rec = csv::StringRecord::new();
+    let mut headers: Option<Vec<String>> = None;
     let mut rows = Vec::new();
-    for rec in records {
-        let rec = rec.map_err(|e| csv_error(label, e))?;
+    // Line numbers are counted from the byte where each record starts: the physical line of the
+    // record, whatever the line terminator, with the header on line 1.
+    let (mut seen_byte, mut seen_line) = (0usize, 1u32);
+    loop {
+        let mut start = (reader.position().byte() as usize).min(data.len());
+        if !reader.read_record(&mut rec).map_err(|e| csv_error(label, e))? {
+            break;
+        }
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let loc = rec.position().map_or(0, |p| p.line()) as u32;
-        rows.push(Row { loc, cells: rec.iter().map(str::to_string).collect() });
+        while start < data.len() && matches!(data[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        let start = start.max(seen_byte);
+        seen_line += data[seen_byte..start].iter().filter(|&&b| b == b'\n').count() as u32;
+        seen_byte = start;
+        match headers {
+            None => headers = Some(rec.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect()),
+            Some(_) => rows.push(Row { loc: seen_line, cells: rec.iter().map(str::to_string).collect() }),
+        }
     }
+    let headers = headers.ok_or_else(|| LoadError::NoHeader { path: label.to_string() })?;
     Ok(Table { label: label.to_string(), encoding, sheet: None, headers, rows, cite: CiteStyle::Line })
 }
 

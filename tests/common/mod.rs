@@ -1,0 +1,103 @@
+//! Shared helpers for the integration tests: run the real `recon` binary in a scratch
+//! directory, write small input files, and read the outputs back.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_recon"))
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch directory that is removed at the end of the test.
+pub struct Work {
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        Work { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file (creating parent directories) and returns its path.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, bytes).expect("write");
+        p
+    }
+
+    /// Runs `recon ARGS` with this directory as the working directory.
+    pub fn recon(&self, args: &[&str]) -> Output {
+        Command::new(bin()).args(args).current_dir(self.dir.path()).output().expect("run recon")
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Reads a CSV file (BOM tolerated) into rows keyed by header.
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text = text.trim_start_matches('\u{feff}');
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = r.headers().expect("headers").iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("record");
+            headers.iter().cloned().zip(rec.iter().map(str::to_string)).collect()
+        })
+        .collect()
+}
+
+/// A minimal valid rules file; `extra` is appended (products, sections).
+pub fn rules(extra: &str) -> String {
+    format!(
+        r#"[policy]
+name = "test policy"
+version = "t1"
+timezone = "+08:00"
+scale = 2
+rounding = "half_up"
+tolerance = "0.01"
+
+[base]
+counted = ["cash_amount"]
+
+[attribution]
+association_types = ["resale", "referral"]
+rebind_grace_months = 6
+
+[rollover]
+late_window_hours = 24
+
+[[product]]
+id = "ecs"
+service_type = "hws.service.type.ec2"
+rate = "0.06"
+{extra}"#
+    )
+}
+
+pub const CONSUMPTION_HEADER: &str = "bill_cycle,customer_id,association_type,service_type_code,charging_mode,trade_id,trade_time,payment_amount,cash_amount,coupon_amount\n";
+pub const INCENTIVE_HEADER: &str = "incentive_period,incentive_id,trade_id,service_type_code,base_amount,rate,incentive_amount\n";
