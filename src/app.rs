@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::engine::{self, Action, EngineError};
+use crate::load::table::label_of;
 use crate::load::{self, InputPaths, LoadError};
 use crate::model::Period;
 use crate::report::{self, Formats, ReportError, RunOptions};
@@ -71,7 +72,12 @@ fn parse_formats(list: &[String]) -> Result<Formats, Error> {
 
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     // The rules are validated before any data is read.
-    let rules = RuleSet::load(&args.rules)?;
+    let root = match &args.root {
+        Some(r) => r.clone(),
+        None => std::env::current_dir().unwrap_or_default(),
+    };
+    let mut rules = RuleSet::load(&args.rules)?;
+    rules.path = label_of(&args.rules, &root);
     if !args.bills.is_empty() {
         return Err(Error::Usage("--bills: partner bill reconciliation is not built yet; run without --bills".into()));
     }
@@ -81,10 +87,6 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
         .iter()
         .map(|s| Period::parse(s).ok_or_else(|| Error::Usage(format!("--period {s:?}: expected a period such as 2026-10"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let root = match &args.root {
-        Some(r) => r.clone(),
-        None => std::env::current_dir().unwrap_or_default(),
-    };
     let paths = InputPaths {
         consumption: args.consumption.clone(),
         incentives: args.incentives.clone(),
@@ -94,11 +96,12 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     };
     let loaded = load::load_all(&paths, &rules)?;
     let outcome = engine::run(&loaded, &rules, &periods)?;
+    let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &paths.root))).collect::<Vec<_>>();
     let options = RunOptions {
-        rules: args.rules.clone(),
-        consumption: args.consumption.clone(),
-        incentives: args.incentives.clone(),
-        customers: args.customers.clone(),
+        rules: PathBuf::from(label_of(&args.rules, &paths.root)),
+        consumption: label(&args.consumption),
+        incentives: label(&args.incentives),
+        customers: label(&args.customers),
         periods,
         sheet: args.sheet.clone(),
     };
