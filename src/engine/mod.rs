@@ -30,8 +30,6 @@ pub enum EngineError {
         #[source]
         source: PolarsError,
     },
-    #[error("--period {period}: no incentive statement for this period was loaded (loaded: {loaded})")]
-    PeriodNotLoaded { period: String, loaded: String },
     #[error("internal check failed, the results would not close: {0}")]
     Invariant(String),
 }
@@ -108,21 +106,10 @@ impl Outcome {
 
 pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome, EngineError> {
     let cons = &loaded.consumption;
-    let loaded_periods: Vec<Period> = loaded.incentives.period.iter().copied().collect::<BTreeSet<_>>().into_iter().map(Period).collect();
-    let scope: Vec<Period> = if scope.is_empty() {
-        loaded_periods.clone()
-    } else {
-        for p in scope {
-            if !loaded_periods.contains(p) {
-                let loaded: Vec<String> = loaded_periods.iter().map(|p| p.to_string()).collect();
-                return Err(EngineError::PeriodNotLoaded {
-                    period: p.to_string(),
-                    loaded: if loaded.is_empty() { "none".into() } else { loaded.join(", ") },
-                });
-            }
-        }
-        scope.iter().copied().collect::<BTreeSet<_>>().into_iter().collect()
-    };
+    // The loaded statement periods: those present in the incentive rows, plus any period named
+    // with --period (a statement with no rows is a statement that paid nothing).
+    let loaded_periods: Vec<Period> = loaded.incentives.period.iter().map(|&p| Period(p)).chain(scope.iter().copied()).collect::<BTreeSet<_>>().into_iter().collect();
+    let scope: Vec<Period> = if scope.is_empty() { loaded_periods.clone() } else { scope.iter().copied().collect::<BTreeSet<_>>().into_iter().collect() };
 
     // Row level, in polars.
     let cons_lf = frames::consumption_frame(cons, rules).stage("building the consumption frame")?;

@@ -156,9 +156,10 @@ pub fn decode(bytes: &[u8], label: &str) -> Result<(String, &'static str), LoadE
             Err(e) => Err(undecodable(rest, e.valid_up_to(), label, "UTF-8 (the file starts with a UTF-8 byte order mark)")),
         };
     }
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return Ok((s.to_string(), "UTF-8"));
-    }
+    let utf8_valid_up_to = match std::str::from_utf8(bytes) {
+        Ok(s) => return Ok((s.to_string(), "UTF-8")),
+        Err(e) => e.valid_up_to(),
+    };
     let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
     if !had_errors {
         return Ok((text.into_owned(), "GBK"));
@@ -171,7 +172,9 @@ pub fn decode(bytes: &[u8], label: &str) -> Result<(String, &'static str), LoadE
         }
         offset += line.len() + 1;
     }
-    Err(undecodable(bytes, offset, label, "UTF-8 or GBK"))
+    // Name the line that defeats the more plausible reading: a UTF-8 file with one bad byte
+    // decodes as UTF-8 further than as GBK, and the other way round.
+    Err(undecodable(bytes, offset.max(utf8_valid_up_to), label, "UTF-8 or GBK"))
 }
 
 fn undecodable(bytes: &[u8], offset: usize, label: &str, expected: &str) -> LoadError {

@@ -78,6 +78,9 @@ pub fn parse_time(raw: &str, tz: PolicyTz) -> Result<i64, String> {
     if s.is_empty() {
         return Err("time is empty".into());
     }
+    if let Some(t) = fast_time(s.as_bytes(), tz) {
+        return Ok(t);
+    }
     // `2026-10-31 23:30:00 GMT+08:00` (Partner Center exports), also `UTC+08:00`.
     for marker in [" GMT", " UTC"] {
         if let Some(i) = s.find(marker) {
@@ -100,6 +103,33 @@ pub fn parse_time(raw: &str, tz: PolicyTz) -> Result<i64, String> {
         return Ok(tz.local_to_utc(naive));
     }
     Err(bad_time(raw))
+}
+
+/// The common shapes without the general parser: `YYYY-MM-DD HH:MM:SS` (or `T`), optionally
+/// followed by `Z`, ` GMT+08:00` or `+08:00`. Anything else returns `None` and takes the slow path.
+fn fast_time(b: &[u8], tz: PolicyTz) -> Option<i64> {
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32))
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let naive = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    let rest = &b[19..];
+    let zone = match rest {
+        [] => tz,
+        [b'Z'] => PolicyTz { offset_secs: 0 },
+        _ => {
+            let text = std::str::from_utf8(rest).ok()?.trim();
+            let text = text.strip_prefix("GMT").or_else(|| text.strip_prefix("UTC")).unwrap_or(text);
+            if !text.starts_with(['+', '-']) {
+                return None;
+            }
+            PolicyTz::parse(text)?
+        }
+    };
+    Some(zone.local_to_utc(naive))
 }
 
 fn bad_time(raw: &str) -> String {
@@ -183,6 +213,11 @@ mod tests {
         assert_eq!(parse_time("2026-10-31 23:30:00", tz), Ok(want));
         assert_eq!(parse_time("2026/10/31 23:30:00", tz), Ok(want));
         assert_eq!(parse_time("2026-10-31 23:30:00 GMT+00:00", tz), Ok(want + 8 * 3600));
+        assert_eq!(parse_time("2026-10-31T23:30:00+08:00", tz), Ok(want));
+        assert_eq!(parse_time("2026-10-31T15:30:00.000Z", tz), Ok(want));
+        assert_eq!(parse_time("2026-10-31 23:30:00 UTC+08:00", tz), Ok(want));
+        assert!(parse_time("2026-02-30 10:00:00", tz).is_err());
+        assert!(parse_time("2026-10-31 24:00:00", tz).is_err());
         assert!(parse_time("31.10.2026", tz).is_err());
         assert!(parse_time("", tz).is_err());
     }

@@ -138,7 +138,11 @@ impl RuleSet {
         let v = Validator { text, path };
         let raw: raw::RawRules = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            v.error(span, "", e.message().to_string())
+            let mut message = e.message().to_string();
+            if message.contains("expected a string") && (message.contains("floating point") || message.contains("integer")) {
+                message.push_str("; write amounts, rates and dates in quotes, such as rate = \"0.06\"");
+            }
+            v.error(span, "", message)
         })?;
         v.build(raw)
     }
