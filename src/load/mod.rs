@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use crate::model::{Association, ChargingMode, Component, ModeCoding, Period, PolicyTz, AMOUNT_SCALE};
 use crate::rules::RuleSet;
 use schema::{aliases_for, map_headers, HeaderMap, Kind};
-use table::{read_tables, InputFile, Table};
+use table::{read_tables, CiteStyle, InputFile, Table};
 use values::{parse_amount, parse_naive, parse_rate, parse_time};
 
 /// An input that cannot be used at all. Each names the file and says what was expected.
@@ -76,7 +76,7 @@ pub struct InputSummary {
 }
 
 /// Where each accepted row of one kind came from: `(table index, location)`.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Provenance {
     pub tables: Vec<Table>,
     pub rows: Vec<(u32, u32)>,
@@ -125,22 +125,25 @@ fn load_kind<S: Sink>(
             }
             let ctx = sink.begin(&map, &t, rules)?;
             let table_idx = prov.tables.len() as u32;
-            let rows = std::mem::take(&mut t.rows);
-            for row in &rows {
+            let (label, cite) = (t.label.clone(), t.cite.clone());
+            t.for_each_row(|loc, cells| {
                 summary.rows += 1;
-                match sink.push(&ctx, &row.cells, rules) {
+                match sink.push(&ctx, cells, rules) {
                     Ok(()) => {
                         summary.accepted += 1;
-                        prov.rows.push((table_idx, row.loc));
+                        prov.rows.push((table_idx, loc));
                     }
                     Err(e) => {
                         summary.rejected += 1;
-                        let full = t.cite(row.loc);
-                        let location = full.strip_prefix(&t.label).unwrap_or(&full).trim_start_matches([':', '!']).to_string();
-                        rejects.push(Reject { kind, file: t.label.clone(), location, column: e.column, value: e.value, reason: e.reason });
+                        let location = match &cite {
+                            CiteStyle::Line => loc.to_string(),
+                            CiteStyle::Sheet(s) => format!("{s}:{loc}"),
+                            CiteStyle::Record(k) => format!("{k}[{loc}]"),
+                        };
+                        rejects.push(Reject { kind, file: label.clone(), location, column: e.column, value: e.value, reason: e.reason });
                     }
                 }
-            }
+            })?;
             prov.tables.push(t);
         }
         summaries.push(summary);
@@ -168,7 +171,7 @@ fn missing_column(t: &Table, kind: Kind, column: &str, accepted: &[String], hint
 trait Sink {
     type Ctx;
     fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<Self::Ctx, LoadError>;
-    fn push(&mut self, ctx: &Self::Ctx, cells: &[String], rules: &RuleSet) -> Result<(), CellError>;
+    fn push(&mut self, ctx: &Self::Ctx, cells: &[&str], rules: &RuleSet) -> Result<(), CellError>;
 }
 
 /// Column positions plus the header text shown in rejections.
@@ -183,7 +186,7 @@ impl Cols {
     }
 
     /// The trimmed cell of a column, `None` when the column is absent or the cell empty.
-    fn get<'a>(&self, cells: &'a [String], name: &str) -> Option<(&'a str, &str)> {
+    fn get<'a>(&self, cells: &[&'a str], name: &str) -> Option<(&'a str, &str)> {
         let (i, h) = self.idx.get(name)?;
         let v = cells.get(*i).map_or("", |s| s.trim());
         (!v.is_empty()).then_some((v, h.as_str()))
@@ -197,7 +200,7 @@ impl Cols {
         self.idx.contains_key(name)
     }
 
-    fn required<'a>(&self, cells: &'a [String], name: &str) -> Result<&'a str, CellError> {
+    fn required<'a>(&self, cells: &[&'a str], name: &str) -> Result<&'a str, CellError> {
         self.get(cells, name).map(|(v, _)| v).ok_or_else(|| CellError {
             column: self.header(name),
             value: String::new(),
@@ -205,7 +208,7 @@ impl Cols {
         })
     }
 
-    fn parse<T>(&self, cells: &[String], name: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, CellError> {
+    fn parse<T>(&self, cells: &[&str], name: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, CellError> {
         match self.get(cells, name) {
             None => Ok(None),
             Some((v, h)) => f(v).map(Some).map_err(|reason| CellError { column: h.to_string(), value: v.to_string(), reason }),
@@ -301,7 +304,7 @@ impl Sink for Consumption {
         Ok(Cols::new(map))
     }
 
-    fn push(&mut self, c: &Cols, cells: &[String], rules: &RuleSet) -> Result<(), CellError> {
+    fn push(&mut self, c: &Cols, cells: &[&str], rules: &RuleSet) -> Result<(), CellError> {
         let tz = rules.tz;
         let customer_id = c.required(cells, "customer_id")?;
         let service = c.required(cells, "service_type_code")?;
@@ -374,7 +377,7 @@ impl Sink for Incentives {
         Ok(Cols::new(map))
     }
 
-    fn push(&mut self, c: &Cols, cells: &[String], _rules: &RuleSet) -> Result<(), CellError> {
+    fn push(&mut self, c: &Cols, cells: &[&str], _rules: &RuleSet) -> Result<(), CellError> {
         let period = match c.parse(cells, "incentive_period", period_value)? {
             Some(p) => p,
             None => return Err(CellError { column: c.header("incentive_period"), value: String::new(), reason: "incentive_period is empty".into() }),
@@ -429,7 +432,7 @@ impl Sink for Customers {
         Ok(Cols::new(map))
     }
 
-    fn push(&mut self, c: &Cols, cells: &[String], rules: &RuleSet) -> Result<(), CellError> {
+    fn push(&mut self, c: &Cols, cells: &[&str], rules: &RuleSet) -> Result<(), CellError> {
         let customer_id = c.required(cells, "customer_id")?;
         if self.index.contains_key(customer_id) {
             return Err(CellError {
@@ -541,18 +544,22 @@ pub fn inspect(path: &Path, root: &Path, rules: &RuleSet, sheet: Option<&str>) -
                 None => (None, Vec::new()),
             };
             let mut periods: std::collections::BTreeMap<String, usize> = Default::default();
-            if let Some(m) = &map {
-                let col = ["incentive_period", "bill_cycle"].iter().find_map(|c| m.index(c));
-                let time_col = m.index("trade_time");
-                for r in &t.rows {
-                    let p = col
-                        .and_then(|i| r.cells.get(i))
-                        .and_then(|v| period_value(v.trim()).ok())
-                        .or_else(|| time_col.and_then(|i| r.cells.get(i)).and_then(|v| parse_time(v, rules.tz).ok()).map(|ts| rules.tz.period_of(ts)));
-                    let key = p.map_or("(unreadable)".to_string(), |p| p.to_string());
-                    *periods.entry(key).or_default() += 1;
+            let col = map.as_ref().and_then(|m| ["incentive_period", "bill_cycle"].iter().find_map(|c| m.index(c)));
+            let time_col = map.as_ref().and_then(|m| m.index("trade_time"));
+            let mut rows = 0;
+            let mut t = t;
+            t.for_each_row(|_, cells| {
+                rows += 1;
+                if map.is_none() {
+                    return;
                 }
-            }
+                let p = col
+                    .and_then(|i| cells.get(i))
+                    .and_then(|v| period_value(v.trim()).ok())
+                    .or_else(|| time_col.and_then(|i| cells.get(i)).and_then(|v| parse_time(v, rules.tz).ok()).map(|ts| rules.tz.period_of(ts)));
+                let key = p.map_or("(unreadable)".to_string(), |p| p.to_string());
+                *periods.entry(key).or_default() += 1;
+            })?;
             tables.push(TableInspection {
                 label: t.label.clone(),
                 encoding: t.encoding,
@@ -560,7 +567,7 @@ pub fn inspect(path: &Path, root: &Path, rules: &RuleSet, sheet: Option<&str>) -
                 kind,
                 map,
                 missing,
-                rows: t.rows.len(),
+                rows,
                 periods: periods.into_iter().collect(),
             });
         }

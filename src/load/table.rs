@@ -100,17 +100,34 @@ pub fn label_of(path: &Path, root: &Path) -> String {
     shown.to_string_lossy().replace('\\', "/")
 }
 
-/// A table of text cells with its provenance.
-#[derive(Debug, Clone)]
+/// A table of text cells with its provenance. CSV rows are streamed from the decoded text, so a
+/// large export never sits in memory as millions of cell strings.
 pub struct Table {
     /// The file (or `archive.tar.gz/part.csv`) the rows come from.
     pub label: String,
     pub encoding: &'static str,
     pub sheet: Option<String>,
     pub headers: Vec<String>,
-    pub rows: Vec<Row>,
+    body: Body,
     /// How this table's rows are cited: a line, a sheet row, or a JSON record.
     pub cite: CiteStyle,
+}
+
+enum Body {
+    Rows(Vec<Row>),
+    Csv(Box<CsvBody>),
+}
+
+struct CsvBody {
+    reader: csv::Reader<Cursor<Vec<u8>>>,
+    seen_byte: usize,
+    seen_line: u32,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("label", &self.label).field("encoding", &self.encoding).field("sheet", &self.sheet).field("headers", &self.headers).finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +138,29 @@ pub enum CiteStyle {
 }
 
 impl Table {
+    /// Calls `f(location, cells)` for each non-blank row, in order, then frees the rows.
+    pub fn for_each_row(&mut self, mut f: impl FnMut(u32, &[&str])) -> Result<(), LoadError> {
+        let body = std::mem::replace(&mut self.body, Body::Rows(Vec::new()));
+        match body {
+            Body::Rows(rows) => {
+                let mut cells: Vec<&str> = Vec::new();
+                for r in &rows {
+                    cells.clear();
+                    cells.extend(r.cells.iter().map(String::as_str));
+                    f(r.loc, &cells);
+                }
+            }
+            Body::Csv(mut b) => {
+                let mut rec = csv::StringRecord::new();
+                while let Some(loc) = next_csv_record(&mut b, &mut rec, &self.label)? {
+                    let cells: Vec<&str> = rec.iter().collect();
+                    f(loc, &cells);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `file:12`, `book.xlsx!明细:12`, `body.json:fee_records[3]`.
     pub fn cite(&self, loc: u32) -> String {
         match &self.cite {
@@ -184,35 +224,37 @@ fn undecodable(bytes: &[u8], offset: usize, label: &str, expected: &str) -> Load
 
 pub fn read_csv(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
     let (text, encoding) = decode(bytes, label)?;
-    let data = text.as_bytes();
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
+    let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(Cursor::new(text.into_bytes()));
+    let mut body = Box::new(CsvBody { reader, seen_byte: 0, seen_line: 1 });
     let mut rec = csv::StringRecord::new();
-    let mut headers: Option<Vec<String>> = None;
-    let mut rows = Vec::new();
-    // Line numbers are counted from the byte where each record starts: the physical line of the
-    // record, whatever the line terminator, with the header on line 1.
-    let (mut seen_byte, mut seen_line) = (0usize, 1u32);
+    if next_csv_record(&mut body, &mut rec, label)?.is_none() {
+        return Err(LoadError::NoHeader { path: label.to_string() });
+    }
+    let headers = rec.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect();
+    Ok(Table { label: label.to_string(), encoding, sheet: None, headers, body: Body::Csv(body), cite: CiteStyle::Line })
+}
+
+/// Reads the next non-blank record; returns the physical line where it starts (counted from
+/// the record's byte offset, whatever the line terminator; the header is line 1).
+fn next_csv_record(b: &mut CsvBody, rec: &mut csv::StringRecord, label: &str) -> Result<Option<u32>, LoadError> {
     loop {
-        let mut start = (reader.position().byte() as usize).min(data.len());
-        if !reader.read_record(&mut rec).map_err(|e| csv_error(label, e))? {
-            break;
+        let mut start = b.reader.position().byte() as usize;
+        if !b.reader.read_record(rec).map_err(|e| csv_error(label, e))? {
+            return Ok(None);
         }
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
+        let data = b.reader.get_ref().get_ref();
+        start = start.min(data.len());
         while start < data.len() && matches!(data[start], b'\r' | b'\n') {
             start += 1;
         }
-        let start = start.max(seen_byte);
-        seen_line += data[seen_byte..start].iter().filter(|&&b| b == b'\n').count() as u32;
-        seen_byte = start;
-        match headers {
-            None => headers = Some(rec.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect()),
-            Some(_) => rows.push(Row { loc: seen_line, cells: rec.iter().map(str::to_string).collect() }),
-        }
+        let start = start.max(b.seen_byte);
+        b.seen_line += data[b.seen_byte..start].iter().filter(|&&c| c == b'\n').count() as u32;
+        b.seen_byte = start;
+        return Ok(Some(b.seen_line));
     }
-    let headers = headers.ok_or_else(|| LoadError::NoHeader { path: label.to_string() })?;
-    Ok(Table { label: label.to_string(), encoding, sheet: None, headers, rows, cite: CiteStyle::Line })
 }
 
 fn csv_error(label: &str, e: csv::Error) -> LoadError {
@@ -250,7 +292,7 @@ pub fn read_xlsx(bytes: &[u8], label: &str, sheet: Option<&str>) -> Result<Table
         rows.push(Row { loc: first_row + i as u32 + 1, cells });
     }
     let headers = headers.ok_or_else(|| LoadError::NoHeader { path: format!("{label}!{name}") })?;
-    Ok(Table { label: label.to_string(), encoding: "xlsx", sheet: Some(name.clone()), headers, rows, cite: CiteStyle::Sheet(name) })
+    Ok(Table { label: label.to_string(), encoding: "xlsx", sheet: Some(name.clone()), headers, body: Body::Rows(rows), cite: CiteStyle::Sheet(name) })
 }
 
 /// A workbook cell as text. Numbers go through their shortest round-trip text, so a cell showing
@@ -312,7 +354,7 @@ pub fn read_json(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
         rows.push(Row { loc: i as u32, cells });
     }
     let cite_key: &'static str = if key.is_empty() { "" } else { key };
-    Ok(Table { label: label.to_string(), encoding: "UTF-8 JSON", sheet: None, headers, rows, cite: CiteStyle::Record(cite_key) })
+    Ok(Table { label: label.to_string(), encoding: "UTF-8 JSON", sheet: None, headers, body: Body::Rows(rows), cite: CiteStyle::Record(cite_key) })
 }
 
 fn json_text(v: &serde_json::Value) -> String {
