@@ -94,8 +94,13 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
         sheet: args.sheet.clone(),
         root,
     };
+    let t = std::time::Instant::now();
     let loaded = load::load_all(&paths, &rules)?;
+    trace("load", t);
+    let t = std::time::Instant::now();
     let outcome = engine::run(&loaded, &rules, &periods)?;
+    trace("engine", t);
+    let t = std::time::Instant::now();
     let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &paths.root))).collect::<Vec<_>>();
     let options = RunOptions {
         rules: PathBuf::from(label_of(&args.rules, &paths.root)),
@@ -106,9 +111,17 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
         sheet: args.sheet.clone(),
     };
     report::write_all(&args.out, &outcome, &loaded, &rules, &options, formats)?;
+    trace("write", t);
     report::print_summary(out, &outcome, &loaded, &rules, &args.out).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
+}
+
+/// With `RECON_TRACE` set, prints how long a stage took to stderr (for profiling).
+pub fn trace(stage: &str, since: std::time::Instant) {
+    if std::env::var_os("RECON_TRACE").is_some() {
+        eprintln!("[trace] {stage:<28} {:>8.3} s", since.elapsed().as_secs_f64());
+    }
 }
 
 /// Where the bundled demo fixtures are: `fixtures/demo` of the source tree.

@@ -2,7 +2,9 @@
 //! pairing across loaded periods, the scope, and an explanation in Chinese and English that names
 //! the rule and the numbers.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use polars::prelude::PlHashMap as HashMap;
 use std::fmt::Write as _;
 
 use rust_decimal::Decimal;
@@ -171,7 +173,7 @@ pub fn decide_all(keys: &[Key], ctx: &Context) -> Vec<Decided> {
     let last_loaded = ctx.loaded_periods.last().copied();
 
     // Consumption of each (trade, service), by status, over every cycle.
-    let mut consumption_of: HashMap<(&str, &str), Seen> = HashMap::new();
+    let mut consumption_of: HashMap<(&str, &str), Seen> = HashMap::default();
     for k in keys {
         let e = consumption_of.entry((k.trade_id.as_str(), k.service.as_str())).or_default();
         e.any |= k.expected.is_some() || !k.noside_rows.is_empty();
@@ -181,8 +183,8 @@ pub fn decide_all(keys: &[Key], ctx: &Context) -> Vec<Decided> {
 
     // PERIOD_SHIFT pairing: expected-only keys with actual-only keys of the same trade and
     // service in another loaded period, in period order.
-    let mut exp_only: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-    let mut act_only: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    let mut exp_only: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
+    let mut act_only: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
     for (i, k) in keys.iter().enumerate() {
         let ts = (k.trade_id.as_str(), k.service.as_str());
         match (&k.expected, &k.actual) {
@@ -191,7 +193,7 @@ pub fn decide_all(keys: &[Key], ctx: &Context) -> Vec<Decided> {
             _ => {}
         }
     }
-    let mut partner: HashMap<usize, usize> = HashMap::new();
+    let mut partner: HashMap<usize, usize> = HashMap::default();
     for (ts, exps) in &exp_only {
         if let Some(acts) = act_only.get(ts) {
             for (&e, &a) in exps.iter().zip(acts.iter()) {

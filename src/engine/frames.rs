@@ -293,15 +293,22 @@ pub fn dec_values(df: &DataFrame, name: &str) -> PolarsResult<(Vec<Option<i128>>
     Ok((ca.physical().iter().collect(), scale))
 }
 
-/// Reads a list-of-u32 column (row indices).
+/// Reads a list-of-u32 column (row indices) through its offsets, without a Series per row.
 pub fn row_lists(df: &DataFrame, name: &str) -> PolarsResult<Vec<Vec<u32>>> {
-    let ca = df.column(name)?.list()?;
+    let ca = df.column(name)?.list()?.rechunk();
+    let inner = ca.get_inner();
+    let values = inner.u32()?.rechunk();
+    let values = values.cont_slice()?;
     let mut out = Vec::with_capacity(ca.len());
-    for s in ca.amortized_iter() {
-        out.push(match s {
-            Some(s) => s.as_ref().u32()?.iter().flatten().collect(),
-            None => Vec::new(),
-        });
+    for arr in ca.downcast_iter() {
+        let offsets = arr.offsets().as_slice();
+        for i in 0..arr.len() {
+            if arr.validity().is_some_and(|v| !v.get_bit(i)) {
+                out.push(Vec::new());
+            } else {
+                out.push(values[offsets[i] as usize..offsets[i + 1] as usize].to_vec());
+            }
+        }
     }
     Ok(out)
 }

@@ -49,8 +49,6 @@ impl<T> Stage<T> for PolarsResult<T> {
 pub struct ExpectedSide {
     pub base: Decimal,
     pub incentive: Decimal,
-    /// Σ base × rate before rounding.
-    pub raw: Decimal,
     pub rows: Vec<u32>,
 }
 
@@ -112,6 +110,7 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     let scope: Vec<Period> = if scope.is_empty() { loaded_periods.clone() } else { scope.iter().copied().collect::<BTreeSet<_>>().into_iter().collect() };
 
     // Row level, in polars.
+    let t = std::time::Instant::now();
     let cons_lf = frames::consumption_frame(cons, rules).stage("building the consumption frame")?;
     let product_keys = cons_lf
         .clone()
@@ -130,6 +129,8 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
         .sort(["row"], Default::default())
         .collect()
         .stage("deciding consumption rows")?;
+    crate::app::trace("engine: decide rows (polars)", t);
+    let t = std::time::Instant::now();
     let rows = RowDecisions {
         product: frames::i32_values(&decided, "prod").stage("reading products")?.into_iter().map(|v| v.unwrap_or(-1)).collect(),
         status: frames::i32_values(&decided, "status").stage("reading status")?.into_iter().map(|v| v.unwrap_or(0)).collect(),
@@ -144,10 +145,16 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
         return Err(EngineError::Invariant(format!("{} consumption rows in, {} decided", cons.len(), rows.status.len())));
     }
 
+    crate::app::trace("engine: read row decisions", t);
+    let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
     let inc_lf = frames::incentive_frame(&loaded.incentives).stage("building the incentive frame")?;
     let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
+    crate::app::trace("engine: group and join (polars)", t);
+    let t = std::time::Instant::now();
     let keys = read_keys(&keys_df, rules)?;
+    crate::app::trace("engine: read keys", t);
+    let t = std::time::Instant::now();
 
     // Every accepted row lands in exactly one key.
     let cons_rows: usize = keys.iter().map(|k| k.expected.as_ref().map_or(0, |e| e.rows.len()) + k.noside_rows.len()).sum();
@@ -165,10 +172,13 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     let cycles_loaded: BTreeSet<Period> = cycles.iter().map(|&c| Period(c)).collect();
     let ctx = decide::Context { rules, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
     let decided_keys = decide::decide_all(&keys, &ctx);
+    crate::app::trace("engine: decide keys", t);
+    let t = std::time::Instant::now();
     let periods = waterfall::build(&flows, &keys, &decided_keys, &loaded.incentives, &scope).map_err(|e| match e {
         waterfall::Error::Polars(source) => EngineError::Polars { stage: "reading the waterfall flows", source },
         waterfall::Error::Open(msg) => EngineError::Invariant(msg),
     })?;
+    crate::app::trace("engine: waterfall", t);
     let mut findings: Vec<Finding> = decided_keys.into_iter().filter(|f| f.written).map(|f| f.finding).collect();
     findings.sort_by(|a, b| (a.period, &a.trade_id, &a.service).cmp(&(b.period, &b.trade_id, &b.service)));
     Ok(Outcome { loaded_periods, scope, periods, findings, rows })
@@ -193,6 +203,9 @@ fn to_scale((values, scale): (Vec<Option<i128>>, usize)) -> Vec<Option<i128>> {
 
 /// A physical decimal at `scale` as a `Decimal`, rounding (per policy) when it must shrink.
 pub fn phys_to_decimal(v: i128, scale: usize) -> Decimal {
+    if scale <= 28 && v.unsigned_abs() < (1u128 << 96) {
+        return Decimal::from_i128_with_scale(v, scale as u32);
+    }
     let mut s = scale as u32;
     let mut v = v;
     // rust_decimal holds 28 places and a 96-bit mantissa: drop exact trailing zeros first.
@@ -214,27 +227,25 @@ fn read_keys(df: &DataFrame, rules: &RuleSet) -> Result<Vec<Key>, EngineError> {
     let svc = frames::str_values(df, "svc").stage(st)?;
     let (e_base, e_base_s) = frames::dec_values(df, "e_base").stage(st)?;
     let (e_raw, e_raw_s) = frames::dec_values(df, "e_inc_raw").stage(st)?;
-    let e_rows = frames::row_lists(df, "e_rows").stage(st)?;
+    let mut e_rows = frames::row_lists(df, "e_rows").stage(st)?;
     let (a_inc, a_inc_s) = frames::dec_values(df, "a_inc").stage(st)?;
     let (a_base, a_base_s) = frames::dec_values(df, "a_base").stage(st)?;
     let a_base_n = frames::i64_values(df, "a_base_n").stage(st)?;
-    let a_rows = frames::row_lists(df, "a_rows").stage(st)?;
+    let mut a_rows = frames::row_lists(df, "a_rows").stage(st)?;
     let a_distinct = frames::i64_values(df, "a_distinct").stage(st)?;
     let a_n = frames::i64_values(df, "a_n").stage(st)?;
     let e_n = frames::i64_values(df, "e_n").stage(st)?;
-    let n_rows = frames::row_lists(df, "n_rows").stage(st)?;
+    let mut n_rows = frames::row_lists(df, "n_rows").stage(st)?;
     let n_inel = frames::i64_values(df, "n_inel").stage(st)?;
     let n_na = frames::i64_values(df, "n_na").stage(st)?;
     let mut keys = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let expected = match e_n[i] {
             Some(n) if n > 0 => {
-                let raw = phys_to_decimal(e_raw[i].unwrap_or(0), e_raw_s);
                 Some(ExpectedSide {
                     base: phys_to_decimal(e_base[i].unwrap_or(0), e_base_s),
-                    incentive: rules.rounding.apply(raw, rules.scale),
-                    raw,
-                    rows: e_rows[i].clone(),
+                    incentive: round_phys(e_raw[i].unwrap_or(0), e_raw_s, rules),
+                    rows: std::mem::take(&mut e_rows[i]),
                 })
             }
             _ => None,
@@ -243,7 +254,7 @@ fn read_keys(df: &DataFrame, rules: &RuleSet) -> Result<Vec<Key>, EngineError> {
             Some(n) if n > 0 => Some(ActualSide {
                 incentive: phys_to_decimal(a_inc[i].unwrap_or(0), a_inc_s),
                 base: (a_base_n[i].unwrap_or(0) > 0).then(|| phys_to_decimal(a_base[i].unwrap_or(0), a_base_s)),
-                rows: a_rows[i].clone(),
+                rows: std::mem::take(&mut a_rows[i]),
                 duplicate: a_distinct[i].unwrap_or(n) < n,
             }),
             _ => None,
@@ -254,12 +265,31 @@ fn read_keys(df: &DataFrame, rules: &RuleSet) -> Result<Vec<Key>, EngineError> {
             service: svc[i].clone(),
             expected,
             actual,
-            noside_rows: n_rows[i].clone(),
+            noside_rows: std::mem::take(&mut n_rows[i]),
             n_ineligible: n_inel[i].unwrap_or(0) as u32,
             n_not_attributed: n_na[i].unwrap_or(0) as u32,
         });
     }
     Ok(keys)
+}
+
+/// Rounds a physical decimal at `scale` to the policy's scale with its rounding, exactly, in
+/// integer arithmetic.
+pub fn round_phys(v: i128, scale: usize, rules: &RuleSet) -> Decimal {
+    let target = rules.scale as usize;
+    if scale <= target {
+        return phys_to_decimal(v, scale);
+    }
+    let div = 10i128.pow((scale - target) as u32);
+    let (q, r) = (v / div, v % div); // truncated toward zero
+    let twice = r.abs() * 2;
+    let away = match rules.rounding {
+        crate::model::Rounding::Down => false,
+        crate::model::Rounding::HalfUp => twice >= div,
+        crate::model::Rounding::HalfEven => twice > div || (twice == div && q % 2 != 0),
+    };
+    let q = if away { q + v.signum() } else { q };
+    phys_to_decimal(q, target)
 }
 
 /// Sum of physical decimals as a `Decimal`.
@@ -275,4 +305,39 @@ pub fn first_mode(codes: impl Iterator<Item = i32>) -> Option<ChargingMode> {
 /// Categories in the order of the contract's table, for stable reports.
 pub fn category_order() -> BTreeMap<Category, usize> {
     Category::ALL.iter().enumerate().map(|(i, c)| (*c, i)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(rounding: &str) -> RuleSet {
+        let text = format!("[policy]\nname = \"t\"\nscale = 2\nrounding = \"{rounding}\"\n");
+        RuleSet::from_toml(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn integer_rounding_matches_decimal_rounding() {
+        // values at scale 20, as base × rate arrives from polars
+        let cases: [(&str, i128); 7] = [
+            ("0.005", 5 * 10i128.pow(17)),
+            ("0.015", 15 * 10i128.pow(17)),
+            ("0.00499999999999999999", 499999999999999999),
+            ("-0.005", -5 * 10i128.pow(17)),
+            ("-0.025", -25 * 10i128.pow(17)),
+            ("9.9999", 99999 * 10i128.pow(16)),
+            ("123456789.125", 123456789125 * 10i128.pow(17)),
+        ];
+        for mode in ["half_up", "half_even", "down"] {
+            let r = rules(mode);
+            for (text, phys) in cases {
+                let exact: Decimal = text.parse().unwrap_or_default();
+                assert_eq!(round_phys(phys, 20, &r), r.rounding.apply(exact, 2), "{mode} {text}");
+            }
+        }
+        assert_eq!(round_phys(5 * 10i128.pow(17), 20, &rules("half_up")).to_string(), "0.01");
+        assert_eq!(round_phys(5 * 10i128.pow(17), 20, &rules("half_even")).to_string(), "0.00");
+        assert_eq!(round_phys(-5 * 10i128.pow(17), 20, &rules("half_up")).to_string(), "-0.01");
+        assert_eq!(round_phys(-5 * 10i128.pow(17), 20, &rules("down")).to_string(), "0.00");
+    }
 }
