@@ -50,24 +50,8 @@ pub struct RunArgs {
     pub sheet: Option<String>,
     /// Outputs cite input files relative to this directory.
     pub root: Option<PathBuf>,
-}
-
-fn parse_formats(list: &[String]) -> Result<Formats, Error> {
-    if list.is_empty() {
-        return Ok(Formats::default());
-    }
-    let mut f = Formats { csv: false, json: false };
-    for item in list.iter().flat_map(|s| s.split(',')) {
-        match item.trim() {
-            "csv" => f.csv = true,
-            "json" => f.json = true,
-            "xlsx" | "html" => {
-                return Err(Error::Usage(format!("--format {item}: the Excel and HTML reports are not built yet; use csv or json")));
-            }
-            other => return Err(Error::Usage(format!("--format {other:?}: expected csv, json, xlsx or html"))),
-        }
-    }
-    Ok(f)
+    /// `run` or `demo`, recorded for re-runs.
+    pub command: &'static str,
 }
 
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
@@ -81,7 +65,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     if !args.bills.is_empty() {
         return Err(Error::Usage("--bills: partner bill reconciliation is not built yet; run without --bills".into()));
     }
-    let formats = parse_formats(&args.formats)?;
+    let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
     let periods = args
         .periods
         .iter()
@@ -103,6 +87,8 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let t = std::time::Instant::now();
     let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &paths.root))).collect::<Vec<_>>();
     let options = RunOptions {
+        command: args.command,
+        formats: formats.names(),
         rules: PathBuf::from(label_of(&args.rules, &paths.root)),
         consumption: label(&args.consumption),
         incentives: label(&args.incentives),
@@ -145,6 +131,7 @@ pub fn demo(out_dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
         customers: vec![dir.join("customers.csv")],
         out: out_dir.to_path_buf(),
         root: Some(root),
+        command: "demo",
         ..RunArgs::default()
     };
     run(&args, out)

@@ -39,7 +39,7 @@ enum Command {
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
-        /// Output formats: csv, json (comma-separated; default all).
+        /// Output formats: csv, json, xlsx, html (comma-separated; default all).
         #[arg(long = "format", value_delimiter = ',')]
         formats: Vec<String>,
         /// Workbook sheet to read (default: the first).
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let (result, exit_zero) = match cli.command {
         Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero } => {
-            let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None };
+            let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run" };
             (app::run(&args, &mut stdout), exit_zero)
         }
         Command::Demo { out, exit_zero } => (app::demo(&out, &mut stdout), exit_zero),

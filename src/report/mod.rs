@@ -1,6 +1,11 @@
-//! Reports: `findings.csv`, `summary.json`, `rejected.csv` and the summary printed to stdout.
+//! Reports: `findings.csv`, `summary.json`, `rejected.csv`, the dispute file ([`disputes`]),
+//! the Excel workbooks ([`xlsx`]), the HTML page ([`html`]) and the summary printed to stdout.
 //! Every file is a pure function of the inputs, the rules and the options (no timestamps), so a
-//! faithful re-run writes the same bytes.
+//! faithful re-run writes the same bytes and `recon verify` can compare hashes.
+
+pub mod disputes;
+pub mod html;
+pub mod xlsx;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -34,27 +39,73 @@ pub enum ReportError {
         #[source]
         source: csv::Error,
     },
+    #[error("cannot write the workbook {path}")]
+    Xlsx {
+        path: String,
+        #[source]
+        source: rust_xlsxwriter::XlsxError,
+    },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
     move |source| ReportError::Io { path: path.display().to_string(), source }
 }
 
-fn csv_err(path: &Path) -> impl FnOnce(csv::Error) -> ReportError + '_ {
+pub(crate) fn csv_err(path: &Path) -> impl FnOnce(csv::Error) -> ReportError + '_ {
     move |source| ReportError::Csv { path: path.display().to_string(), source }
 }
 
-/// Which files to write.
-#[derive(Debug, Clone, Copy)]
+/// Which files to write (`--format`). `rejected.csv` is always written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Formats {
+    /// findings.csv, disputes.csv
     pub csv: bool,
+    /// summary.json
     pub json: bool,
+    /// report.xlsx, disputes.xlsx
+    pub xlsx: bool,
+    /// report.html
+    pub html: bool,
 }
 
 impl Default for Formats {
     fn default() -> Self {
-        Formats { csv: true, json: true }
+        Formats { csv: true, json: true, xlsx: true, html: true }
     }
+}
+
+impl Formats {
+    pub fn parse(list: &[String]) -> Result<Formats, String> {
+        if list.is_empty() {
+            return Ok(Formats::default());
+        }
+        let mut f = Formats { csv: false, json: false, xlsx: false, html: false };
+        for item in list.iter().flat_map(|s| s.split(',')) {
+            match item.trim() {
+                "csv" => f.csv = true,
+                "json" => f.json = true,
+                "xlsx" => f.xlsx = true,
+                "html" => f.html = true,
+                "all" => f = Formats::default(),
+                other => return Err(format!("--format {other:?}: expected csv, json, xlsx or html (comma-separated)")),
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        [("csv", self.csv), ("json", self.json), ("xlsx", self.xlsx), ("html", self.html)].into_iter().filter(|(_, on)| *on).map(|(n, _)| n).collect()
+    }
+}
+
+/// Everything a report writer reads.
+pub struct ReportCtx<'a> {
+    pub outcome: &'a Outcome,
+    pub loaded: &'a Loaded,
+    pub rules: &'a RuleSet,
+    /// The content of summary.json (inputs with hashes, waterfall, categories, counts).
+    pub summary: &'a Value,
+    pub disputes: &'a [disputes::Dispute],
 }
 
 /// Cites rows: the first [`MAX_CITES`], then `+N more`.
@@ -137,15 +188,19 @@ pub fn write_rejected(path: &Path, rejects: &[Reject]) -> Result<(), ReportError
     w.flush().map_err(io_err(path))
 }
 
-/// The options a run was made with, recorded so that it can be re-run.
+/// The options a run was made with, recorded in summary.json so that it can be re-run
+/// (`recon verify`, `recon explain`).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
+    /// `run` or `demo`.
+    pub command: &'static str,
     pub rules: PathBuf,
     pub consumption: Vec<PathBuf>,
     pub incentives: Vec<PathBuf>,
     pub customers: Vec<PathBuf>,
     pub periods: Vec<Period>,
     pub sheet: Option<String>,
+    pub formats: Vec<&'static str>,
 }
 
 pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions) -> Value {
@@ -171,12 +226,14 @@ pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options
         "rules": {"name": rules.name, "version": rules.version, "path": rules.path, "sha256": rules.sha256},
         "inputs": inputs,
         "options": {
+            "command": options.command,
             "rules": options.rules.display().to_string(),
             "consumption": paths(&options.consumption),
             "incentives": paths(&options.incentives),
             "customers": paths(&options.customers),
             "periods": options.periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "sheet": options.sheet,
+            "formats": options.formats,
         },
         "scope": outcome.scope.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "loaded_periods": outcome.loaded_periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
@@ -205,15 +262,34 @@ pub fn write_summary(path: &Path, summary: &Value) -> Result<(), ReportError> {
 /// Writes the outputs of a run into `dir`; returns the paths written.
 pub fn write_all(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let summary = summary_json(outcome, loaded, rules, options);
+    let disputes = disputes::disputes(outcome, loaded, rules);
+    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes };
     let mut written = Vec::new();
     if formats.csv {
         let p = dir.join("findings.csv");
         write_findings(&p, outcome, loaded)?;
         written.push(p);
+        let p = dir.join("disputes.csv");
+        disputes::write_csv(&p, &disputes)?;
+        written.push(p);
     }
     if formats.json {
         let p = dir.join("summary.json");
-        write_summary(&p, &summary_json(outcome, loaded, rules, options))?;
+        write_summary(&p, &summary)?;
+        written.push(p);
+    }
+    if formats.xlsx {
+        let p = dir.join("disputes.xlsx");
+        xlsx::write_disputes(&p, &ctx)?;
+        written.push(p);
+        let p = dir.join("report.xlsx");
+        xlsx::write_report(&p, &ctx)?;
+        written.push(p);
+    }
+    if formats.html {
+        let p = dir.join("report.html");
+        std::fs::write(&p, html::render(&ctx)).map_err(io_err(&p))?;
         written.push(p);
     }
     let p = dir.join("rejected.csv");
