@@ -32,6 +32,8 @@ pub enum Error {
     Report(#[from] ReportError),
     #[error("{0}")]
     Usage(String),
+    #[error("{path}: {message}")]
+    Summary { path: String, message: String },
     #[error("cannot write to standard output")]
     Stdout(#[source] std::io::Error),
 }
@@ -54,7 +56,16 @@ pub struct RunArgs {
     pub command: &'static str,
 }
 
-pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+/// A reconciliation done and not yet written.
+struct Prepared {
+    rules: RuleSet,
+    loaded: load::Loaded,
+    outcome: engine::Outcome,
+    options: RunOptions,
+    formats: Formats,
+}
+
+fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
     // The rules are validated before any data is read.
     let root = match &args.root {
         Some(r) => r.clone(),
@@ -84,7 +95,6 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let t = std::time::Instant::now();
     let outcome = engine::run(&loaded, &rules, &periods)?;
     trace("engine", t);
-    let t = std::time::Instant::now();
     let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &paths.root))).collect::<Vec<_>>();
     let options = RunOptions {
         command: args.command,
@@ -96,11 +106,142 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
         periods,
         sheet: args.sheet.clone(),
     };
-    report::write_all(&args.out, &outcome, &loaded, &rules, &options, formats)?;
+    Ok(Prepared { rules, loaded, outcome, options, formats })
+}
+
+pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+    let p = prepare(args)?;
+    let t = std::time::Instant::now();
+    report::write_all(&args.out, &p.outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
     trace("write", t);
-    report::print_summary(out, &outcome, &loaded, &rules, &args.out).map_err(Error::Stdout)?;
-    let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !loaded.rejects.is_empty();
+    report::print_summary(out, &p.outcome, &p.loaded, &p.rules, &args.out).map_err(Error::Stdout)?;
+    let needs_action = p.outcome.count(Action::Dispute) + p.outcome.count(Action::Review) > 0 || !p.loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
+}
+
+/// Reads a report's summary.json and rebuilds the arguments of the run that wrote it. Paths are
+/// resolved from the working directory (from the source tree for `recon demo`).
+fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf), Error> {
+    let path = dir.join("summary.json");
+    let bad = |message: String| Error::Summary { path: path.display().to_string(), message };
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read it ({e}); was the run written with --format json?")))?;
+    let summary: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let o = &summary["options"];
+    let command = match o["command"].as_str() {
+        Some("demo") => "demo",
+        Some("run") => "run",
+        _ => return Err(bad("options.command is missing: the report predates re-runs".into())),
+    };
+    let root = if command == "demo" { demo_root() } else { std::env::current_dir().unwrap_or_default() };
+    let list = |k: &str| -> Vec<PathBuf> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(|s| root.join(s)).collect()).unwrap_or_default() };
+    let strings = |k: &str| -> Vec<String> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_string).collect()).unwrap_or_default() };
+    let rules = o["rules"].as_str().map(|s| root.join(s)).ok_or_else(|| bad("options.rules is missing".into()))?;
+    let args = RunArgs {
+        rules,
+        consumption: list("consumption"),
+        incentives: list("incentives"),
+        customers: list("customers"),
+        periods: strings("periods"),
+        formats: strings("formats"),
+        sheet: o["sheet"].as_str().map(str::to_string),
+        root: Some(root.clone()),
+        command,
+        ..RunArgs::default()
+    };
+    Ok((args, summary, root))
+}
+
+fn sha256_file(path: &Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    std::fs::read(path).ok().map(|b| crate::rules::hex(&Sha256::digest(&b)))
+}
+
+/// `recon verify DIR`: checks every input's sha256 against summary.json, re-runs the
+/// reconciliation with the recorded options, and compares every output file's sha256.
+pub fn verify(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
+    let (args, summary, root) = args_from_summary(dir)?;
+    let w = Error::Stdout;
+    let mut changed = Vec::new();
+    let recorded_rules = summary["rules"]["sha256"].as_str().unwrap_or("");
+    if sha256_file(&args.rules).as_deref() != Some(recorded_rules) {
+        changed.push(format!("rules file {} changed (recorded sha256 {recorded_rules})", args.rules.display()));
+    }
+    let inputs = summary["inputs"].as_array().cloned().unwrap_or_default();
+    for i in &inputs {
+        let label = i["path"].as_str().unwrap_or("");
+        let recorded = i["sha256"].as_str().unwrap_or("");
+        match sha256_file(&root.join(label)) {
+            None => changed.push(format!("input {label} is missing")),
+            Some(now) if now != recorded => changed.push(format!("input {label} changed: recorded sha256 {recorded}, now {now}")),
+            Some(_) => {}
+        }
+    }
+    if !changed.is_empty() {
+        for c in &changed {
+            writeln!(out, "CHANGED  {c}").map_err(w)?;
+        }
+        writeln!(out, "verify: {} failed: the inputs are not the ones this report was made from", dir.display()).map_err(w)?;
+        return Ok(Status::NeedsAction);
+    }
+    writeln!(out, "inputs   {} files and the rules match their recorded sha256", inputs.len()).map_err(w)?;
+
+    let scratch = std::env::temp_dir().join(format!("recon-verify-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())));
+    let rerun = RunArgs { out: scratch.clone(), ..args };
+    let result = run(&rerun, &mut Vec::new());
+    let compared = result.map(|_| compare_dirs(dir, &scratch));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let (same, differ) = compared?;
+    for name in &same {
+        writeln!(out, "same     {name}").map_err(w)?;
+    }
+    for d in &differ {
+        writeln!(out, "DIFFERS  {d}").map_err(w)?;
+    }
+    if differ.is_empty() {
+        writeln!(out, "verify: {} reproduces exactly ({} files)", dir.display(), same.len()).map_err(w)?;
+        Ok(Status::Clean)
+    } else {
+        writeln!(out, "verify: {} does not reproduce: {} file(s) differ", dir.display(), differ.len()).map_err(w)?;
+        Ok(Status::NeedsAction)
+    }
+}
+
+/// Compares the files a re-run wrote with the report's: names of identical files, and what differs.
+fn compare_dirs(report: &Path, rerun: &Path) -> (Vec<String>, Vec<String>) {
+    let mut names: Vec<String> = std::fs::read_dir(rerun)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .unwrap_or_default();
+    names.sort();
+    let (mut same, mut differ) = (Vec::new(), Vec::new());
+    for name in names {
+        match (sha256_file(&report.join(&name)), sha256_file(&rerun.join(&name))) {
+            (Some(a), Some(b)) if a == b => same.push(format!("{name}  {a}")),
+            (Some(a), Some(b)) => differ.push(format!("{name}: report sha256 {a}, re-run {b}")),
+            (None, _) => differ.push(format!("{name}: missing from the report")),
+            (_, None) => differ.push(format!("{name}: not produced by the re-run")),
+        }
+    }
+    (same, differ)
+}
+
+/// `recon explain FINDING_ID --report DIR`.
+pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
+    let (args, summary, root) = args_from_summary(dir)?;
+    for i in summary["inputs"].as_array().cloned().unwrap_or_default() {
+        let label = i["path"].as_str().unwrap_or("");
+        if sha256_file(&root.join(label)).as_deref() != i["sha256"].as_str() {
+            eprintln!("warning: input {label} has changed since the report was written; explaining from the current file");
+        }
+    }
+    let p = prepare(&args)?;
+    let f = p
+        .outcome
+        .findings
+        .iter()
+        .find(|f| f.id == id)
+        .ok_or_else(|| Error::Usage(format!("no finding {id} in {} (finding ids are in findings.csv)", dir.display())))?;
+    report::explain::explain(f, &p.outcome, &p.loaded, &p.rules, out).map_err(Error::Stdout)?;
+    Ok(Status::Clean)
 }
 
 /// With `RECON_TRACE` set, prints how long a stage took to stderr (for profiling).
@@ -120,10 +261,15 @@ pub fn demo_dir() -> PathBuf {
     }
 }
 
+/// The directory demo paths are relative to: the source tree.
+fn demo_root() -> PathBuf {
+    demo_dir().parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default()
+}
+
 /// `recon demo`: the bundled fixtures, end to end.
 pub fn demo(out_dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let dir = demo_dir();
-    let root = dir.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let root = demo_root();
     let args = RunArgs {
         rules: dir.join("rules.toml"),
         consumption: vec![dir.join("consumption")],

@@ -56,6 +56,16 @@ enum Command {
         #[arg(long)]
         exit_zero: bool,
     },
+    /// Show every source row, rule step and the arithmetic behind one finding of a report.
+    Explain {
+        /// A finding_id from findings.csv (F…).
+        finding_id: String,
+        /// The report directory (its summary.json says how to re-run).
+        #[arg(long)]
+        report: PathBuf,
+    },
+    /// Re-run a report from its summary.json and compare: inputs' sha256 first, then every output's.
+    Verify { dir: PathBuf },
     /// Check a rules file and print the policy it defines.
     CheckRules { file: PathBuf },
     /// Show how recon reads a file: kind, encoding, sheet, header mapping, rows, periods.
@@ -85,6 +95,8 @@ fn main() -> ExitCode {
             (app::run(&args, &mut stdout), exit_zero)
         }
         Command::Demo { out, exit_zero } => (app::demo(&out, &mut stdout), exit_zero),
+        Command::Explain { finding_id, report } => (app::explain(&finding_id, &report, &mut stdout), false),
+        Command::Verify { dir } => (app::verify(&dir, &mut stdout), false),
         Command::CheckRules { file } => (app::check_rules(&file, &mut stdout), false),
         Command::Inspect { file, rules, sheet } => (app::inspect(&file, rules.as_deref(), sheet.as_deref(), &mut stdout), false),
     };

@@ -4,6 +4,7 @@
 //! faithful re-run writes the same bytes and `recon verify` can compare hashes.
 
 pub mod disputes;
+pub mod explain;
 pub mod html;
 pub mod xlsx;
 

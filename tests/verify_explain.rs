@@ -1,0 +1,115 @@
+//! `recon verify` and `recon explain` through the real binary.
+
+mod common;
+
+use common::*;
+
+/// Copies the demo fixtures into a scratch directory and runs them there with relative paths.
+fn demo_copy() -> Work {
+    let w = Work::new();
+    let src = repo().join("fixtures/demo");
+    for sub in ["consumption", "incentives"] {
+        for e in std::fs::read_dir(src.join(sub)).expect("ls") {
+            let e = e.expect("entry");
+            w.write(&format!("{sub}/{}", e.file_name().to_string_lossy()), std::fs::read(e.path()).expect("read"));
+        }
+    }
+    w.write("customers.csv", std::fs::read(src.join("customers.csv")).expect("read"));
+    w.write("rules.toml", std::fs::read(src.join("rules.toml")).expect("read"));
+    let o = w.recon(&["run", "--rules", "rules.toml", "--consumption", "consumption", "--incentives", "incentives", "--customers", "customers.csv", "--out", "out"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    w
+}
+
+#[test]
+fn verify_passes_on_an_untouched_run() {
+    let w = demo_copy();
+    let o = w.recon(&["verify", "out"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let s = stdout(&o);
+    assert!(s.contains("reproduces exactly"), "{s}");
+    for f in ["findings.csv", "summary.json", "disputes.csv", "rejected.csv"] {
+        assert!(s.contains(&format!("same     {f}")), "{f} not compared:\n{s}");
+    }
+}
+
+#[test]
+fn verify_names_an_input_whose_bytes_changed() {
+    let w = demo_copy();
+    let path = w.path("incentives/incentives_2026-10.csv");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&path, bytes).expect("write");
+    let o = w.recon(&["verify", "out"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let s = stdout(&o);
+    assert!(s.contains("CHANGED  input incentives/incentives_2026-10.csv changed"), "{s}");
+    assert!(!s.contains("incentives_2026-09.csv changed"), "{s}");
+}
+
+#[test]
+fn verify_names_an_output_that_was_edited() {
+    let w = demo_copy();
+    let text = w.read("out/findings.csv").replacen("MISSING_INCENTIVE", "MATCHED", 1);
+    w.write("out/findings.csv", text);
+    let o = w.recon(&["verify", "out"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("DIFFERS  findings.csv"), "{}", stdout(&o));
+}
+
+#[test]
+fn verify_without_a_summary_is_an_error() {
+    let w = Work::new();
+    w.write("out/findings.csv", "x");
+    let o = w.recon(&["verify", "out"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("summary.json"), "{}", stderr(&o));
+}
+
+#[test]
+fn explain_a_period_shift_shows_both_periods() {
+    let w = demo_copy();
+    let f = read_csv(&w.path("out/findings.csv"));
+    let shift = f.iter().find(|f| f["category"] == "PERIOD_SHIFT").expect("a PERIOD_SHIFT");
+    let o = w.recon(&["explain", &shift["finding_id"], "--report", "out"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(s.contains("expected in 2026-09, paid in 2026-10"), "{s}");
+    assert!(s.contains("consumption/consumption_2026-09.xlsx!消费明细:13"), "{s}");
+    assert!(s.contains("incentives/incentives_2026-10.csv:2"), "{s}");
+    assert!(s.contains("product: ecs-subscription"), "{s}");
+    assert!(s.contains("Decision (rule R7"), "{s}");
+}
+
+#[test]
+fn explain_lists_every_source_row_not_the_first_twenty() {
+    let w = Work::new();
+    w.write("rules.toml", rules(""));
+    let mut cons = String::from(CONSUMPTION_HEADER);
+    for i in 0..25 {
+        cons.push_str(&format!("2026-10,C1,resale,hws.service.type.ec2,1,T1,2026-10-{:02} 10:00:00,10.00,10.00,0\n", i + 1));
+    }
+    w.write("cons.csv", cons);
+    w.write("inc.csv", format!("{INCENTIVE_HEADER}2026-10,I1,T1,hws.service.type.ec2,250,6%,14.00\n"));
+    let o = w.recon(&["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv", "--out", "out", "--format", "csv,json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let f = read_csv(&w.path("out/findings.csv"));
+    assert!(f[0]["consumption_rows"].ends_with("+5 more"), "{}", f[0]["consumption_rows"]);
+    let o = w.recon(&["explain", &f[0]["finding_id"], "--report", "out"]);
+    let s = stdout(&o);
+    assert!(s.contains("Consumption rows (25):"), "{s}");
+    for line in 2..=26 {
+        assert!(s.contains(&format!("cons.csv:{line}\n")), "row {line} missing:\n{s}");
+    }
+    assert!(s.contains("Σ base = 250.00; Σ base × rate = 15"), "{s}");
+    assert!(s.contains("delta = actual - expected = 14.00 - 15.00 = -1.00"), "{s}");
+}
+
+#[test]
+fn explain_an_unknown_finding_is_an_error() {
+    let w = demo_copy();
+    let o = w.recon(&["explain", "F000000000000", "--report", "out"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no finding F000000000000"), "{}", stderr(&o));
+}
