@@ -73,9 +73,6 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
     };
     let mut rules = RuleSet::load(&args.rules)?;
     rules.path = label_of(&args.rules, &root);
-    if !args.bills.is_empty() {
-        return Err(Error::Usage("--bills: partner bill reconciliation is not built yet; run without --bills".into()));
-    }
     let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
     let periods = args
         .periods
@@ -86,6 +83,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         consumption: args.consumption.clone(),
         incentives: args.incentives.clone(),
         customers: args.customers.clone(),
+        bills: args.bills.clone(),
         sheet: args.sheet.clone(),
         root,
     };
@@ -103,6 +101,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         consumption: label(&args.consumption),
         incentives: label(&args.incentives),
         customers: label(&args.customers),
+        bills: label(&args.bills),
         periods,
         sheet: args.sheet.clone(),
     };
@@ -141,6 +140,7 @@ fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf)
         consumption: list("consumption"),
         incentives: list("incentives"),
         customers: list("customers"),
+        bills: list("bills"),
         periods: strings("periods"),
         formats: strings("formats"),
         sheet: o["sheet"].as_str().map(str::to_string),
@@ -275,6 +275,7 @@ pub fn demo(out_dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
         consumption: vec![dir.join("consumption")],
         incentives: vec![dir.join("incentives")],
         customers: vec![dir.join("customers.csv")],
+        bills: vec![dir.join("bills")],
         out: out_dir.to_path_buf(),
         root: Some(root),
         command: "demo",

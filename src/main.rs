@@ -27,7 +27,7 @@ enum Command {
         /// Incentive details of one or more statement periods.
         #[arg(long, required = true, num_args = 1..)]
         incentives: Vec<PathBuf>,
-        /// Partner bill lines (not built yet).
+        /// Partner bill lines: customerBill_YYYYMM.tar.gz, its CSV parts, XLSX exports, directories.
         #[arg(long, num_args = 1..)]
         bills: Vec<PathBuf>,
         /// Customers with association type, association and rebinding times.

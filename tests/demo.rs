@@ -41,7 +41,8 @@ fn demo_covers_every_category() {
     for cat in [
         "DUPLICATE_INCENTIVE", "MATCHED", "ROUNDING", "RATE_MISMATCH", "BASE_MISMATCH", "AMOUNT_MISMATCH", "PERIOD_SHIFT",
         "ROLLOVER_PENDING", "MISSING_INCENTIVE", "UNEXPECTED_INCENTIVE", "OUT_OF_SCOPE", "ORPHAN_INCENTIVE",
-        "INELIGIBLE_PRODUCT", "NOT_ATTRIBUTED",
+        "INELIGIBLE_PRODUCT", "NOT_ATTRIBUTED", "BILL_MATCHED", "BILL_ROUNDING", "BILL_AMOUNT_MISMATCH", "BILL_MISSING_LINE",
+        "BILL_EXTRA_LINE", "BILL_NOT_RESALE",
     ] {
         assert!(findings.iter().any(|f| f["category"] == cat), "demo has no {cat}");
     }

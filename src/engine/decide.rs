@@ -32,9 +32,24 @@ pub enum Category {
     OrphanIncentive,
     IneligibleProduct,
     NotAttributed,
+    BillMatched,
+    BillRounding,
+    BillAmountMismatch,
+    BillMissingLine,
+    BillExtraLine,
+    BillNotResale,
 }
 
 impl Category {
+    pub const BILL: [Category; 6] = [
+        Category::BillMatched,
+        Category::BillRounding,
+        Category::BillAmountMismatch,
+        Category::BillMissingLine,
+        Category::BillExtraLine,
+        Category::BillNotResale,
+    ];
+
     pub const ALL: [Category; 14] = [
         Category::DuplicateIncentive,
         Category::Matched,
@@ -68,6 +83,12 @@ impl Category {
             Category::OrphanIncentive => "ORPHAN_INCENTIVE",
             Category::IneligibleProduct => "INELIGIBLE_PRODUCT",
             Category::NotAttributed => "NOT_ATTRIBUTED",
+            Category::BillMatched => "BILL_MATCHED",
+            Category::BillRounding => "BILL_ROUNDING",
+            Category::BillAmountMismatch => "BILL_AMOUNT_MISMATCH",
+            Category::BillMissingLine => "BILL_MISSING_LINE",
+            Category::BillExtraLine => "BILL_EXTRA_LINE",
+            Category::BillNotResale => "BILL_NOT_RESALE",
         }
     }
 
@@ -88,6 +109,12 @@ impl Category {
             Category::OrphanIncentive => "无对应消费的激励",
             Category::IneligibleProduct => "不参与激励的产品",
             Category::NotAttributed => "未归属伙伴",
+            Category::BillMatched => "账单一致",
+            Category::BillRounding => "账单舍入差异",
+            Category::BillAmountMismatch => "账单金额不符",
+            Category::BillMissingLine => "账单缺少消费",
+            Category::BillExtraLine => "账单多出条目",
+            Category::BillNotResale => "非代售客户入账",
         }
     }
 }
@@ -135,6 +162,8 @@ pub struct Finding {
     pub incentive_rows: Vec<u32>,
     /// Where each side lies, for the waterfall's category deltas.
     pub actual_in: Option<Period>,
+    /// Partner bill lines behind a bill finding (cited in the `incentive_rows` column).
+    pub bill_rows: Vec<u32>,
 }
 
 /// A decided key; `written` says whether it is in scope.
@@ -288,10 +317,12 @@ fn rate_differs(k: &Key, ctx: &Context) -> bool {
         .any(|rate| !rule_rates.contains(&from_phys(rate)))
 }
 
-fn action_for(cat: Category, delta: Decimal, tolerance: Decimal) -> Action {
+pub fn action_for(cat: Category, delta: Decimal, tolerance: Decimal) -> Action {
     match cat {
         Category::Matched | Category::Rounding | Category::RolloverPending | Category::OutOfScope => Action::None,
         Category::IneligibleProduct | Category::NotAttributed => Action::None,
+        Category::BillMatched | Category::BillRounding => Action::None,
+        Category::BillAmountMismatch | Category::BillMissingLine | Category::BillExtraLine | Category::BillNotResale => Action::Review,
         Category::DuplicateIncentive | Category::UnexpectedIncentive | Category::OrphanIncentive => Action::Review,
         Category::MissingIncentive => Action::Dispute,
         Category::RateMismatch | Category::BaseMismatch | Category::AmountMismatch => {
@@ -394,6 +425,7 @@ fn decide_key(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, ctx:
         consumption_rows,
         incentive_rows,
         actual_in: a.map(|_| k.period),
+        bill_rows: Vec::new(),
     };
     f.explanation = explain(&f, exp_key, ctx, &products, &na, late, lagged);
     Decided { finding: f, written }
@@ -524,6 +556,13 @@ fn explain(f: &Finding, _exp_key: &Key, ctx: &Context, products: &BTreeSet<usize
             let (zh, en) = na_reason(f, ctx, na);
             (format!("R15 {zh}，不产生激励"), format!("R15 {en}: it earns no incentive"))
         }
+        // Bill findings are explained by engine::bills.
+        Category::BillMatched
+        | Category::BillRounding
+        | Category::BillAmountMismatch
+        | Category::BillMissingLine
+        | Category::BillExtraLine
+        | Category::BillNotResale => (String::new(), String::new()),
     };
     format!("{zh} | {en}")
 }

@@ -5,6 +5,7 @@
 //! Row-level work runs in polars ([`frames`]); the per-key decisions, which also write the
 //! explanations, run in Rust ([`decide`]).
 
+pub mod bills;
 pub mod decide;
 pub mod frames;
 pub mod waterfall;
@@ -34,7 +35,7 @@ pub enum EngineError {
     Invariant(String),
 }
 
-trait Stage<T> {
+pub(crate) trait Stage<T> {
     fn stage(self, stage: &'static str) -> Result<T, EngineError>;
 }
 
@@ -94,6 +95,8 @@ pub struct Outcome {
     pub periods: Vec<PeriodReport>,
     pub findings: Vec<Finding>,
     pub rows: RowDecisions,
+    /// Partner bill cycles, when bills were given.
+    pub bills: Vec<bills::BillCycle>,
 }
 
 impl Outcome {
@@ -149,6 +152,7 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
     let inc_lf = frames::incentive_frame(&loaded.incentives).stage("building the incentive frame")?;
+    let (bill_findings, bill_cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules)?;
     let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
     crate::app::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
@@ -181,7 +185,8 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     crate::app::trace("engine: waterfall", t);
     let mut findings: Vec<Finding> = decided_keys.into_iter().filter(|f| f.written).map(|f| f.finding).collect();
     findings.sort_by(|a, b| (a.period, &a.trade_id, &a.service).cmp(&(b.period, &b.trade_id, &b.service)));
-    Ok(Outcome { loaded_periods, scope, periods, findings, rows })
+    findings.extend(bill_findings);
+    Ok(Outcome { loaded_periods, scope, periods, findings, rows, bills: bill_cycles })
 }
 
 /// Rescales physical decimals to AMOUNT_SCALE.

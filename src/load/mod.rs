@@ -460,12 +460,66 @@ impl Sink for Customers {
     }
 }
 
+/// Accepted partner bill lines (伙伴账单).
+#[derive(Debug, Default)]
+pub struct Bills {
+    pub cycle: Vec<i32>,
+    pub customer_id: Vec<String>,
+    pub customer_name: Vec<Option<String>>,
+    pub service: Vec<String>,
+    pub amount: Vec<i128>,
+    /// Empty when the line has no 订单号/交易号.
+    pub trade_id: Vec<String>,
+    /// 0 not given, else [`ChargingMode::code`] (read with the customerBill coding).
+    pub mode: Vec<i32>,
+    pub prov: Provenance,
+}
+
+impl Bills {
+    pub fn len(&self) -> usize {
+        self.cycle.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cycle.is_empty()
+    }
+}
+
+impl Sink for Bills {
+    type Ctx = Cols;
+
+    fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<Cols, LoadError> {
+        Ok(Cols::new(map))
+    }
+
+    fn push(&mut self, c: &Cols, cells: &[&str], _rules: &RuleSet) -> Result<(), CellError> {
+        let cycle = match c.parse(cells, "bill_cycle", period_value)? {
+            Some(p) => p,
+            None => return Err(CellError { column: c.header("bill_cycle"), value: String::new(), reason: "bill_cycle is empty".into() }),
+        };
+        let customer_id = c.required(cells, "customer_id")?;
+        let service = c.required(cells, "service_type_code")?;
+        let amount_text = c.required(cells, "amount")?;
+        let amount = required_amount(amount_text).map_err(|reason| CellError { column: c.header("amount"), value: amount_text.into(), reason })?;
+        let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Bill))?.map_or(0, ChargingMode::code);
+        self.cycle.push(cycle.0);
+        self.customer_id.push(customer_id.to_string());
+        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v.to_string()));
+        self.service.push(service.to_string());
+        self.amount.push(to_phys(amount));
+        self.trade_id.push(c.get(cells, "trade_id").map_or(String::new(), |(v, _)| v.to_string()));
+        self.mode.push(mode);
+        Ok(())
+    }
+}
+
 /// The paths given for each kind of input.
 #[derive(Debug, Clone, Default)]
 pub struct InputPaths {
     pub consumption: Vec<PathBuf>,
     pub incentives: Vec<PathBuf>,
     pub customers: Vec<PathBuf>,
+    pub bills: Vec<PathBuf>,
     pub sheet: Option<String>,
     /// Outputs cite files relative to this directory.
     pub root: PathBuf,
@@ -477,6 +531,8 @@ pub struct Loaded {
     pub consumption: Consumption,
     pub incentives: Incentives,
     pub customers: Option<Customers>,
+    /// Partner bill lines, when `--bills` was given.
+    pub bills: Option<Bills>,
     pub inputs: Vec<InputSummary>,
     pub rejects: Vec<Reject>,
 }
@@ -504,6 +560,15 @@ pub fn load_all(paths: &InputPaths, rules: &RuleSet) -> Result<Loaded, LoadError
         out.inputs.extend(load_kind(&files, Kind::Customers, rules, sheet, &mut customers, &mut prov, &mut out.rejects)?);
         customers.prov = prov;
         out.customers = Some(customers);
+    }
+
+    if !paths.bills.is_empty() {
+        let files = table::expand(&paths.bills, &paths.root)?;
+        let mut bills = Bills::default();
+        let mut prov = Provenance::default();
+        out.inputs.extend(load_kind(&files, Kind::Bills, rules, sheet, &mut bills, &mut prov, &mut out.rejects)?);
+        bills.prov = prov;
+        out.bills = Some(bills);
     }
     Ok(out)
 }

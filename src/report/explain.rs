@@ -87,6 +87,21 @@ pub fn explain(f: &Finding, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet,
     }
     writeln!(out)?;
 
+    if let (Some(bills), false) = (&loaded.bills, f.bill_rows.is_empty()) {
+        writeln!(out, "Partner bill lines ({}):", f.bill_rows.len())?;
+        let mut total = Decimal::ZERO;
+        for &r in &f.bill_rows {
+            let r = r as usize;
+            let amount = from_phys(bills.amount[r]);
+            total += amount;
+            let mode = ChargingMode::from_code(bills.mode[r]).map_or("-", |m| m.label());
+            writeln!(out, "  {}", bills.prov.cite(r))?;
+            writeln!(out, "    bill cycle {}, {} {mode}, order {}, amount {}", Period(bills.cycle[r]), bills.service[r], bills.trade_id[r], m(amount))?;
+        }
+        writeln!(out, "  bill: Σ amount = {}", m(total))?;
+        writeln!(out)?;
+    }
+
     // Incentive side.
     writeln!(out, "Incentive rows ({}):", f.incentive_rows.len())?;
     let mut actual = Decimal::ZERO;

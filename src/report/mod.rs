@@ -164,7 +164,10 @@ pub fn finding_record(f: &Finding, loaded: &Loaded) -> [String; 19] {
         f.rule_ids.clone(),
         f.explanation.clone(),
         cite_rows(&loaded.consumption.prov, &f.consumption_rows),
-        cite_rows(&loaded.incentives.prov, &f.incentive_rows),
+        match (&loaded.bills, f.bill_rows.is_empty()) {
+            (Some(b), false) => cite_rows(&b.prov, &f.bill_rows),
+            _ => cite_rows(&loaded.incentives.prov, &f.incentive_rows),
+        },
     ]
 }
 
@@ -199,6 +202,7 @@ pub struct RunOptions {
     pub consumption: Vec<PathBuf>,
     pub incentives: Vec<PathBuf>,
     pub customers: Vec<PathBuf>,
+    pub bills: Vec<PathBuf>,
     pub periods: Vec<Period>,
     pub sheet: Option<String>,
     pub formats: Vec<&'static str>,
@@ -221,6 +225,26 @@ pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options
             json!({"period": p.period.to_string(), "waterfall": wf, "categories": cats})
         })
         .collect();
+    let bills: Vec<Value> = outcome
+        .bills
+        .iter()
+        .map(|b| {
+            let mut cats = Map::new();
+            for (c, (count, delta)) in &b.categories {
+                cats.insert(c.name().to_string(), json!({"count": count, "delta": fmt_money(*delta)}));
+            }
+            json!({
+                "bill_cycle": b.cycle.to_string(),
+                "consumption_total": fmt_money(b.consumption_total),
+                "bill_total": fmt_money(b.bill_total),
+                "difference": fmt_money(b.difference),
+                "referral_consumption": fmt_money(b.referral_consumption),
+                "unknown_association_consumption": fmt_money(b.unknown_association_consumption),
+                "grain": b.grain,
+                "categories": cats,
+            })
+        })
+        .collect();
     let paths = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
     json!({
         "engine": {"name": ENGINE, "version": VERSION},
@@ -232,6 +256,7 @@ pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options
             "consumption": paths(&options.consumption),
             "incentives": paths(&options.incentives),
             "customers": paths(&options.customers),
+            "bills": paths(&options.bills),
             "periods": options.periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "sheet": options.sheet,
             "formats": options.formats,
@@ -239,7 +264,7 @@ pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options
         "scope": outcome.scope.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "loaded_periods": outcome.loaded_periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "periods": periods,
-        "bills": [],
+        "bills": bills,
         "findings": {
             "total": outcome.findings.len(),
             "none": outcome.count(Action::None),
@@ -328,6 +353,17 @@ pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, r
         let order: BTreeMap<Category, (usize, rust_decimal::Decimal)> = p.categories.clone();
         for (c, (n, d)) in order {
             writeln!(out, "    {:<22}{:>6}{:>16}", c.name(), n, fmt_money(d))?;
+        }
+    }
+    for b in &outcome.bills {
+        writeln!(out)?;
+        writeln!(out, "Partner bill {} (grain: {})", b.cycle, b.grain.join(", "))?;
+        writeln!(out, "    {:<22}{:>16}", "resale consumption", fmt_money(b.consumption_total))?;
+        writeln!(out, "    {:<22}{:>16}", "bill total", fmt_money(b.bill_total))?;
+        writeln!(out, "    {:<22}{:>16}", "difference", fmt_money(b.difference))?;
+        writeln!(out, "    {:<22}{:>16}", "referral (not billed)", fmt_money(b.referral_consumption))?;
+        for (c, (n, d)) in &b.categories {
+            writeln!(out, "    {:<22}{:>6}{:>16}", c.name(), n, fmt_money(*d))?;
         }
     }
     writeln!(out)?;
