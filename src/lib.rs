@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod engine;
+pub mod gen;
 pub mod load;
 pub mod model;
 pub mod report;

@@ -66,6 +66,15 @@ enum Command {
     },
     /// Re-run a report from its summary.json and compare: inputs' sha256 first, then every output's.
     Verify { dir: PathBuf },
+    /// Write deterministic synthetic exports (rules, customers, consumption, statements, bill).
+    Gen {
+        #[arg(long)]
+        rows: u64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Check a rules file and print the policy it defines.
     CheckRules { file: PathBuf },
     /// Show how recon reads a file: kind, encoding, sheet, header mapping, rows, periods.
@@ -97,6 +106,7 @@ fn main() -> ExitCode {
         Command::Demo { out, exit_zero } => (app::demo(&out, &mut stdout), exit_zero),
         Command::Explain { finding_id, report } => (app::explain(&finding_id, &report, &mut stdout), false),
         Command::Verify { dir } => (app::verify(&dir, &mut stdout), false),
+        Command::Gen { rows, out, seed } => (app::gen(rows, &out, seed, &mut stdout), false),
         Command::CheckRules { file } => (app::check_rules(&file, &mut stdout), false),
         Command::Inspect { file, rules, sheet } => (app::inspect(&file, rules.as_deref(), sheet.as_deref(), &mut stdout), false),
     };
