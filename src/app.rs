@@ -8,6 +8,7 @@ use crate::engine::{self, Action, EngineError};
 use crate::load::table::label_of;
 use crate::load::{self, InputPaths, LoadError};
 use crate::model::Period;
+use crate::progress::Progress;
 use crate::report::{self, Formats, ReportError, RunOptions};
 use crate::rules::{RuleSet, RulesError};
 
@@ -87,12 +88,12 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         sheet: args.sheet.clone(),
         root,
     };
-    let t = std::time::Instant::now();
+    let mut progress = Progress::new();
+    progress.stage("loading inputs");
     let loaded = load::load_all(&paths, &rules)?;
-    trace("load", t);
-    let t = std::time::Instant::now();
+    progress.stage("reconciling");
     let outcome = engine::run(&loaded, &rules, &periods)?;
-    trace("engine", t);
+    progress.finish();
     let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &paths.root))).collect::<Vec<_>>();
     let options = RunOptions {
         command: args.command,
@@ -110,9 +111,10 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
 
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let p = prepare(args)?;
-    let t = std::time::Instant::now();
+    let mut progress = Progress::new();
+    progress.stage("writing reports");
     report::write_all(&args.out, &p.outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
-    trace("write", t);
+    progress.finish();
     report::print_summary(out, &p.outcome, &p.loaded, &p.rules, &args.out).map_err(Error::Stdout)?;
     let needs_action = p.outcome.count(Action::Dispute) + p.outcome.count(Action::Review) > 0 || !p.loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })

@@ -9,5 +9,6 @@ pub mod engine;
 pub mod gen;
 pub mod load;
 pub mod model;
+pub mod progress;
 pub mod report;
 pub mod rules;

@@ -1,0 +1,63 @@
+//! Progress for long runs: one spinner line per stage on stderr, shown only when stderr is a
+//! terminal (never in pipes, files or CI logs), plus stage timings on stderr when `RECON_TRACE`
+//! is set. stdout stays for data and the run summary.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    stage: Option<(String, Instant)>,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress { bar, stage: None }
+    }
+
+    /// Ends the current stage (tracing its time) and starts `name`.
+    pub fn stage(&mut self, name: &str) {
+        self.end_stage();
+        if let Some(bar) = &self.bar {
+            bar.set_message(name.to_string());
+        }
+        self.stage = Some((name.to_string(), Instant::now()));
+    }
+
+    fn end_stage(&mut self) {
+        if let Some((name, since)) = self.stage.take() {
+            crate::app::trace(&name, since);
+        }
+    }
+
+    pub fn finish(mut self) {
+        self.end_stage();
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
