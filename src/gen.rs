@@ -136,7 +136,7 @@ fn create(dir: &Path, name: &str, files: &mut Vec<PathBuf>) -> io::Result<BufWri
 pub fn generate(rows: u64, dir: &Path, seed: u64) -> io::Result<GenSummary> {
     std::fs::create_dir_all(dir)?;
     let mut s = GenSummary { consumption_rows: rows, ..GenSummary::default() };
-    let mut rng = Rng(seed ^ 0x5EED_0F_2EC0);
+    let mut rng = Rng(seed ^ 0x5EED_0F2E_C0);
     std::fs::write(dir.join("rules.toml"), RULES)?;
     s.files.push(dir.join("rules.toml"));
 
@@ -258,7 +258,7 @@ pub fn generate(rows: u64, dir: &Path, seed: u64) -> io::Result<GenSummary> {
 
 /// 600 basis points → "6", 350 → "3.5".
 fn bp_pct(bp: i64) -> String {
-    if bp % 100 == 0 {
+    if bp.rem_euclid(100) == 0 {
         (bp / 100).to_string()
     } else {
         format!("{}.{}", bp / 100, format!("{:02}", bp % 100).trim_end_matches('0'))

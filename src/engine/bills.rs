@@ -4,7 +4,7 @@
 //! every line of both sides in that cycle has them), full-outer-joined in polars, and each group
 //! becomes one `B` finding with `delta = bill − consumption`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use rust_decimal::Decimal;
@@ -252,7 +252,6 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
     if landed != bills.len() {
         return Err(EngineError::Invariant(format!("{landed} of {} bill lines landed in a bill finding", bills.len())));
     }
-    let _: BTreeSet<i32> = BTreeSet::new();
     Ok((findings, out))
 }
 

@@ -41,7 +41,7 @@ fn dec_type(scale: usize) -> DataType {
 }
 
 /// The consumption frame: one row per accepted consumption row.
-pub fn consumption_frame(c: &Consumption, rules: &RuleSet) -> PolarsResult<LazyFrame> {
+pub fn consumption_frame(c: &Consumption) -> PolarsResult<LazyFrame> {
     let n = c.len();
     let mut cols = vec![
         Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
@@ -58,7 +58,6 @@ pub fn consumption_frame(c: &Consumption, rules: &RuleSet) -> PolarsResult<LazyF
     for (i, v) in c.counted.iter().enumerate() {
         cols.push(dec_column(&format!("c{i}"), v.clone(), S)?);
     }
-    let _ = rules;
     Ok(DataFrame::new(n, cols)?.lazy())
 }
 

@@ -10,7 +10,7 @@ pub mod decide;
 pub mod frames;
 pub mod waterfall;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use polars::prelude::*;
 use rust_decimal::Decimal;
@@ -114,7 +114,7 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
 
     // Row level, in polars.
     let t = std::time::Instant::now();
-    let cons_lf = frames::consumption_frame(cons, rules).stage("building the consumption frame")?;
+    let cons_lf = frames::consumption_frame(cons).stage("building the consumption frame")?;
     let product_keys = cons_lf
         .clone()
         .select([col("svc"), col("mode"), col("day")])
@@ -178,7 +178,7 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     let decided_keys = decide::decide_all(&keys, &ctx);
     crate::app::trace("engine: decide keys", t);
     let t = std::time::Instant::now();
-    let periods = waterfall::build(&flows, &keys, &decided_keys, &loaded.incentives, &scope).map_err(|e| match e {
+    let periods = waterfall::build(&flows, &keys, &decided_keys, &scope).map_err(|e| match e {
         waterfall::Error::Polars(source) => EngineError::Polars { stage: "reading the waterfall flows", source },
         waterfall::Error::Open(msg) => EngineError::Invariant(msg),
     })?;
@@ -307,10 +307,6 @@ pub fn first_mode(codes: impl Iterator<Item = i32>) -> Option<ChargingMode> {
     codes.filter(|&c| c != 0).find_map(ChargingMode::from_code)
 }
 
-/// Categories in the order of the contract's table, for stable reports.
-pub fn category_order() -> BTreeMap<Category, usize> {
-    Category::ALL.iter().enumerate().map(|(i, c)| (*c, i)).collect()
-}
 
 #[cfg(test)]
 mod tests {

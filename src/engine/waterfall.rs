@@ -12,7 +12,6 @@ use rust_decimal::Decimal;
 use super::decide::{Category, Decided};
 use super::frames::{self, ELIGIBLE, INELIGIBLE, NOT_ATTRIBUTED};
 use super::{phys_to_decimal, Key};
-use crate::load::Incentives;
 use crate::model::Period;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,7 +65,7 @@ impl From<PolarsError> for Error {
     }
 }
 
-pub fn build(flows: &DataFrame, keys: &[Key], decided: &[Decided], _incentives: &Incentives, scope: &[Period]) -> Result<Vec<PeriodReport>, Error> {
+pub fn build(flows: &DataFrame, keys: &[Key], decided: &[Decided], scope: &[Period]) -> Result<Vec<PeriodReport>, Error> {
     let cycle = frames::i32_values(flows, "cycle")?;
     let exp = frames::i32_values(flows, "exp")?;
     let status = frames::i32_values(flows, "status")?;

@@ -196,10 +196,6 @@ impl Cols {
         self.idx.get(name).map_or(name.to_string(), |(_, h)| h.clone())
     }
 
-    fn has(&self, name: &str) -> bool {
-        self.idx.contains_key(name)
-    }
-
     fn required<'a>(&self, cells: &[&'a str], name: &str) -> Result<&'a str, CellError> {
         self.get(cells, name).map(|(v, _)| v).ok_or_else(|| CellError {
             column: self.header(name),
@@ -389,9 +385,9 @@ impl Sink for Incentives {
         let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
         let base = c.parse(cells, "base_amount", parse_amount)?.flatten();
         let rate = c.parse(cells, "rate", parse_rate)?.flatten();
+        // Duplicates are told apart by incentive_id; a row without one, by its whole text.
         let dup_key = match c.get(cells, "incentive_id") {
             Some((id, _)) => format!("id:{id}"),
-            None if c.has("incentive_id") => format!("row:{}", cells.join("\u{1f}")),
             None => format!("row:{}", cells.join("\u{1f}")),
         };
         self.period.push(period.0);
