@@ -1,15 +1,480 @@
 //! Excel outputs (rust_xlsxwriter): `disputes.xlsx` and `report.xlsx`.
+//!
+//! Amounts are written as numbers (from `rust_decimal::Decimal`, converted to the nearest double
+//! by rust_xlsxwriter; no float arithmetic here) with the format `#,##0.00` (more decimals only
+//! for an amount that has them); text stays text. Both workbooks are byte-for-byte reproducible:
+//! the document creation time is fixed (rust_xlsxwriter would otherwise stamp the current time
+//! into `docProps/core.xml` as created and modified) and rust_xlsxwriter writes every zip entry
+//! with the fixed DOS time 1980-01-01 00:00, so `recon verify` can compare hashes.
+//!
+//! 差异明细 holds at most Excel's 1,048,575 data rows; past that, 汇总 says how many are shown
+//! and findings.csv has them all.
 
 use std::path::Path;
+use std::str::FromStr;
 
-use super::{ReportCtx, ReportError};
+use rust_decimal::Decimal;
+use rust_xlsxwriter::{Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
+use serde_json::Value;
+
+use super::disputes::{totals, Dispute, HEADER};
+use super::{finding_record, ReportCtx, ReportError, FINDINGS_HEADER};
+use crate::engine::{Category, Finding};
+use crate::model::fmt_money;
+
+/// The last row index Excel allows (1,048,576 rows).
+const MAX_ROW: u32 = 1_048_575;
+
+pub const SHEET_SUMMARY: &str = "汇总";
+pub const SHEET_FINDINGS: &str = "差异明细";
+pub const SHEET_DISPUTES: &str = "争议";
+pub const SHEET_INPUTS: &str = "输入";
+
+/// The waterfall steps in contract order: name, sign shown before the label, Chinese label.
+pub const WATERFALL: [(&str, &str, &str); 10] = [
+    ("consumption_total", "", "消费总额"),
+    ("ineligible_product", "-", "不参与激励的产品"),
+    ("not_attributed", "-", "未归属伙伴"),
+    ("excluded_payment", "-", "不计入基数的金额"),
+    ("rolled_out", "-", "顺延至后续期次"),
+    ("rolled_in", "+", "自前期顺延"),
+    ("expected_base", "=", "应计激励基数"),
+    ("expected_incentive", "", "应得激励"),
+    ("actual_incentive", "", "实得激励"),
+    ("difference", "", "差额（实得－应得）"),
+];
+
+/// Columns of 差异明细 (indices into [`FINDINGS_HEADER`]) that hold amounts.
+const FINDING_AMOUNTS: std::ops::RangeInclusive<usize> = 10..=14;
+
+fn xlsx_err(path: &Path) -> impl FnOnce(XlsxError) -> ReportError + '_ {
+    move |source| ReportError::Xlsx { path: path.display().to_string(), source }
+}
 
 /// `disputes.xlsx`: the dispute rows with Chinese headers, grouped by period with totals.
-pub fn write_disputes(_path: &Path, _ctx: &ReportCtx) -> Result<(), ReportError> {
-    Ok(())
+pub fn write_disputes(path: &Path, ctx: &ReportCtx) -> Result<(), ReportError> {
+    build_disputes(ctx).and_then(|mut wb| wb.save(path)).map_err(xlsx_err(path))
 }
 
 /// `report.xlsx`: sheets 汇总, 差异明细, 争议, 输入.
-pub fn write_report(_path: &Path, _ctx: &ReportCtx) -> Result<(), ReportError> {
+pub fn write_report(path: &Path, ctx: &ReportCtx) -> Result<(), ReportError> {
+    build_report(ctx).and_then(|mut wb| wb.save(path)).map_err(xlsx_err(path))
+}
+
+/// The number format of amounts.
+pub const MONEY_FORMAT: &str = "#,##0.00";
+/// For the rare amount with more than two decimals (partner bill lines): shows them instead of
+/// rounding the display to cents.
+pub const MONEY_FORMAT_FINE: &str = "#,##0.00######";
+
+/// An amount's two formats: cents, and finer when the amount has more decimals.
+struct Money {
+    cents: Format,
+    fine: Format,
+}
+
+impl Money {
+    fn new(base: Format) -> Money {
+        Money { cents: base.clone().set_num_format(MONEY_FORMAT), fine: base.set_num_format(MONEY_FORMAT_FINE) }
+    }
+}
+
+/// The cell formats shared by the sheets of a workbook.
+struct Styles {
+    title: Format,
+    header: Format,
+    section: Format,
+    text: Format,
+    wrap: Format,
+    money: Money,
+    count: Format,
+    total_text: Format,
+    total_wrap: Format,
+    total_money: Money,
+    total_count: Format,
+}
+
+impl Styles {
+    fn new() -> Styles {
+        let fill = Color::RGB(0xD9E1F2);
+        let total_fill = Color::RGB(0xF2F2F2);
+        let top = Format::new().set_align(FormatAlign::Top);
+        Styles {
+            title: Format::new().set_bold().set_font_size(14),
+            header: Format::new().set_bold().set_text_wrap().set_align(FormatAlign::Top).set_background_color(fill).set_border_bottom(FormatBorder::Thin),
+            section: Format::new().set_bold().set_background_color(fill),
+            text: top.clone(),
+            wrap: top.clone().set_text_wrap(),
+            money: Money::new(top.clone()),
+            count: top.clone().set_num_format("0"),
+            total_text: top.clone().set_bold().set_background_color(total_fill).set_border_top(FormatBorder::Thin),
+            total_wrap: top.clone().set_bold().set_text_wrap().set_background_color(total_fill).set_border_top(FormatBorder::Thin),
+            total_money: Money::new(top.clone().set_bold().set_background_color(total_fill).set_border_top(FormatBorder::Thin)),
+            total_count: top.set_bold().set_num_format("0").set_background_color(total_fill).set_border_top(FormatBorder::Thin),
+        }
+    }
+}
+
+/// A workbook with fixed document properties, so that its bytes do not depend on the clock.
+fn workbook(title: &str) -> Result<Workbook, XlsxError> {
+    let created = ExcelDateTime::from_ymd(2000, 1, 1)?.and_hms(0, 0, 0)?;
+    let props = DocProperties::new().set_title(title).set_author("recon").set_company("").set_creation_datetime(&created);
+    let mut wb = Workbook::new();
+    wb.set_properties(&props);
+    Ok(wb)
+}
+
+fn build_disputes(ctx: &ReportCtx) -> Result<Workbook, XlsxError> {
+    let st = Styles::new();
+    let mut wb = workbook("recon disputes")?;
+    let ws = wb.add_worksheet();
+    disputes_sheet(ws, ctx.disputes, &st)?;
+    Ok(wb)
+}
+
+fn build_report(ctx: &ReportCtx) -> Result<Workbook, XlsxError> {
+    let st = Styles::new();
+    let mut wb = workbook("recon report")?;
+    summary_sheet(wb.add_worksheet(), ctx, &st)?;
+    findings_sheet(wb.add_worksheet_with_constant_memory()?, ctx, &st)?;
+    disputes_sheet(wb.add_worksheet(), ctx.disputes, &st)?;
+    inputs_sheet(wb.add_worksheet(), ctx.summary, &st)?;
+    Ok(wb)
+}
+
+/// An amount as an Excel number (exact decimal in, the nearest double out; never `-0`), shown
+/// with two decimals, or all of them when it has more.
+fn money(ws: &mut Worksheet, row: u32, col: u16, v: Decimal, fmt: &Money) -> Result<(), XlsxError> {
+    let v = if v.is_zero() { Decimal::ZERO } else { v.normalize() };
+    let fmt = if v.scale() > 2 { &fmt.fine } else { &fmt.cents };
+    ws.write_with_format(row, col, v, fmt)?;
+    Ok(())
+}
+
+/// A count as an Excel number.
+fn count(ws: &mut Worksheet, row: u32, col: u16, n: u64, fmt: &Format) -> Result<(), XlsxError> {
+    ws.write_with_format(row, col, Decimal::from(n), fmt)?;
+    Ok(())
+}
+
+fn header(ws: &mut Worksheet, row: u32, names: &[&str], st: &Styles) -> Result<(), XlsxError> {
+    for (c, name) in (0u16..).zip(names) {
+        ws.write_string_with_format(row, c, *name, &st.header)?;
+    }
+    Ok(())
+}
+
+/// A decimal string of summary.json.
+fn parse_amount(v: &Value, what: &str) -> Result<Decimal, XlsxError> {
+    v.as_str()
+        .and_then(|s| Decimal::from_str(s).ok())
+        .ok_or_else(|| XlsxError::ParameterError(format!("summary.json: {what} is not a decimal amount: {v}")))
+}
+
+fn as_count(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// "一致 MATCHED": the Chinese label and the name of a category.
+fn category_label(name: &str) -> String {
+    match Category::ALL.iter().chain(&Category::BILL).find(|c| c.name() == name) {
+        Some(c) => format!("{} {}", c.label_zh(), name),
+        None => name.to_string(),
+    }
+}
+
+/// 争议 / disputes.xlsx: the same rows as disputes.csv, amounts as numbers.
+fn disputes_sheet(ws: &mut Worksheet, disputes: &[Dispute], st: &Styles) -> Result<(), XlsxError> {
+    ws.set_name(SHEET_DISPUTES)?;
+    header(ws, 0, &HEADER, st)?;
+    for (c, width) in (0u16..).zip([10, 16, 22, 14, 20, 26, 14, 14, 14, 16, 100]) {
+        ws.set_column_width(c, width)?;
+    }
+    ws.set_freeze_panes(1, 0)?;
+    let mut row = 1u32;
+    for (period, n, exp, act, delta) in totals(disputes) {
+        for d in disputes.iter().filter(|d| d.period == period) {
+            ws.write_string_with_format(row, 0, d.period.to_string(), &st.text)?;
+            ws.write_string_with_format(row, 1, &d.id, &st.text)?;
+            ws.write_string_with_format(row, 2, &d.trade_id, &st.text)?;
+            ws.write_string_with_format(row, 3, &d.customer_id, &st.text)?;
+            ws.write_string_with_format(row, 4, &d.customer_name, &st.text)?;
+            ws.write_string_with_format(row, 5, &d.service, &st.text)?;
+            money(ws, row, 6, d.expected, &st.money)?;
+            money(ws, row, 7, d.actual, &st.money)?;
+            money(ws, row, 8, d.delta, &st.money)?;
+            ws.write_string_with_format(row, 9, d.category.label_zh(), &st.text)?;
+            ws.write_string_with_format(row, 10, &d.description, &st.wrap)?;
+            row += 1;
+        }
+        ws.write_string_with_format(row, 0, period.to_string(), &st.total_text)?;
+        ws.write_string_with_format(row, 1, format!("合计（{n} 项）"), &st.total_text)?;
+        for c in 2..=5 {
+            ws.write_blank(row, c, &st.total_text)?;
+        }
+        money(ws, row, 6, exp, &st.total_money)?;
+        money(ws, row, 7, act, &st.total_money)?;
+        money(ws, row, 8, delta, &st.total_money)?;
+        ws.write_blank(row, 9, &st.total_text)?;
+        let sentence = format!("对账期次 {period} 共 {n} 项争议，应得 {}，实得 {}，差额 {}。", fmt_money(exp), fmt_money(act), fmt_money(delta));
+        ws.write_string_with_format(row, 10, sentence, &st.total_wrap)?;
+        row += 1;
+    }
+    Ok(())
+}
+
+/// 差异明细: every finding, the columns of findings.csv, amounts as numbers.
+fn findings_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(), XlsxError> {
+    ws.set_name(SHEET_FINDINGS)?;
+    header(ws, 0, &FINDINGS_HEADER, st)?;
+    let widths = [16, 10, 22, 9, 16, 22, 20, 26, 12, 10, 14, 14, 14, 14, 14, 24, 90, 40, 40];
+    for (c, width) in (0u16..).zip(widths) {
+        ws.set_column_width(c, width)?;
+    }
+    ws.set_freeze_panes(1, 0)?;
+    let shown = shown_findings(ctx.outcome.findings.len());
+    let mut row = 0u32;
+    for f in &ctx.outcome.findings[..shown] {
+        row += 1;
+        let rec = finding_record(f, ctx.loaded);
+        for (c, text) in (0u16..).zip(rec.iter()) {
+            let col = usize::from(c);
+            if FINDING_AMOUNTS.contains(&col) {
+                if let Some(v) = finding_amount(f, col) {
+                    money(ws, row, c, v, &st.money)?;
+                }
+            } else if text.is_empty() {
+                continue;
+            } else if col >= 16 {
+                ws.write_string_with_format(row, c, text, &st.wrap)?;
+            } else {
+                ws.write_string_with_format(row, c, text, &st.text)?;
+            }
+        }
+    }
+    let last_col = u16::try_from(FINDINGS_HEADER.len() - 1).unwrap_or(0);
+    ws.autofilter(0, 0, row, last_col)?;
+    Ok(())
+}
+
+/// How many findings fit in 差异明细 (the rest are in findings.csv).
+fn shown_findings(total: usize) -> usize {
+    total.min(MAX_ROW as usize)
+}
+
+fn finding_amount(f: &Finding, col: usize) -> Option<Decimal> {
+    match col {
+        10 => f.expected_base,
+        11 => f.expected_incentive,
+        12 => f.actual_base,
+        13 => f.actual_incentive,
+        14 => Some(f.delta),
+        _ => None,
+    }
+}
+
+/// 汇总: the waterfall of each period (one column per period), then the categories with counts
+/// and deltas per period, then the finding counts.
+fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(), XlsxError> {
+    ws.set_name(SHEET_SUMMARY)?;
+    let s = ctx.summary;
+    let periods: &[Value] = s["periods"].as_array().map_or(&[], Vec::as_slice);
+    let period_names: Vec<String> = periods.iter().map(|p| as_text(&p["period"])).collect();
+    let groups = period_names.len().max(s["bills"].as_array().map_or(0, Vec::len));
+    let n = u16::try_from(groups).map_err(|_| XlsxError::ParameterError("too many periods for one sheet".into()))?;
+
+    ws.set_column_width(0, 4)?;
+    ws.set_column_width(1, 36)?;
+    for c in 0..n.saturating_mul(2).max(4) {
+        ws.set_column_width(2 + c, 18)?;
+    }
+
+    let mut row = 0u32;
+    ws.write_string_with_format(row, 0, "对账汇总 Reconciliation summary", &st.title)?;
+    row += 1;
+    let rules = &s["rules"];
+    ws.write_string(row, 1, format!("激励政策 rules: {} {}", as_text(&rules["name"]), as_text(&rules["version"])))?;
+    row += 1;
+    ws.write_string(row, 1, format!("对账期次 statement periods: {}", period_names.join(", ")))?;
+    row += 2;
+
+    // The waterfall, one column per period.
+    ws.write_string_with_format(row, 0, "", &st.header)?;
+    ws.write_string_with_format(row, 1, "瀑布 waterfall", &st.header)?;
+    for (c, p) in (2u16..).zip(&period_names) {
+        ws.write_string_with_format(row, c, p, &st.header)?;
+    }
+    row += 1;
+    for (name, sign, zh) in WATERFALL {
+        let closing = matches!(name, "expected_base" | "difference");
+        let (tf, mf) = if closing { (&st.total_text, &st.total_money) } else { (&st.text, &st.money) };
+        ws.write_string_with_format(row, 0, sign, tf)?;
+        ws.write_string_with_format(row, 1, format!("{zh} {name}"), tf)?;
+        for (c, p) in (2u16..).zip(periods) {
+            let v = parse_amount(&p["waterfall"][name], &format!("periods[{}].waterfall.{name}", as_text(&p["period"])))?;
+            money(ws, row, c, v, mf)?;
+        }
+        row += 1;
+    }
+    row += 1;
+
+    // The categories: a count and a delta per period.
+    let cats: Vec<&Value> = periods.iter().map(|p| &p["categories"]).collect();
+    row = categories_table(ws, st, row, &period_names, &cats, &Category::ALL)?;
+
+    // The partner bill of each cycle (when bills were reconciled), laid out the same way.
+    let bills: &[Value] = s["bills"].as_array().map_or(&[], Vec::as_slice);
+    if !bills.is_empty() {
+        let cycles: Vec<String> = bills.iter().map(|b| as_text(&b["bill_cycle"])).collect();
+        ws.write_string_with_format(row, 0, "", &st.header)?;
+        ws.write_string_with_format(row, 1, "伙伴账单 partner bill", &st.header)?;
+        for (c, p) in (2u16..).zip(&cycles) {
+            ws.write_string_with_format(row, c, p, &st.header)?;
+        }
+        row += 1;
+        for (name, zh) in BILL_TOTALS {
+            if bills.iter().all(|b| b.get(name).is_none()) {
+                continue;
+            }
+            let (tf, mf) = if name == "difference" { (&st.total_text, &st.total_money) } else { (&st.text, &st.money) };
+            ws.write_string_with_format(row, 0, "", tf)?;
+            ws.write_string_with_format(row, 1, format!("{zh} {name}"), tf)?;
+            for ((c, b), cycle) in (2u16..).zip(bills).zip(&cycles) {
+                match b.get(name) {
+                    Some(v) => money(ws, row, c, parse_amount(v, &format!("bills[{cycle}].{name}"))?, mf)?,
+                    None => ws.write_blank(row, c, tf).map(|_| ())?,
+                }
+            }
+            row += 1;
+        }
+        if bills.iter().any(|b| b.get("grain").is_some()) {
+            ws.write_string_with_format(row, 1, "核对粒度 grain", &st.text)?;
+            for (c, b) in (2u16..).zip(bills) {
+                let grain: Vec<String> = b["grain"].as_array().map_or(&[][..], Vec::as_slice).iter().map(as_text).collect();
+                ws.write_string_with_format(row, c, grain.join(", "), &st.wrap)?;
+            }
+            row += 1;
+        }
+        row += 1;
+        let cats: Vec<&Value> = bills.iter().map(|b| &b["categories"]).collect();
+        row = categories_table(ws, st, row, &cycles, &cats, &Category::BILL)?;
+    }
+
+    // Finding counts per action.
+    let f = &s["findings"];
+    header(ws, row, &["", "差异 findings", "数量 count"], st)?;
+    row += 1;
+    for (key, zh) in [("total", "合计"), ("dispute", "争议"), ("review", "复核"), ("none", "无需处理")] {
+        ws.write_string_with_format(row, 1, format!("{zh} {key}"), &st.text)?;
+        count(ws, row, 2, as_count(&f[key]), &st.count)?;
+        row += 1;
+    }
+    ws.write_string_with_format(row, 1, "拒收行 rejected rows", &st.text)?;
+    count(ws, row, 2, as_count(&s["rejected"]), &st.count)?;
+    row += 1;
+    let total = ctx.outcome.findings.len();
+    let shown = shown_findings(total);
+    if shown < total {
+        row += 1;
+        let note = format!("差异明细 shows the first {shown} of {total} findings (the Excel row limit); findings.csv has them all.");
+        ws.write_string_with_format(row, 1, note, &st.section)?;
+    }
+    Ok(())
+}
+
+/// The partner bill totals of a cycle in summary.json, with their Chinese labels.
+const BILL_TOTALS: [(&str, &str); 5] = [
+    ("consumption_total", "代售客户消费"),
+    ("bill_total", "伙伴账单合计"),
+    ("difference", "差额（账单－消费）"),
+    ("referral_consumption", "推荐客户消费（不入账单）"),
+    ("unknown_association_consumption", "关联类型未知的消费"),
+];
+
+/// A table of categories from row `row`: one line per category present in any group (in the
+/// order of `order`, then any other name), a count and a delta column per group, a total line.
+/// Returns the row after the table and a blank line.
+fn categories_table(ws: &mut Worksheet, st: &Styles, mut row: u32, groups: &[String], cats: &[&Value], order: &[Category]) -> Result<u32, XlsxError> {
+    let mut names: Vec<String> = order.iter().map(|c| c.name().to_string()).collect();
+    for k in cats.iter().filter_map(|c| c.as_object()).flat_map(|m| m.keys()) {
+        if !names.contains(k) {
+            names.push(k.clone());
+        }
+    }
+    names.retain(|k| cats.iter().any(|c| c.get(k).is_some()));
+    ws.write_string_with_format(row, 0, "", &st.header)?;
+    ws.write_string_with_format(row, 1, "类别 category", &st.header)?;
+    for (i, g) in (0u16..).zip(groups) {
+        ws.write_string_with_format(row, 2 + 2 * i, format!("{g} 数量 count"), &st.header)?;
+        ws.write_string_with_format(row, 3 + 2 * i, format!("{g} 差额 delta"), &st.header)?;
+    }
+    row += 1;
+    let mut sums: Vec<(u64, Decimal)> = vec![(0, Decimal::ZERO); cats.len()];
+    for name in &names {
+        ws.write_string_with_format(row, 1, category_label(name), &st.text)?;
+        for (((i, c), g), sum) in (0u16..).zip(cats).zip(groups).zip(sums.iter_mut()) {
+            let Some(cat) = c.get(name) else { continue };
+            let k = as_count(&cat["count"]);
+            let d = parse_amount(&cat["delta"], &format!("{g}: categories.{name}.delta"))?;
+            count(ws, row, 2 + 2 * i, k, &st.count)?;
+            money(ws, row, 3 + 2 * i, d, &st.money)?;
+            sum.0 += k;
+            sum.1 += d;
+        }
+        row += 1;
+    }
+    ws.write_string_with_format(row, 0, "", &st.total_text)?;
+    ws.write_string_with_format(row, 1, "合计 total", &st.total_text)?;
+    for (i, (k, d)) in (0u16..).zip(sums) {
+        count(ws, row, 2 + 2 * i, k, &st.total_count)?;
+        money(ws, row, 3 + 2 * i, d, &st.total_money)?;
+    }
+    Ok(row + 2)
+}
+
+/// 输入: each input file with its hash, then the rules and the engine.
+fn inputs_sheet(ws: &mut Worksheet, s: &Value, st: &Styles) -> Result<(), XlsxError> {
+    ws.set_name(SHEET_INPUTS)?;
+    for (c, width) in (0u16..).zip([56, 14, 8, 10, 10, 10, 68]) {
+        ws.set_column_width(c, width)?;
+    }
+    header(ws, 0, &["文件 path", "类型 kind", "格式 format", "行数 rows", "接受 accepted", "拒收 rejected", "SHA-256 sha256"], st)?;
+    let mut row = 1u32;
+    for i in s["inputs"].as_array().map_or(&[][..], Vec::as_slice) {
+        ws.write_string_with_format(row, 0, as_text(&i["path"]), &st.text)?;
+        ws.write_string_with_format(row, 1, as_text(&i["kind"]), &st.text)?;
+        ws.write_string_with_format(row, 2, as_text(&i["format"]), &st.text)?;
+        count(ws, row, 3, as_count(&i["rows"]), &st.count)?;
+        count(ws, row, 4, as_count(&i["accepted"]), &st.count)?;
+        count(ws, row, 5, as_count(&i["rejected"]), &st.count)?;
+        ws.write_string_with_format(row, 6, as_text(&i["sha256"]), &st.text)?;
+        row += 1;
+    }
+    row += 1;
+    let rules = &s["rules"];
+    ws.write_string_with_format(row, 0, "激励政策 rules", &st.section)?;
+    row += 1;
+    for (key, zh) in [("name", "名称"), ("version", "版本"), ("path", "文件"), ("sha256", "SHA-256")] {
+        ws.write_string_with_format(row, 0, format!("{zh} {key}"), &st.text)?;
+        ws.write_string_with_format(row, 1, as_text(&rules[key]), &st.text)?;
+        row += 1;
+    }
+    row += 1;
+    let engine = &s["engine"];
+    ws.write_string_with_format(row, 0, "引擎 engine", &st.section)?;
+    row += 1;
+    for (key, zh) in [("name", "名称"), ("version", "版本")] {
+        ws.write_string_with_format(row, 0, format!("{zh} {key}"), &st.text)?;
+        ws.write_string_with_format(row, 1, as_text(&engine[key]), &st.text)?;
+        row += 1;
+    }
     Ok(())
 }
