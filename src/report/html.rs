@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{finding_record, ReportCtx, FINDINGS_HEADER};
+use crate::engine::Action;
 use crate::engine::Category;
 use crate::model::fmt_money;
 
@@ -605,12 +606,41 @@ fn findings_section(out: &mut String, ctx: &ReportCtx, labels: &Labels) {
         n = findings.len()
     );
 
-    let data = Data { columns: &FINDINGS_HEADER, rows: findings.iter().map(|f| finding_record(f, ctx.loaded)).collect() };
+    let actions: Vec<Action> = findings.iter().map(|f| f.action).collect();
+    let shown = embedded(&actions, MAX_EMBEDDED);
+    if shown.len() < findings.len() {
+        let _ = writeln!(
+            out,
+            "<p class=\"notice\">本页内含 {s} / {n} 条差异：全部争议与待复核项，以及前 {k} 条无需处理项；全部差异见 findings.csv。 <span class=\"en\">This page holds {s} of {n} findings: every dispute and review finding and the first {k} that need no action; findings.csv has them all.</span></p>",
+            s = shown.len(),
+            n = findings.len(),
+            k = shown.iter().filter(|&&i| actions[i] == Action::None).count()
+        );
+    }
+    let data = Data { columns: &FINDINGS_HEADER, rows: shown.iter().map(|&i| finding_record(&findings[i], ctx.loaded)).collect() };
     let json = serde_json::to_string(&data).unwrap_or_else(|_| "{\"columns\":[],\"rows\":[]}".into());
     let zh: serde_json::Map<String, Value> = labels.0.iter().map(|(n, z)| (n.to_string(), Value::String(z.to_string()))).collect();
     let _ = writeln!(out, "<script type=\"application/json\" id=\"category-zh\">{}</script>", script_json(&Value::Object(zh).to_string()));
     let _ = writeln!(out, "<script type=\"application/json\" id=\"findings-data\" data-page-size=\"{PAGE_SIZE}\">{}</script>", script_json(&json));
     out.push_str("</section>\n");
+}
+
+/// The most findings embedded in the page. Beyond it (a page of ~400 MB at a million findings
+/// is no longer usable in a browser), the page keeps every finding that needs action and the
+/// first of the others, and says so; findings.csv always has them all.
+pub const MAX_EMBEDDED: usize = 200_000;
+
+/// Which findings the page embeds, in their original order: all that need action first, then
+/// the others up to `cap`.
+pub fn embedded(actions: &[Action], cap: usize) -> Vec<usize> {
+    if actions.len() <= cap {
+        return (0..actions.len()).collect();
+    }
+    let mut keep: Vec<usize> = (0..actions.len()).filter(|&i| actions[i] != Action::None).collect();
+    let room = cap.saturating_sub(keep.len());
+    keep.extend((0..actions.len()).filter(|&i| actions[i] == Action::None).take(room));
+    keep.sort_unstable();
+    keep
 }
 
 const CSS: &str = r#":root{--ink:#1d2733;--muted:#5f6b7a;--line:#d9dee5;--bg:#f5f7fa;--card:#fff;--blue:#2f5597;--slate:#6b8cc2;--red:#c0392b;--redbar:#e08e7b;--green:#2e8b57;--greenbar:#79bf93;--amber:#b7791f;
@@ -693,6 +723,7 @@ tr.detail dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;mar
 tr.detail dt{color:var(--muted)}tr.detail dd{margin:0;overflow-wrap:anywhere}
 .small{font-size:.8rem;color:var(--muted);overflow-wrap:anywhere}
 .noscript{padding:8px 12px;background:#fdf3e1;border-radius:6px}
+.notice{background:#fff8e6;border:1px solid #f0d49a;border-radius:6px;padding:8px 12px}
 footer{color:var(--muted);font-size:.8rem;text-align:center}
 @media print{
  @page{size:A4;margin:12mm}
@@ -974,6 +1005,15 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn big_runs_embed_every_actionable_finding_first() {
+        use crate::engine::Action::{Dispute, None, Review};
+        let actions = [None, Dispute, None, Review, None, None];
+        assert_eq!(embedded(&actions, 10), vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(embedded(&actions, 3), vec![0, 1, 3]);
+        assert_eq!(embedded(&actions, 1), vec![1, 3], "actionable findings are never dropped");
     }
 
     #[test]
