@@ -246,10 +246,16 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
     Ok(Status::Clean)
 }
 
-/// With `RECON_TRACE` set, prints how long a stage took to stderr (for profiling).
+/// With `RECON_TRACE` set, prints how long a stage took and the resident memory after it to
+/// stderr (for profiling).
 pub fn trace(stage: &str, since: std::time::Instant) {
     if std::env::var_os("RECON_TRACE").is_some() {
-        eprintln!("[trace] {stage:<28} {:>8.3} s", since.elapsed().as_secs_f64());
+        // Linux: resident pages are the second field of /proc/self/statm (4 KiB pages).
+        let rss_mb = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            .map_or(String::from("?"), |pages| (pages * 4 / 1024).to_string());
+        eprintln!("[trace] {stage:<32} {:>8.3} s  rss {rss_mb:>6} MB", since.elapsed().as_secs_f64());
     }
 }
 
