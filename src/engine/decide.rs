@@ -197,10 +197,101 @@ pub fn finding_id(prefix: char, parts: &[&str]) -> String {
 
 /// Decides every key. Keys that produce no finding (an expected key of a statement not loaded)
 /// are left out; a PERIOD_SHIFT pair yields one finding.
-pub fn decide_all(keys: &[Key], ctx: &Context) -> Vec<Decided> {
+/// Each key's row lists are freed as soon as its finding holds a copy, so the rows are never
+/// held twice for the whole run.
+pub fn decide_all(keys: &mut [Key], ctx: &Context) -> Vec<Decided> {
     let first_loaded = ctx.loaded_periods.first().copied();
     let last_loaded = ctx.loaded_periods.last().copied();
+    let (seen, partner) = facts(keys, ctx);
 
+    let mut out = Vec::new();
+    for i in 0..keys.len() {
+        let d = {
+            let k = &keys[i];
+            match (&k.expected, &k.actual) {
+                (_, Some(a)) if a.duplicate => decide_key(k, None, Category::DuplicateIncentive, 1, ctx),
+                (Some(e), Some(a)) => {
+                    let delta = a.incentive - e.incentive;
+                    let (cat, rule) = if delta.is_zero() {
+                        (Category::Matched, 2)
+                    } else if delta.abs() <= ctx.rules.tolerance {
+                        (Category::Rounding, 3)
+                    } else if rate_differs(k, ctx) {
+                        (Category::RateMismatch, 4)
+                    } else if a.base.is_some_and(|b| (b - e.base).abs() > ctx.rules.tolerance) {
+                        (Category::BaseMismatch, 5)
+                    } else {
+                        (Category::AmountMismatch, 6)
+                    };
+                    decide_key(k, None, cat, rule, ctx)
+                }
+                (Some(e), None) => {
+                    if let Some(&j) = partner.get(&i) {
+                        decide_key(&keys[j], Some(k), Category::PeriodShift, 7, ctx)
+                    } else if last_loaded.is_none_or(|l| k.period > l) {
+                        decide_key(k, None, Category::RolloverPending, 8, ctx)
+                    } else if first_loaded.is_some_and(|f| k.period < f) {
+                        // Belongs to a statement that was not loaded: no finding.
+                        continue;
+                    } else if e.incentive.abs() <= ctx.rules.tolerance {
+                        let cat = if e.incentive.is_zero() { Category::Matched } else { Category::Rounding };
+                        decide_key(k, None, cat, 9, ctx)
+                    } else {
+                        decide_key(k, None, Category::MissingIncentive, 10, ctx)
+                    }
+                }
+                (None, Some(_)) => {
+                    if partner.contains_key(&i) {
+                        continue; // decided with its expected partner
+                    }
+                    let seen = seen[i];
+                    if seen.ineligible || seen.not_attributed {
+                        let mut d = decide_key(k, None, Category::UnexpectedIncentive, 11, ctx);
+                        let (zh, en) = if seen.ineligible {
+                            ("该订单的消费属于不参与激励的产品", "its consumption is of a product that earns nothing")
+                        } else {
+                            ("该订单的消费未归属本伙伴", "its consumption is not attributed to the partner")
+                        };
+                        let (p, a) = (d.finding.period, m(d.finding.actual_incentive.unwrap_or_default()));
+                        d.finding.explanation =
+                            format!("R11 对账期次 {p} 发放了激励 {a}，但{zh}，应得 0 | R11 statement {p} pays {a}, but {en}: expected 0");
+                        d
+                    } else if !seen.any && (0..=ctx.rules.max_shift()).any(|s| !ctx.cycles_loaded.contains(&k.period.add_months(-s))) {
+                        decide_key(k, None, Category::OutOfScope, 12, ctx)
+                    } else {
+                        decide_key(k, None, Category::OrphanIncentive, 13, ctx)
+                    }
+                }
+                (None, None) => {
+                    if k.n_ineligible > 0 {
+                        decide_key(k, None, Category::IneligibleProduct, 14, ctx)
+                    } else {
+                        decide_key(k, None, Category::NotAttributed, 15, ctx)
+                    }
+                }
+            }
+        };
+        out.push(d);
+        free_rows(&mut keys[i]);
+        if let Some(&j) = partner.get(&i) {
+            free_rows(&mut keys[j]);
+        }
+    }
+    out
+}
+
+fn free_rows(k: &mut Key) {
+    if let Some(e) = &mut k.expected {
+        e.rows = Vec::new();
+    }
+    if let Some(a) = &mut k.actual {
+        a.rows = Vec::new();
+    }
+    k.noside_rows = Vec::new();
+}
+
+/// Per key, what consumption its (trade, service) has anywhere; and the PERIOD_SHIFT pairs.
+fn facts(keys: &[Key], ctx: &Context) -> (Vec<Seen>, HashMap<usize, usize>) {
     // Consumption of each (trade, service), by status, over every cycle.
     let mut consumption_of: HashMap<(&str, &str), Seen> = HashMap::default();
     for k in keys {
@@ -209,6 +300,7 @@ pub fn decide_all(keys: &[Key], ctx: &Context) -> Vec<Decided> {
         e.ineligible |= k.n_ineligible > 0;
         e.not_attributed |= k.n_not_attributed > 0;
     }
+    let seen: Vec<Seen> = keys.iter().map(|k| consumption_of.get(&(k.trade_id.as_str(), k.service.as_str())).copied().unwrap_or_default()).collect();
 
     // PERIOD_SHIFT pairing: expected-only keys with actual-only keys of the same trade and
     // service in another loaded period, in period order.
@@ -232,74 +324,7 @@ pub fn decide_all(keys: &[Key], ctx: &Context) -> Vec<Decided> {
         }
     }
 
-    let mut out = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        let ts = (k.trade_id.as_str(), k.service.as_str());
-        let d = match (&k.expected, &k.actual) {
-            (_, Some(a)) if a.duplicate => decide_key(k, None, Category::DuplicateIncentive, 1, ctx),
-            (Some(e), Some(a)) => {
-                let delta = a.incentive - e.incentive;
-                let (cat, rule) = if delta.is_zero() {
-                    (Category::Matched, 2)
-                } else if delta.abs() <= ctx.rules.tolerance {
-                    (Category::Rounding, 3)
-                } else if rate_differs(k, ctx) {
-                    (Category::RateMismatch, 4)
-                } else if a.base.is_some_and(|b| (b - e.base).abs() > ctx.rules.tolerance) {
-                    (Category::BaseMismatch, 5)
-                } else {
-                    (Category::AmountMismatch, 6)
-                };
-                decide_key(k, None, cat, rule, ctx)
-            }
-            (Some(e), None) => {
-                if let Some(&j) = partner.get(&i) {
-                    decide_key(&keys[j], Some(k), Category::PeriodShift, 7, ctx)
-                } else if last_loaded.is_none_or(|l| k.period > l) {
-                    decide_key(k, None, Category::RolloverPending, 8, ctx)
-                } else if first_loaded.is_some_and(|f| k.period < f) {
-                    // Belongs to a statement that was not loaded: no finding.
-                    continue;
-                } else if e.incentive.abs() <= ctx.rules.tolerance {
-                    let cat = if e.incentive.is_zero() { Category::Matched } else { Category::Rounding };
-                    decide_key(k, None, cat, 9, ctx)
-                } else {
-                    decide_key(k, None, Category::MissingIncentive, 10, ctx)
-                }
-            }
-            (None, Some(_)) => {
-                if partner.contains_key(&i) {
-                    continue; // decided with its expected partner
-                }
-                let seen = consumption_of.get(&ts).copied().unwrap_or_default();
-                if seen.ineligible || seen.not_attributed {
-                    let mut d = decide_key(k, None, Category::UnexpectedIncentive, 11, ctx);
-                    let (zh, en) = if seen.ineligible {
-                        ("该订单的消费属于不参与激励的产品", "its consumption is of a product that earns nothing")
-                    } else {
-                        ("该订单的消费未归属本伙伴", "its consumption is not attributed to the partner")
-                    };
-                    let (p, a) = (d.finding.period, m(d.finding.actual_incentive.unwrap_or_default()));
-                    d.finding.explanation =
-                        format!("R11 对账期次 {p} 发放了激励 {a}，但{zh}，应得 0 | R11 statement {p} pays {a}, but {en}: expected 0");
-                    d
-                } else if !seen.any && (0..=ctx.rules.max_shift()).any(|s| !ctx.cycles_loaded.contains(&k.period.add_months(-s))) {
-                    decide_key(k, None, Category::OutOfScope, 12, ctx)
-                } else {
-                    decide_key(k, None, Category::OrphanIncentive, 13, ctx)
-                }
-            }
-            (None, None) => {
-                if k.n_ineligible > 0 {
-                    decide_key(k, None, Category::IneligibleProduct, 14, ctx)
-                } else {
-                    decide_key(k, None, Category::NotAttributed, 15, ctx)
-                }
-            }
-        };
-        out.push(d);
-    }
-    out
+    (seen, partner)
 }
 
 /// Does any actual rate differ from the rules' rates of the key's expected rows?

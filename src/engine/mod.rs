@@ -156,7 +156,8 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
     crate::app::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
-    let keys = read_keys(&keys_df, rules)?;
+    let mut keys = read_keys(&keys_df, rules)?;
+    drop(keys_df);
     crate::app::trace("engine: read keys", t);
     let t = std::time::Instant::now();
 
@@ -175,7 +176,7 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
 
     let cycles_loaded: BTreeSet<Period> = cycles.iter().map(|&c| Period(c)).collect();
     let ctx = decide::Context { rules, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
-    let decided_keys = decide::decide_all(&keys, &ctx);
+    let decided_keys = decide::decide_all(&mut keys, &ctx);
     crate::app::trace("engine: decide keys", t);
     let t = std::time::Instant::now();
     let periods = waterfall::build(&flows, &keys, &decided_keys, &scope).map_err(|e| match e {
