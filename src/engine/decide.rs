@@ -204,7 +204,7 @@ pub fn decide_all(keys: &mut [Key], ctx: &Context) -> Vec<Decided> {
     let last_loaded = ctx.loaded_periods.last().copied();
     let (seen, partner) = facts(keys, ctx);
 
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(keys.len());
     for i in 0..keys.len() {
         let d = {
             let k = &keys[i];

@@ -185,7 +185,9 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     })?;
     crate::app::trace("engine: waterfall", t);
     let mut findings: Vec<Finding> = decided_keys.into_iter().filter(|f| f.written).map(|f| f.finding).collect();
-    findings.sort_by(|a, b| (a.period, &a.trade_id, &a.service).cmp(&(b.period, &b.trade_id, &b.service)));
+    // Keys are unique, so an unstable (in-place, allocation-free) sort is deterministic.
+    findings.sort_unstable_by(|a, b| (a.period, &a.trade_id, &a.service).cmp(&(b.period, &b.trade_id, &b.service)));
+    findings.reserve_exact(bill_findings.len());
     findings.extend(bill_findings);
     Ok(Outcome { loaded_periods, scope, periods, findings, rows, bills: bill_cycles })
 }
