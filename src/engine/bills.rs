@@ -197,7 +197,10 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
         };
         let period = Period(cycle[i].unwrap_or(0));
         let charging_mode = ChargingMode::from_code(mode[i].unwrap_or(0));
-        let report = reports.entry(period.0).or_insert_with(|| unreachable_cycle(period));
+        // Both sides were inner-joined on the bill cycles, so every group's cycle has a report.
+        let report = reports
+            .get_mut(&period.0)
+            .ok_or_else(|| EngineError::Invariant(format!("bill group of cycle {period} has no bill cycle")))?;
         report.consumption_total += cons_amt.unwrap_or_default();
         report.bill_total += bill_amt.unwrap_or_default();
         let e = report.categories.entry(category).or_default();
@@ -253,19 +256,6 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
         return Err(EngineError::Invariant(format!("{landed} of {} bill lines landed in a bill finding", bills.len())));
     }
     Ok((findings, out))
-}
-
-fn unreachable_cycle(cycle: Period) -> BillCycle {
-    BillCycle {
-        cycle,
-        consumption_total: Decimal::ZERO,
-        bill_total: Decimal::ZERO,
-        difference: Decimal::ZERO,
-        referral_consumption: Decimal::ZERO,
-        unknown_association_consumption: Decimal::ZERO,
-        grain: vec!["customer_id", "service_type_code"],
-        categories: BTreeMap::new(),
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
