@@ -57,11 +57,11 @@ pub struct RunArgs {
     pub command: &'static str,
 }
 
-/// A reconciliation done and not yet written.
+/// The rules and inputs of a run, loaded and validated, not yet reconciled.
 struct Prepared {
     rules: RuleSet,
     loaded: load::Loaded,
-    outcome: engine::Outcome,
+    periods: Vec<Period>,
     options: RunOptions,
     formats: Formats,
 }
@@ -91,8 +91,6 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
     let mut progress = Progress::new();
     progress.stage("loading inputs");
     let loaded = load::load_all(&paths, &rules)?;
-    progress.stage("reconciling");
-    let outcome = engine::run(&loaded, &rules, &periods)?;
     progress.finish();
     let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &paths.root))).collect::<Vec<_>>();
     let options = RunOptions {
@@ -103,20 +101,50 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         incentives: label(&args.incentives),
         customers: label(&args.customers),
         bills: label(&args.bills),
-        periods,
+        periods: periods.clone(),
         sheet: args.sheet.clone(),
     };
-    Ok(Prepared { rules, loaded, outcome, options, formats })
+    Ok(Prepared { rules, loaded, periods, options, formats })
+}
+
+impl Prepared {
+    /// Reconciles, handing the findings to `sink` as they are decided.
+    fn reconcile(&self, sink: &mut dyn FnMut(Vec<engine::Finding>) -> Result<(), engine::SinkError>) -> Result<engine::Outcome, Error> {
+        let mut progress = Progress::new();
+        progress.stage("reconciling");
+        let outcome = engine::run_with(&self.loaded, &self.rules, &self.periods, sink)?;
+        progress.finish();
+        Ok(outcome)
+    }
 }
 
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let p = prepare(args)?;
+    std::fs::create_dir_all(&args.out).map_err(|source| ReportError::Io { path: args.out.display().to_string(), source })?;
+    // findings.csv is written while the keys are decided; only the findings the other outputs
+    // show are kept (see report::Keep).
+    let mut csv = match p.formats.csv {
+        true => Some(report::FindingsCsv::create(&args.out.join("findings.csv"))?),
+        false => None,
+    };
+    let mut keep = report::Keep::new(p.formats);
+    let mut outcome = p.reconcile(&mut |chunk| {
+        if let Some(w) = &mut csv {
+            w.write_chunk(&chunk, &p.loaded)?;
+        }
+        keep.take(chunk);
+        Ok(())
+    })?;
+    if let Some(w) = csv {
+        w.finish()?;
+    }
+    outcome.findings = keep.into_kept();
     let mut progress = Progress::new();
     progress.stage("writing reports");
-    report::write_all(&args.out, &p.outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
+    report::write_rest(&args.out, &outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
     progress.finish();
-    report::print_summary(out, &p.outcome, &p.loaded, &p.rules, &args.out).map_err(Error::Stdout)?;
-    let needs_action = p.outcome.count(Action::Dispute) + p.outcome.count(Action::Review) > 0 || !p.loaded.rejects.is_empty();
+    report::print_summary(out, &outcome, &p.loaded, &p.rules, &args.out).map_err(Error::Stdout)?;
+    let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !p.loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
 }
 
@@ -236,13 +264,15 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
         }
     }
     let p = prepare(&args)?;
-    let f = p
-        .outcome
-        .findings
-        .iter()
-        .find(|f| f.id == id)
-        .ok_or_else(|| Error::Usage(format!("no finding {id} in {} (finding ids are in findings.csv)", dir.display())))?;
-    report::explain::explain(f, &p.outcome, &p.loaded, &p.rules, out).map_err(Error::Stdout)?;
+    let mut found = None;
+    let outcome = p.reconcile(&mut |chunk| {
+        if found.is_none() {
+            found = chunk.into_iter().find(|f| f.id == id);
+        }
+        Ok(())
+    })?;
+    let f = found.ok_or_else(|| Error::Usage(format!("no finding {id} in {} (finding ids are in findings.csv)", dir.display())))?;
+    report::explain::explain(&f, &outcome, &p.loaded, &p.rules, out).map_err(Error::Stdout)?;
     Ok(Status::Clean)
 }
 

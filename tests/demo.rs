@@ -95,3 +95,25 @@ fn inspect_reads_each_demo_format() {
     let inc = run("incentives/incentives_2026-09.csv");
     assert!(inc.contains("UTF-8 with BOM") && inc.contains("kind      incentives"), "{inc}");
 }
+
+/// The engine decides keys and streams findings a chunk at a time (`RECON_CHUNK_KEYS`, default
+/// 131,072). Tiny chunks put PERIOD_SHIFT partners, and every other key, in different chunks:
+/// every output file must still be byte-identical to the one-chunk run.
+#[test]
+fn chunked_decisions_write_the_same_bytes() {
+    let (a, _) = demo();
+    for chunk in ["1", "2", "5"] {
+        let w = Work::new();
+        let o = std::process::Command::new(bin())
+            .args(["demo", "--out", "out"])
+            .env("RECON_CHUNK_KEYS", chunk)
+            .current_dir(w.dir.path())
+            .output()
+            .expect("run recon");
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        for f in ["findings.csv", "summary.json", "rejected.csv", "disputes.csv", "disputes.xlsx", "report.xlsx", "report.html"] {
+            let (x, y) = (std::fs::read(a.path(&format!("out/{f}"))).expect("read"), std::fs::read(w.path(&format!("out/{f}"))).expect("read"));
+            assert!(x == y, "{f} differs with RECON_CHUNK_KEYS={chunk}");
+        }
+    }
+}

@@ -182,149 +182,101 @@ pub struct Context<'a> {
     pub cycles_loaded: &'a BTreeSet<Period>,
 }
 
-/// What consumption a (trade, service) has, over every loaded cycle.
-#[derive(Debug, Clone, Copy, Default)]
-struct Seen {
-    any: bool,
-    ineligible: bool,
-    not_attributed: bool,
-}
-
 pub fn finding_id(prefix: char, parts: &[&str]) -> String {
     let digest = Sha256::digest(parts.join("|").as_bytes());
     format!("{prefix}{}", &hex(&digest)[..12])
 }
 
-/// Decides every key. Keys that produce no finding (an expected key of a statement not loaded)
-/// are left out; a PERIOD_SHIFT pair yields one finding.
-/// Each key's row lists are freed as soon as its finding holds a copy, so the rows are never
-/// held twice for the whole run.
-pub fn decide_all(keys: &mut [Key], ctx: &Context) -> Vec<Decided> {
+/// What deciding a key needs to know beyond the key itself: the PERIOD_SHIFT pairs and, for the
+/// actual-only keys, what consumption their (trade, service) has in any loaded cycle. Built once
+/// over all keys (see `engine::facts`), before the keys are decided chunk by chunk.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// Key index → its PERIOD_SHIFT partner (both directions).
+    pub partner: HashMap<usize, usize>,
+    /// The expected-only keys that have a partner, read ahead (their finding is made at the
+    /// actual's position, which may lie in another chunk).
+    pub shifted: HashMap<usize, Key>,
+    /// Actual-only keys without a partner → the consumption their (trade, service) has.
+    pub seen: HashMap<usize, Seen>,
+}
+
+/// What consumption a (trade, service) has, over every loaded cycle.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen {
+    pub any: bool,
+    pub ineligible: bool,
+    pub not_attributed: bool,
+}
+
+/// Decides the key at index `i` of the sorted key list. `None` when it yields no finding here:
+/// an expected key of a statement not loaded, or the expected half of a PERIOD_SHIFT pair (whose
+/// finding is made at its actual partner).
+pub fn decide_at(i: usize, k: &Key, facts: &Facts, ctx: &Context) -> Option<Decided> {
     let first_loaded = ctx.loaded_periods.first().copied();
     let last_loaded = ctx.loaded_periods.last().copied();
-    let (seen, partner) = facts(keys, ctx);
-
-    let mut out = Vec::with_capacity(keys.len());
-    for i in 0..keys.len() {
-        let d = {
-            let k = &keys[i];
-            match (&k.expected, &k.actual) {
-                (_, Some(a)) if a.duplicate => decide_key(k, None, Category::DuplicateIncentive, 1, ctx),
-                (Some(e), Some(a)) => {
-                    let delta = a.incentive - e.incentive;
-                    let (cat, rule) = if delta.is_zero() {
-                        (Category::Matched, 2)
-                    } else if delta.abs() <= ctx.rules.tolerance {
-                        (Category::Rounding, 3)
-                    } else if rate_differs(k, ctx) {
-                        (Category::RateMismatch, 4)
-                    } else if a.base.is_some_and(|b| (b - e.base).abs() > ctx.rules.tolerance) {
-                        (Category::BaseMismatch, 5)
-                    } else {
-                        (Category::AmountMismatch, 6)
-                    };
-                    decide_key(k, None, cat, rule, ctx)
-                }
-                (Some(e), None) => {
-                    if let Some(&j) = partner.get(&i) {
-                        decide_key(&keys[j], Some(k), Category::PeriodShift, 7, ctx)
-                    } else if last_loaded.is_none_or(|l| k.period > l) {
-                        decide_key(k, None, Category::RolloverPending, 8, ctx)
-                    } else if first_loaded.is_some_and(|f| k.period < f) {
-                        // Belongs to a statement that was not loaded: no finding.
-                        continue;
-                    } else if e.incentive.abs() <= ctx.rules.tolerance {
-                        let cat = if e.incentive.is_zero() { Category::Matched } else { Category::Rounding };
-                        decide_key(k, None, cat, 9, ctx)
-                    } else {
-                        decide_key(k, None, Category::MissingIncentive, 10, ctx)
-                    }
-                }
-                (None, Some(_)) => {
-                    if partner.contains_key(&i) {
-                        continue; // decided with its expected partner
-                    }
-                    let seen = seen[i];
-                    if seen.ineligible || seen.not_attributed {
-                        let mut d = decide_key(k, None, Category::UnexpectedIncentive, 11, ctx);
-                        let (zh, en) = if seen.ineligible {
-                            ("该订单的消费属于不参与激励的产品", "its consumption is of a product that earns nothing")
-                        } else {
-                            ("该订单的消费未归属本伙伴", "its consumption is not attributed to the partner")
-                        };
-                        let (p, a) = (d.finding.period, m(d.finding.actual_incentive.unwrap_or_default()));
-                        d.finding.explanation =
-                            format!("R11 对账期次 {p} 发放了激励 {a}，但{zh}，应得 0 | R11 statement {p} pays {a}, but {en}: expected 0");
-                        d
-                    } else if !seen.any && (0..=ctx.rules.max_shift()).any(|s| !ctx.cycles_loaded.contains(&k.period.add_months(-s))) {
-                        decide_key(k, None, Category::OutOfScope, 12, ctx)
-                    } else {
-                        decide_key(k, None, Category::OrphanIncentive, 13, ctx)
-                    }
-                }
-                (None, None) => {
-                    if k.n_ineligible > 0 {
-                        decide_key(k, None, Category::IneligibleProduct, 14, ctx)
-                    } else {
-                        decide_key(k, None, Category::NotAttributed, 15, ctx)
-                    }
-                }
-            }
-        };
-        out.push(d);
-        free_rows(&mut keys[i]);
-        if let Some(&j) = partner.get(&i) {
-            free_rows(&mut keys[j]);
+    let d = match (&k.expected, &k.actual) {
+        (_, Some(a)) if a.duplicate => decide_key(k, None, Category::DuplicateIncentive, 1, ctx),
+        (Some(e), Some(a)) => {
+            let delta = a.incentive - e.incentive;
+            let (cat, rule) = if delta.is_zero() {
+                (Category::Matched, 2)
+            } else if delta.abs() <= ctx.rules.tolerance {
+                (Category::Rounding, 3)
+            } else if rate_differs(k, ctx) {
+                (Category::RateMismatch, 4)
+            } else if a.base.is_some_and(|b| (b - e.base).abs() > ctx.rules.tolerance) {
+                (Category::BaseMismatch, 5)
+            } else {
+                (Category::AmountMismatch, 6)
+            };
+            decide_key(k, None, cat, rule, ctx)
         }
-    }
-    out
-}
-
-fn free_rows(k: &mut Key) {
-    if let Some(e) = &mut k.expected {
-        e.rows = Vec::new();
-    }
-    if let Some(a) = &mut k.actual {
-        a.rows = Vec::new();
-    }
-    k.noside_rows = Vec::new();
-}
-
-/// Per key, what consumption its (trade, service) has anywhere; and the PERIOD_SHIFT pairs.
-fn facts(keys: &[Key], ctx: &Context) -> (Vec<Seen>, HashMap<usize, usize>) {
-    // Consumption of each (trade, service), by status, over every cycle.
-    let mut consumption_of: HashMap<(&str, &str), Seen> = HashMap::default();
-    for k in keys {
-        let e = consumption_of.entry((k.trade_id.as_str(), k.service.as_str())).or_default();
-        e.any |= k.expected.is_some() || !k.noside_rows.is_empty();
-        e.ineligible |= k.n_ineligible > 0;
-        e.not_attributed |= k.n_not_attributed > 0;
-    }
-    let seen: Vec<Seen> = keys.iter().map(|k| consumption_of.get(&(k.trade_id.as_str(), k.service.as_str())).copied().unwrap_or_default()).collect();
-
-    // PERIOD_SHIFT pairing: expected-only keys with actual-only keys of the same trade and
-    // service in another loaded period, in period order.
-    let mut exp_only: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
-    let mut act_only: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
-    for (i, k) in keys.iter().enumerate() {
-        let ts = (k.trade_id.as_str(), k.service.as_str());
-        match (&k.expected, &k.actual) {
-            (Some(_), None) => exp_only.entry(ts).or_default().push(i),
-            (None, Some(a)) if !a.duplicate && ctx.loaded_periods.contains(&k.period) => act_only.entry(ts).or_default().push(i),
-            _ => {}
-        }
-    }
-    let mut partner: HashMap<usize, usize> = HashMap::default();
-    for (ts, exps) in &exp_only {
-        if let Some(acts) = act_only.get(ts) {
-            for (&e, &a) in exps.iter().zip(acts.iter()) {
-                partner.insert(e, a);
-                partner.insert(a, e);
+        (Some(e), None) => {
+            if facts.partner.contains_key(&i) {
+                return None; // decided with its actual partner
+            } else if last_loaded.is_none_or(|l| k.period > l) {
+                decide_key(k, None, Category::RolloverPending, 8, ctx)
+            } else if first_loaded.is_some_and(|f| k.period < f) {
+                // Belongs to a statement that was not loaded: no finding.
+                return None;
+            } else if e.incentive.abs() <= ctx.rules.tolerance {
+                let cat = if e.incentive.is_zero() { Category::Matched } else { Category::Rounding };
+                decide_key(k, None, cat, 9, ctx)
+            } else {
+                decide_key(k, None, Category::MissingIncentive, 10, ctx)
             }
         }
-    }
-
-    (seen, partner)
+        (None, Some(_)) => {
+            if let Some(exp) = facts.partner.get(&i).and_then(|j| facts.shifted.get(j)) {
+                return Some(decide_key(k, Some(exp), Category::PeriodShift, 7, ctx));
+            }
+            let seen = facts.seen.get(&i).copied().unwrap_or_default();
+            if seen.ineligible || seen.not_attributed {
+                let mut d = decide_key(k, None, Category::UnexpectedIncentive, 11, ctx);
+                let (zh, en) = if seen.ineligible {
+                    ("该订单的消费属于不参与激励的产品", "its consumption is of a product that earns nothing")
+                } else {
+                    ("该订单的消费未归属本伙伴", "its consumption is not attributed to the partner")
+                };
+                let (p, a) = (d.finding.period, m(d.finding.actual_incentive.unwrap_or_default()));
+                d.finding.explanation = format!("R11 对账期次 {p} 发放了激励 {a}，但{zh}，应得 0 | R11 statement {p} pays {a}, but {en}: expected 0");
+                d
+            } else if !seen.any && (0..=ctx.rules.max_shift()).any(|s| !ctx.cycles_loaded.contains(&k.period.add_months(-s))) {
+                decide_key(k, None, Category::OutOfScope, 12, ctx)
+            } else {
+                decide_key(k, None, Category::OrphanIncentive, 13, ctx)
+            }
+        }
+        (None, None) => {
+            if k.n_ineligible > 0 {
+                decide_key(k, None, Category::IneligibleProduct, 14, ctx)
+            } else {
+                decide_key(k, None, Category::NotAttributed, 15, ctx)
+            }
+        }
+    };
+    Some(d)
 }
 
 /// Does any actual rate differ from the rules' rates of the key's expected rows?

@@ -33,6 +33,8 @@ pub enum EngineError {
     },
     #[error("internal check failed, the results would not close: {0}")]
     Invariant(String),
+    #[error("cannot write the findings")]
+    Sink(#[source] SinkError),
 }
 
 pub(crate) trait Stage<T> {
@@ -87,13 +89,37 @@ pub struct RowDecisions {
     pub base: Vec<i128>,
 }
 
+/// How many findings a run wrote, by action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub none: usize,
+    pub dispute: usize,
+    pub review: usize,
+}
+
+impl Counts {
+    fn add(&mut self, f: &Finding) {
+        self.total += 1;
+        match f.action {
+            Action::None => self.none += 1,
+            Action::Dispute => self.dispute += 1,
+            Action::Review => self.review += 1,
+        }
+    }
+}
+
 /// The full result of one run.
 #[derive(Debug)]
 pub struct Outcome {
     pub loaded_periods: Vec<Period>,
     pub scope: Vec<Period>,
     pub periods: Vec<PeriodReport>,
+    /// The findings kept in memory: all of them after [`run`]; after [`run_with`], those its
+    /// sink chose to keep (the rest were streamed to the sink and dropped).
     pub findings: Vec<Finding>,
+    /// Every finding written, kept or not.
+    pub counts: Counts,
     pub rows: RowDecisions,
     /// Partner bill cycles, when bills were given.
     pub bills: Vec<bills::BillCycle>,
@@ -101,11 +127,41 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn count(&self, action: Action) -> usize {
-        self.findings.iter().filter(|f| f.action == action).count()
+        match action {
+            Action::None => self.counts.none,
+            Action::Dispute => self.counts.dispute,
+            Action::Review => self.counts.review,
+        }
     }
 }
 
+/// A failure of whatever receives the findings while they are decided (a report writer).
+pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Keys decided (and findings handed to the sink) at a time. Bounds the memory of a run: only
+/// this many keys and findings are held, whatever the size of the inputs. `RECON_CHUNK_KEYS`
+/// overrides it (the outputs do not depend on it; the tests check that with tiny chunks).
+pub const CHUNK_KEYS: usize = 1 << 17;
+
+/// Reconciles and keeps every finding in `Outcome::findings`.
 pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome, EngineError> {
+    let mut all = Vec::new();
+    let mut outcome = run_with(loaded, rules, scope, &mut |chunk: Vec<Finding>| {
+        all.extend(chunk);
+        Ok(())
+    })?;
+    outcome.findings = all;
+    Ok(outcome)
+}
+
+/// Reconciles, handing the findings to `sink` in order (sorted by period, trade id and service,
+/// then the partner bill's), a chunk at a time; `Outcome::findings` is left empty.
+pub fn run_with(
+    loaded: &Loaded,
+    rules: &RuleSet,
+    scope: &[Period],
+    sink: &mut dyn FnMut(Vec<Finding>) -> Result<(), SinkError>,
+) -> Result<Outcome, EngineError> {
     let cons = &loaded.consumption;
     // The loaded statement periods: those present in the incentive rows, plus any period named
     // with --period (a statement with no rows is a statement that paid nothing).
@@ -154,16 +210,50 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     let inc_lf = frames::incentive_frame(&loaded.incentives).stage("building the incentive frame")?;
     let (bill_findings, bill_cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules)?;
     let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
+    let mut keys_df = keys_df;
+    keys_df.rechunk_mut_par();
     crate::app::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
-    let mut keys = read_keys(&keys_df, rules)?;
-    drop(keys_df);
-    crate::app::trace("engine: read keys", t);
+
+    let cycles_loaded: BTreeSet<Period> = cycles.iter().map(|&c| Period(c)).collect();
+    let ctx = decide::Context { rules, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
+    let facts = facts(&keys_df, &ctx)?;
+    crate::app::trace("engine: pairing facts", t);
     let t = std::time::Instant::now();
 
+    // Decide the keys a chunk at a time, in parallel within a chunk, and hand each chunk's
+    // findings to the sink before reading the next.
+    let mut totals = waterfall::Totals::default();
+    let mut counts = Counts::default();
+    let (mut cons_rows, mut inc_rows) = (0usize, 0usize);
+    let chunk_keys = std::env::var("RECON_CHUNK_KEYS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(CHUNK_KEYS);
+    let mut start = 0;
+    while start < keys_df.height() {
+        let len = chunk_keys.min(keys_df.height() - start);
+        let keys = read_keys(&keys_df.slice(start as i64, len), rules)?;
+        for k in &keys {
+            cons_rows += k.expected.as_ref().map_or(0, |e| e.rows.len()) + k.noside_rows.len();
+            inc_rows += k.actual.as_ref().map_or(0, |a| a.rows.len());
+            totals.add_key(k);
+        }
+        let decided: Vec<Option<decide::Decided>> = {
+            use rayon::prelude::*;
+            keys.par_iter().enumerate().map(|(j, k)| decide::decide_at(start + j, k, &facts, &ctx)).collect()
+        };
+        drop(keys);
+        let mut chunk = Vec::with_capacity(len);
+        for d in decided.into_iter().flatten() {
+            totals.add_finding(&d.finding);
+            if d.written {
+                counts.add(&d.finding);
+                chunk.push(d.finding);
+            }
+        }
+        sink(chunk).map_err(EngineError::Sink)?;
+        start += len;
+    }
+    drop(keys_df);
     // Every accepted row lands in exactly one key.
-    let cons_rows: usize = keys.iter().map(|k| k.expected.as_ref().map_or(0, |e| e.rows.len()) + k.noside_rows.len()).sum();
-    let inc_rows: usize = keys.iter().map(|k| k.actual.as_ref().map_or(0, |a| a.rows.len())).sum();
     if cons_rows != cons.len() || inc_rows != loaded.incentives.len() {
         return Err(EngineError::Invariant(format!(
             "row conservation: {} of {} consumption rows and {} of {} incentive rows landed in a key",
@@ -173,23 +263,86 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
             loaded.incentives.len()
         )));
     }
-
-    let cycles_loaded: BTreeSet<Period> = cycles.iter().map(|&c| Period(c)).collect();
-    let ctx = decide::Context { rules, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
-    let decided_keys = decide::decide_all(&mut keys, &ctx);
-    crate::app::trace("engine: decide keys", t);
+    crate::app::trace("engine: decide keys and hand findings over", t);
     let t = std::time::Instant::now();
-    let periods = waterfall::build(&flows, &keys, &decided_keys, &scope).map_err(|e| match e {
+    let periods = waterfall::build(&flows, &totals, &scope).map_err(|e| match e {
         waterfall::Error::Polars(source) => EngineError::Polars { stage: "reading the waterfall flows", source },
         waterfall::Error::Open(msg) => EngineError::Invariant(msg),
     })?;
     crate::app::trace("engine: waterfall", t);
-    let mut findings: Vec<Finding> = decided_keys.into_iter().filter(|f| f.written).map(|f| f.finding).collect();
-    // Keys are unique, so an unstable (in-place, allocation-free) sort is deterministic.
-    findings.sort_unstable_by(|a, b| (a.period, &a.trade_id, &a.service).cmp(&(b.period, &b.trade_id, &b.service)));
-    findings.reserve_exact(bill_findings.len());
-    findings.extend(bill_findings);
-    Ok(Outcome { loaded_periods, scope, periods, findings, rows, bills: bill_cycles })
+    for f in &bill_findings {
+        counts.add(f);
+    }
+    sink(bill_findings).map_err(EngineError::Sink)?;
+    Ok(Outcome { loaded_periods, scope, periods, findings: Vec::new(), counts, rows, bills: bill_cycles })
+}
+
+/// The facts about all keys that deciding one needs (see [`decide::Facts`]), read from the
+/// columns of the key frame without materialising the keys.
+fn facts(df: &DataFrame, ctx: &decide::Context) -> Result<decide::Facts, EngineError> {
+    use polars::prelude::PlHashMap as HashMap;
+    let st = "pairing keys";
+    let period = df.column("period").stage(st)?.cast(&DataType::Int32).stage(st)?;
+    let period = period.i32().stage(st)?;
+    let trade = df.column("trade").stage(st)?.str().stage(st)?;
+    let svc = df.column("svc").stage(st)?.str().stage(st)?;
+    let count = |name: &str| -> Result<Vec<i64>, EngineError> { Ok(frames::i64_values(df, name).stage(st)?.into_iter().map(|v| v.unwrap_or(0)).collect()) };
+    let (e_n, a_n, a_distinct, n_inel, n_na) = (count("e_n")?, count("a_n")?, count("a_distinct")?, count("n_inel")?, count("n_na")?);
+
+    // PERIOD_SHIFT pairing: expected-only keys with actual-only keys of the same trade and
+    // service in another loaded period, in period order (the frame is sorted by period).
+    let mut exp_only: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
+    let mut act_only: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
+    for (i, ((t, s), p)) in trade.iter().zip(svc.iter()).zip(period.iter()).enumerate() {
+        let ts = (t.unwrap_or(""), s.unwrap_or(""));
+        if e_n[i] > 0 && a_n[i] == 0 {
+            exp_only.entry(ts).or_default().push(i);
+        } else if e_n[i] == 0 && a_n[i] > 0 && a_distinct[i] >= a_n[i] && ctx.loaded_periods.contains(&Period(p.unwrap_or(0))) {
+            act_only.entry(ts).or_default().push(i);
+        }
+    }
+    let mut facts = decide::Facts::default();
+    let mut shifted: Vec<usize> = Vec::new();
+    for (ts, exps) in &exp_only {
+        if let Some(acts) = act_only.get(ts) {
+            for (&e, &a) in exps.iter().zip(acts.iter()) {
+                facts.partner.insert(e, a);
+                facts.partner.insert(a, e);
+                shifted.push(e);
+            }
+        }
+    }
+    shifted.sort_unstable();
+    if !shifted.is_empty() {
+        let idx = IdxCa::from_vec("i".into(), shifted.iter().map(|&i| i as IdxSize).collect());
+        let keys = read_keys(&df.take(&idx).stage(st)?, ctx.rules)?;
+        facts.shifted = shifted.into_iter().zip(keys).collect();
+    }
+
+    // What consumption the (trade, service) of each unpaired actual-only key has, anywhere.
+    let mut wanted: HashMap<(&str, &str), decide::Seen> = HashMap::default();
+    for (ts, acts) in &act_only {
+        if acts.iter().any(|a| !facts.partner.contains_key(a)) {
+            wanted.insert(*ts, decide::Seen::default());
+        }
+    }
+    if !wanted.is_empty() {
+        for (i, (t, s)) in trade.iter().zip(svc.iter()).enumerate() {
+            if let Some(seen) = wanted.get_mut(&(t.unwrap_or(""), s.unwrap_or(""))) {
+                seen.any |= e_n[i] > 0 || n_inel[i] + n_na[i] > 0;
+                seen.ineligible |= n_inel[i] > 0;
+                seen.not_attributed |= n_na[i] > 0;
+            }
+        }
+        for (ts, acts) in &act_only {
+            for &a in acts {
+                if !facts.partner.contains_key(&a) {
+                    facts.seen.insert(a, wanted[ts]);
+                }
+            }
+        }
+    }
+    Ok(facts)
 }
 
 /// Rescales physical decimals to AMOUNT_SCALE.

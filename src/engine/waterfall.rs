@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use super::decide::{Category, Decided};
+use super::decide::{Category, Finding};
 use super::frames::{self, ELIGIBLE, INELIGIBLE, NOT_ATTRIBUTED};
 use super::{phys_to_decimal, Key};
 use crate::model::Period;
@@ -65,7 +65,44 @@ impl From<PolarsError> for Error {
     }
 }
 
-pub fn build(flows: &DataFrame, keys: &[Key], decided: &[Decided], scope: &[Period]) -> Result<Vec<PeriodReport>, Error> {
+/// What the keys and findings contribute to the waterfall and its categories, accumulated
+/// while the keys are decided chunk by chunk (so no key or finding has to be held for it).
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// Per key period: Σ expected base, Σ expected incentive, Σ actual incentive.
+    keys: BTreeMap<Period, (Decimal, Decimal, Decimal)>,
+    /// Per period and category: findings counted at the period, deltas of the sides lying in it.
+    categories: BTreeMap<Period, BTreeMap<Category, (usize, Decimal)>>,
+}
+
+impl Totals {
+    pub fn add_key(&mut self, k: &Key) {
+        let t = self.keys.entry(k.period).or_default();
+        if let Some(e) = &k.expected {
+            t.0 += e.base;
+            t.1 += e.incentive;
+        }
+        if let Some(a) = &k.actual {
+            t.2 += a.incentive;
+        }
+    }
+
+    /// Every decided key, in scope or not (a side may lie in a period in scope either way).
+    pub fn add_finding(&mut self, f: &Finding) {
+        self.categories.entry(f.period).or_default().entry(f.category).or_default().0 += 1;
+        if matches!(f.category, Category::IneligibleProduct | Category::NotAttributed) {
+            return;
+        }
+        if let Some(p) = f.actual_in {
+            self.categories.entry(p).or_default().entry(f.category).or_default().1 += f.actual_incentive.unwrap_or_default();
+        }
+        if let Some(p) = f.expected_period {
+            self.categories.entry(p).or_default().entry(f.category).or_default().1 -= f.expected_incentive.unwrap_or_default();
+        }
+    }
+}
+
+pub fn build(flows: &DataFrame, totals: &Totals, scope: &[Period]) -> Result<Vec<PeriodReport>, Error> {
     let cycle = frames::i32_values(flows, "cycle")?;
     let exp = frames::i32_values(flows, "exp")?;
     let status = frames::i32_values(flows, "status")?;
@@ -97,14 +134,10 @@ pub fn build(flows: &DataFrame, keys: &[Key], decided: &[Decided], scope: &[Peri
                 w.rolled_in += base;
             }
         }
-        for k in keys.iter().filter(|k| k.period == p) {
-            if let Some(e) = &k.expected {
-                w.expected_base += e.base;
-                w.expected_incentive += e.incentive;
-            }
-            if let Some(a) = &k.actual {
-                w.actual_incentive += a.incentive;
-            }
+        if let Some(&(base, expected, actual)) = totals.keys.get(&p) {
+            w.expected_base += base;
+            w.expected_incentive += expected;
+            w.actual_incentive += actual;
         }
         w.difference = w.actual_incentive - w.expected_incentive;
         let derived = w.consumption_total - w.ineligible_product - w.not_attributed - w.excluded_payment - w.rolled_out + w.rolled_in;
@@ -115,22 +148,8 @@ pub fn build(flows: &DataFrame, keys: &[Key], decided: &[Decided], scope: &[Peri
             )));
         }
 
-        let mut categories: BTreeMap<Category, (usize, Decimal)> = BTreeMap::new();
-        for d in decided {
-            let f = &d.finding;
-            if f.period == p {
-                categories.entry(f.category).or_default().0 += 1;
-            }
-            if matches!(f.category, Category::IneligibleProduct | Category::NotAttributed) {
-                continue;
-            }
-            if f.actual_in == Some(p) {
-                categories.entry(f.category).or_default().1 += f.actual_incentive.unwrap_or_default();
-            }
-            if f.expected_period == Some(p) {
-                categories.entry(f.category).or_default().1 -= f.expected_incentive.unwrap_or_default();
-            }
-        }
+        // A category with no finding at this period and no delta here is not listed.
+        let categories: BTreeMap<Category, (usize, Decimal)> = totals.categories.get(&p).cloned().unwrap_or_default();
         let sum: Decimal = categories.values().map(|(_, d)| *d).sum();
         if sum != w.difference {
             return Err(Error::Open(format!("period {p}: the category deltas sum to {sum}, but actual - expected = {}", w.difference)));

@@ -68,8 +68,9 @@ pub fn script_json(json: &str) -> String {
 struct Labels(Vec<(&'static str, &'static str)>);
 
 impl Labels {
-    fn new(findings: &[crate::engine::Finding]) -> Labels {
-        let set: BTreeSet<Category> = Category::ALL.into_iter().chain(findings.iter().map(|f| f.category)).collect();
+    fn new(findings: &[crate::engine::Finding], bills: bool) -> Labels {
+        let bill: &[Category] = if bills { &Category::BILL } else { &[] };
+        let set: BTreeSet<Category> = Category::ALL.into_iter().chain(bill.iter().copied()).chain(findings.iter().map(|f| f.category)).collect();
         Labels(set.into_iter().map(|c| (c.name(), c.label_zh())).collect())
     }
 
@@ -359,7 +360,7 @@ pub fn render(ctx: &ReportCtx) -> String {
     let s = ctx.summary;
     let rules_name = text(&s["rules"], "name");
     let rules_version = text(&s["rules"], "version");
-    let mut out = String::with_capacity(64 * 1024 + ctx.outcome.findings.len() * 700);
+    let mut out = String::with_capacity(64 * 1024 + ctx.outcome.findings.len().min(MAX_EMBEDDED) * 700);
     out.push_str("<!DOCTYPE html>\n<html lang=\"zh-CN\" class=\"no-js\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     let _ = writeln!(out, "<title>激励对账报告 Incentive reconciliation · {} {}</title>", esc(rules_name), esc(rules_version));
@@ -371,7 +372,7 @@ pub fn render(ctx: &ReportCtx) -> String {
     let periods = s.get("periods").and_then(Value::as_array).cloned().unwrap_or_default();
     let has_bills = s.get("bills").and_then(Value::as_array).is_some_and(|b| !b.is_empty());
     nav(&mut out, &periods, has_bills);
-    let labels = Labels::new(&ctx.outcome.findings);
+    let labels = Labels::new(&ctx.outcome.findings, !ctx.outcome.bills.is_empty());
     for p in &periods {
         period_section(&mut out, p, &labels);
     }
@@ -603,17 +604,19 @@ fn findings_section(out: &mut String, ctx: &ReportCtx, labels: &Labels) {
     let _ = writeln!(
         out,
         "<noscript><p class=\"noscript\">差异明细表需要 JavaScript；全部 {n} 条差异见 findings.csv，上方汇总不受影响。 The findings table needs JavaScript; all {n} findings are in findings.csv. The summary above is complete without it.</p></noscript>",
-        n = findings.len()
+        n = ctx.outcome.counts.total
     );
 
+    // `findings` holds every finding, or (after a streamed run) every one that needs action and
+    // at least the first MAX_EMBEDDED, which is all this selection can take.
     let actions: Vec<Action> = findings.iter().map(|f| f.action).collect();
     let shown = embedded(&actions, MAX_EMBEDDED);
-    if shown.len() < findings.len() {
+    if shown.len() < ctx.outcome.counts.total {
         let _ = writeln!(
             out,
             "<p class=\"notice\">本页内含 {s} / {n} 条差异：全部争议与待复核项，以及前 {k} 条无需处理项；全部差异见 findings.csv。 <span class=\"en\">This page holds {s} of {n} findings: every dispute and review finding and the first {k} that need no action; findings.csv has them all.</span></p>",
             s = shown.len(),
-            n = findings.len(),
+            n = ctx.outcome.counts.total,
             k = shown.iter().filter(|&&i| actions[i] == Action::None).count()
         );
     }

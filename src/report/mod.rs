@@ -171,15 +171,91 @@ pub fn finding_record(f: &Finding, loaded: &Loaded) -> [String; 19] {
     ]
 }
 
-pub fn write_findings(path: &Path, outcome: &Outcome, loaded: &Loaded) -> Result<(), ReportError> {
-    let mut file = BufWriter::new(File::create(path).map_err(io_err(path))?);
-    file.write_all(b"\xEF\xBB\xBF").map_err(io_err(path))?;
-    let mut w = csv::Writer::from_writer(file);
-    w.write_record(FINDINGS_HEADER).map_err(csv_err(path))?;
-    for f in &outcome.findings {
-        w.write_record(finding_record(f, loaded)).map_err(csv_err(path))?;
+/// findings.csv, written a chunk of findings at a time as the engine decides them. The records
+/// of a chunk are formatted in parallel and written in order.
+pub struct FindingsCsv {
+    path: PathBuf,
+    file: BufWriter<File>,
+}
+
+impl FindingsCsv {
+    pub fn create(path: &Path) -> Result<FindingsCsv, ReportError> {
+        let mut file = BufWriter::with_capacity(1 << 20, File::create(path).map_err(io_err(path))?);
+        file.write_all(b"\xEF\xBB\xBF").map_err(io_err(path))?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(FINDINGS_HEADER).map_err(csv_err(path))?;
+        file.write_all(&w.into_inner().map_err(|e| io_err(path)(e.into_error()))?).map_err(io_err(path))?;
+        Ok(FindingsCsv { path: path.to_path_buf(), file })
     }
-    w.flush().map_err(io_err(path))
+
+    pub fn write_chunk(&mut self, chunk: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
+        use rayon::prelude::*;
+        let path = &self.path;
+        let parts: Vec<Result<Vec<u8>, ReportError>> = chunk
+            .par_chunks(2048)
+            .map(|part| {
+                let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 640));
+                for f in part {
+                    w.write_record(finding_record(f, loaded)).map_err(csv_err(path))?;
+                }
+                w.into_inner().map_err(|e| io_err(path)(e.into_error()))
+            })
+            .collect();
+        for part in parts {
+            self.file.write_all(&part?).map_err(io_err(path))?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<(), ReportError> {
+        self.file.flush().map_err(io_err(&self.path))
+    }
+}
+
+pub fn write_findings(path: &Path, findings: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
+    let mut w = FindingsCsv::create(path)?;
+    w.write_chunk(findings, loaded)?;
+    w.finish()
+}
+
+/// Which findings a streamed run keeps in memory for the outputs other than findings.csv: every
+/// `dispute` (the dispute files), every `review` too when report.html is written (it embeds all
+/// actionable findings), and the first findings that report.xlsx (up to its row limit) or
+/// report.html (up to [`html::MAX_EMBEDDED`]) shows. The rest are dropped once written.
+pub struct Keep {
+    prefix: usize,
+    review: bool,
+    seen: usize,
+    kept: Vec<Finding>,
+}
+
+impl Keep {
+    pub fn new(formats: Formats) -> Keep {
+        let prefix = match (formats.xlsx, formats.html) {
+            (true, _) => xlsx::MAX_FINDING_ROWS,
+            (false, true) => html::MAX_EMBEDDED,
+            (false, false) => 0,
+        };
+        Keep::with_prefix(prefix, formats.html)
+    }
+
+    fn with_prefix(prefix: usize, review: bool) -> Keep {
+        Keep { prefix, review, seen: 0, kept: Vec::new() }
+    }
+
+    pub fn take(&mut self, chunk: Vec<Finding>) {
+        for f in chunk {
+            let keep = self.seen < self.prefix || f.action == Action::Dispute || (self.review && f.action == Action::Review);
+            self.seen += 1;
+            if keep {
+                self.kept.push(f);
+            }
+        }
+    }
+
+    pub fn into_kept(self) -> Vec<Finding> {
+        self.kept
+    }
 }
 
 pub fn write_rejected(path: &Path, rejects: &[Reject]) -> Result<(), ReportError> {
@@ -266,7 +342,7 @@ pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options
         "periods": periods,
         "bills": bills,
         "findings": {
-            "total": outcome.findings.len(),
+            "total": outcome.counts.total,
             "none": outcome.count(Action::None),
             "dispute": outcome.count(Action::Dispute),
             "review": outcome.count(Action::Review),
@@ -285,17 +361,29 @@ pub fn write_summary(path: &Path, summary: &Value) -> Result<(), ReportError> {
     std::fs::write(path, text).map_err(io_err(path))
 }
 
-/// Writes the outputs of a run into `dir`; returns the paths written.
+/// Writes the outputs of a run into `dir` from `outcome.findings` (all of them); returns the
+/// paths written.
 pub fn write_all(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let mut written = Vec::new();
+    if formats.csv {
+        let p = dir.join("findings.csv");
+        write_findings(&p, &outcome.findings, loaded)?;
+        written.push(p);
+    }
+    written.extend(write_rest(dir, outcome, loaded, rules, options, formats)?);
+    Ok(written)
+}
+
+/// Writes every output but findings.csv (which a streamed run has written already) from the
+/// findings the run kept (see [`Keep`]); returns the paths written.
+pub fn write_rest(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let summary = summary_json(outcome, loaded, rules, options);
     let disputes = disputes::disputes(outcome, loaded, rules);
     let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes };
     let mut written = Vec::new();
     if formats.csv {
-        let p = dir.join("findings.csv");
-        write_findings(&p, outcome, loaded)?;
-        written.push(p);
         let p = dir.join("disputes.csv");
         disputes::write_csv(&p, &disputes)?;
         written.push(p);
@@ -370,11 +458,71 @@ pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, r
     writeln!(
         out,
         "{} findings: {} dispute, {} review, {} none; {} rows rejected; written to {}",
-        outcome.findings.len(),
+        outcome.counts.total,
         outcome.count(Action::Dispute),
         outcome.count(Action::Review),
         outcome.count(Action::None),
         loaded.rejects.len(),
         dir.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Category;
+    use rust_decimal::Decimal;
+
+    fn finding(i: usize, action: Action) -> Finding {
+        Finding {
+            id: format!("F{i:012}"),
+            period: Period(2026 * 12 + 9),
+            category: Category::Matched,
+            action,
+            rule: 2,
+            customer_id: String::new(),
+            customer_name: String::new(),
+            trade_id: i.to_string(),
+            service: String::new(),
+            charging_mode: None,
+            expected_period: None,
+            expected_base: None,
+            expected_incentive: None,
+            actual_base: None,
+            actual_incentive: None,
+            delta: Decimal::ZERO,
+            rule_ids: String::new(),
+            explanation: String::new(),
+            consumption_rows: Vec::new(),
+            incentive_rows: Vec::new(),
+            actual_in: None,
+            bill_rows: Vec::new(),
+        }
+    }
+
+    /// A streamed run keeps a prefix and the actionable findings; the page's selection from what
+    /// was kept must be the selection it would make from all the findings.
+    #[test]
+    fn kept_findings_give_the_page_the_same_selection() {
+        let actions = [Action::None, Action::Dispute, Action::None, Action::Review, Action::None, Action::None, Action::Dispute, Action::None, Action::Review, Action::None];
+        let all: Vec<Finding> = actions.iter().enumerate().map(|(i, &a)| finding(i, a)).collect();
+        for cap in 1..=actions.len() {
+            let mut keep = Keep::with_prefix(cap, true);
+            for chunk in all.chunks(3) {
+                keep.take(chunk.to_vec());
+            }
+            let kept = keep.into_kept();
+            let want: Vec<String> = html::embedded(&actions, cap).into_iter().map(|i| all[i].id.clone()).collect();
+            let kept_actions: Vec<Action> = kept.iter().map(|f| f.action).collect();
+            let got: Vec<String> = html::embedded(&kept_actions, cap).into_iter().map(|i| kept[i].id.clone()).collect();
+            assert_eq!(got, want, "cap {cap}");
+            // every dispute is kept for the dispute files, and the prefix in order for report.xlsx
+            assert_eq!(kept.iter().filter(|f| f.action == Action::Dispute).count(), 2);
+            assert_eq!(kept[..cap].iter().map(|f| f.id.clone()).collect::<Vec<_>>(), all[..cap].iter().map(|f| f.id.clone()).collect::<Vec<_>>());
+        }
+        // csv and json only: the disputes alone
+        let mut keep = Keep::new(Formats { csv: true, json: true, xlsx: false, html: false });
+        keep.take(all.clone());
+        assert_eq!(keep.into_kept().iter().map(|f| f.action).collect::<Vec<_>>(), vec![Action::Dispute, Action::Dispute]);
+    }
 }

@@ -24,6 +24,8 @@ use crate::model::fmt_money;
 
 /// The last row index Excel allows (1,048,576 rows).
 const MAX_ROW: u32 = 1_048_575;
+/// The most findings 差异明细 can hold (one header row, then the Excel row limit).
+pub const MAX_FINDING_ROWS: usize = MAX_ROW as usize;
 
 pub const SHEET_SUMMARY: &str = "汇总";
 pub const SHEET_FINDINGS: &str = "差异明细";
@@ -240,7 +242,7 @@ fn findings_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<()
         ws.set_column_width(c, width)?;
     }
     ws.set_freeze_panes(1, 0)?;
-    let shown = shown_findings(ctx.outcome.findings.len());
+    let shown = shown_findings(ctx.outcome.counts.total).min(ctx.outcome.findings.len());
     let mut row = 0u32;
     for f in &ctx.outcome.findings[..shown] {
         row += 1;
@@ -380,7 +382,7 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
     ws.write_string_with_format(row, 1, "拒收行 rejected rows", &st.text)?;
     count(ws, row, 2, as_count(&s["rejected"]), &st.count)?;
     row += 1;
-    let total = ctx.outcome.findings.len();
+    let total = ctx.outcome.counts.total;
     let shown = shown_findings(total);
     if shown < total {
         row += 1;
