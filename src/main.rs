@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use recon::app::{self, RunArgs, Status};
 
+/// mimalloc instead of the system allocator: a run allocates and frees millions of small strings
+/// from two threads, where glibc malloc spent a fifth of the time (measured with perf).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "recon", version, about = "Reconcile Huawei Cloud partner incentive statements against consumption, and explain every difference")]
 struct Cli {
