@@ -133,3 +133,45 @@ fn gbk_and_bom_csv_are_detected() {
     let f = read_csv(&w.path("out/findings.csv"));
     assert_eq!((f[0]["category"].as_str(), f[0]["expected_base"].as_str()), ("MATCHED", "1000.00"));
 }
+
+/// A large CSV without quotes is read in parallel parts (each at least 1 MiB): rejections and
+/// citations must still name the physical line, in every part, and rows keep their order.
+#[test]
+fn a_large_csv_read_in_parts_cites_the_right_lines() {
+    let w = Work::new();
+    w.write("rules.toml", rules(""));
+    let n = 40_000; // ~4 MB: split into parts on any machine with two or more threads
+    let bad = [7usize, 13_001, 26_002, 39_999]; // data rows whose amount is unreadable
+    let mut cons = String::from(CONSUMPTION_HEADER);
+    let mut inc = String::from("incentive_period,trade_id,service_type_code,incentive_amount\n");
+    for i in 1..=n {
+        let amount = if bad.contains(&i) { "12,3x4".to_string() } else { "100.00".to_string() };
+        cons.push_str(&format!("2026-10,C{},resale,{EC2},1,T{i:06},2026-10-05 10:00:00,{amount},{amount},0\n", i % 97));
+        if i % 1000 == 0 {
+            cons.push('\n'); // a blank line: not a row, but it counts as a line
+        }
+        inc.push_str(&format!("2026-10,T{i:06},{EC2},6.00\n"));
+    }
+    w.write("cons.csv", &cons);
+    w.write("inc.csv", &inc);
+    let o = w.recon(&["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv", "--out", "out"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    // data row i sits on line i + 1 (the header) + the blank lines before it
+    let line = |i: usize| i + 1 + (i - 1) / 1000;
+    let rejected = read_csv(&w.path("out/rejected.csv"));
+    let got: Vec<String> = rejected.iter().map(|r| r["location"].clone()).collect();
+    let want: Vec<String> = bad.iter().map(|&i| line(i).to_string()).collect();
+    assert_eq!(got, want);
+    let f = read_csv(&w.path("out/findings.csv"));
+    assert_eq!(f.len(), n);
+    for i in [1, 999, 1000, 1001, 20_000, 20_001, 33_333, n] {
+        let t = format!("T{i:06}");
+        let row = f.iter().find(|r| r["trade_id"] == t).expect("finding");
+        assert_eq!(row["consumption_rows"], format!("cons.csv:{}", line(i)), "{t}");
+        assert_eq!(row["incentive_rows"], format!("inc.csv:{}", i + 1), "{t}");
+        assert_eq!(row["customer_id"], format!("C{}", i % 97), "{t}");
+    }
+    let summary: serde_json::Value = serde_json::from_str(&w.read("out/summary.json")).expect("json");
+    assert_eq!(summary["inputs"][0]["rows"].as_u64(), Some(n as u64));
+    assert_eq!(summary["inputs"][0]["rejected"].as_u64(), Some(bad.len() as u64));
+}

@@ -96,9 +96,43 @@ struct CellError {
     reason: String,
 }
 
-/// Reads one kind's files into `sink`, returning the per-file summaries and the rejects.
+/// What reading the rows of one table (or part of one) gave.
+struct Read<S> {
+    sink: S,
+    prov_rows: Vec<(u32, u32)>,
+    rejects: Vec<Reject>,
+    rows: usize,
+    accepted: usize,
+}
+
+/// Reads the rows of `t` into a fresh sink.
+fn read_rows<S: Sink>(mut t: Table, kind: Kind, ctx: &S::Ctx, rules: &RuleSet, table_idx: u32, sink: S) -> Result<Read<S>, LoadError> {
+    let mut out = Read { sink, prov_rows: Vec::new(), rejects: Vec::new(), rows: 0, accepted: 0 };
+    let (label, cite) = (t.label.clone(), t.cite.clone());
+    t.for_each_row(|loc, cells| {
+        out.rows += 1;
+        match out.sink.push(ctx, cells, rules) {
+            Ok(()) => {
+                out.accepted += 1;
+                out.prov_rows.push((table_idx, loc));
+            }
+            Err(e) => {
+                let location = match &cite {
+                    CiteStyle::Line => loc.to_string(),
+                    CiteStyle::Sheet(s) => format!("{s}:{loc}"),
+                    CiteStyle::Record(k) => format!("{k}[{loc}]"),
+                };
+                out.rejects.push(Reject { kind, file: label.clone(), location, column: e.column, value: e.value, reason: e.reason });
+            }
+        }
+    })?;
+    Ok(out)
+}
+
+/// Reads one kind's files into `sink`, returning the per-file summaries and the rejects. A large
+/// CSV table is read in parallel parts (see [`Table::split`]) whose rows are appended in order.
 fn load_kind<S: Sink>(
-    files: &[InputFile],
+    files: Vec<InputFile>,
     kind: Kind,
     rules: &RuleSet,
     sheet: Option<&str>,
@@ -107,8 +141,8 @@ fn load_kind<S: Sink>(
     rejects: &mut Vec<Reject>,
 ) -> Result<Vec<InputSummary>, LoadError> {
     let mut summaries = Vec::new();
-    for file in files {
-        let tables = read_tables(file, sheet)?;
+    for mut file in files {
+        let tables = read_tables(&mut file, sheet)?;
         let mut summary = InputSummary {
             path: file.label.clone(),
             kind,
@@ -118,33 +152,32 @@ fn load_kind<S: Sink>(
             accepted: 0,
             rejected: 0,
         };
-        for mut t in tables {
+        for t in tables {
             let (map, missing) = map_headers(kind, &t.headers, &rules.columns);
             if let Some(col) = missing.first() {
                 return Err(missing_column(&t, kind, col.name, &aliases_for(kind, col, &rules.columns), ""));
             }
             let ctx = sink.begin(&map, &t, rules)?;
             let table_idx = prov.tables.len() as u32;
-            let (label, cite) = (t.label.clone(), t.cite.clone());
-            t.for_each_row(|loc, cells| {
-                summary.rows += 1;
-                match sink.push(&ctx, cells, rules) {
-                    Ok(()) => {
-                        summary.accepted += 1;
-                        prov.rows.push((table_idx, loc));
-                    }
-                    Err(e) => {
-                        summary.rejected += 1;
-                        let location = match &cite {
-                            CiteStyle::Line => loc.to_string(),
-                            CiteStyle::Sheet(s) => format!("{s}:{loc}"),
-                            CiteStyle::Record(k) => format!("{k}[{loc}]"),
-                        };
-                        rejects.push(Reject { kind, file: label.clone(), location, column: e.column, value: e.value, reason: e.reason });
-                    }
-                }
-            })?;
-            prov.tables.push(t);
+            let cite_table = t.cited();
+            let parts = if S::PARALLEL { t.split(rayon::current_num_threads()) } else { vec![t] };
+            let reads: Vec<Result<Read<S>, LoadError>> = if parts.len() > 1 {
+                use rayon::prelude::*;
+                let fresh: Vec<S> = parts.iter().map(|_| sink.fresh()).collect();
+                parts.into_par_iter().zip(fresh).map(|(p, f)| read_rows(p, kind, &ctx, rules, table_idx, f)).collect()
+            } else {
+                parts.into_iter().map(|p| read_rows(p, kind, &ctx, rules, table_idx, std::mem::take(sink))).collect()
+            };
+            for r in reads {
+                let r = r?;
+                summary.rows += r.rows;
+                summary.accepted += r.accepted;
+                summary.rejected += r.rejects.len();
+                rejects.extend(r.rejects);
+                prov.rows.extend(r.prov_rows);
+                sink.append(r.sink);
+            }
+            prov.tables.push(cite_table);
         }
         summaries.push(summary);
     }
@@ -168,8 +201,19 @@ fn missing_column(t: &Table, kind: Kind, column: &str, accepted: &[String], hint
 }
 
 /// Receives the rows of one kind.
-trait Sink {
-    type Ctx;
+trait Sink: Default + Send {
+    type Ctx: Sync;
+    /// Whether parts of one table may be read into separate sinks and appended.
+    const PARALLEL: bool = true;
+
+    /// An empty sink shaped like this one (for a part read in parallel).
+    fn fresh(&self) -> Self {
+        Self::default()
+    }
+
+    /// Appends the rows of a part read after this one.
+    fn append(&mut self, other: Self);
+
     fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<Self::Ctx, LoadError>;
     fn push(&mut self, ctx: &Self::Ctx, cells: &[&str], rules: &RuleSet) -> Result<(), CellError>;
 }
@@ -281,6 +325,30 @@ impl Consumption {
 impl Sink for Consumption {
     type Ctx = Cols;
 
+    fn fresh(&self) -> Self {
+        Consumption { counted: vec![Vec::new(); self.counted.len()], ..Consumption::default() }
+    }
+
+    fn append(&mut self, o: Self) {
+        let mut o = o;
+        self.cycle.append(&mut o.cycle);
+        self.customer_id.append(&mut o.customer_id);
+        self.customer_name.append(&mut o.customer_name);
+        self.assoc.append(&mut o.assoc);
+        self.service.append(&mut o.service);
+        self.mode.append(&mut o.mode);
+        self.trade_id.append(&mut o.trade_id);
+        self.ts.append(&mut o.ts);
+        self.day.append(&mut o.day);
+        self.payment.append(&mut o.payment);
+        if self.counted.len() < o.counted.len() {
+            self.counted.resize(o.counted.len(), Vec::new());
+        }
+        for (a, b) in self.counted.iter_mut().zip(o.counted.iter_mut()) {
+            a.append(b);
+        }
+    }
+
     fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<Cols, LoadError> {
         if self.counted.len() != rules.counted.len() {
             self.counted = vec![Vec::new(); rules.counted.len()];
@@ -369,6 +437,20 @@ impl Incentives {
 impl Sink for Incentives {
     type Ctx = Cols;
 
+    fn append(&mut self, o: Self) {
+        let mut o = o;
+        self.period.append(&mut o.period);
+        self.trade_id.append(&mut o.trade_id);
+        self.service.append(&mut o.service);
+        self.customer_id.append(&mut o.customer_id);
+        self.customer_name.append(&mut o.customer_name);
+        self.mode.append(&mut o.mode);
+        self.base.append(&mut o.base);
+        self.rate.append(&mut o.rate);
+        self.amount.append(&mut o.amount);
+        self.dup_key.append(&mut o.dup_key);
+    }
+
     fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<Cols, LoadError> {
         Ok(Cols::new(map))
     }
@@ -423,6 +505,20 @@ pub struct Customers {
 
 impl Sink for Customers {
     type Ctx = Cols;
+    /// A customer listed twice is told by the first row: read in file order, in one part.
+    const PARALLEL: bool = false;
+
+    fn append(&mut self, o: Self) {
+        // Only ever appended to an empty sink (one part, see PARALLEL).
+        if self.list.is_empty() {
+            *self = o;
+        } else {
+            for c in o.list {
+                self.index.insert(c.customer_id.clone(), self.list.len());
+                self.list.push(c);
+            }
+        }
+    }
 
     fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<Cols, LoadError> {
         Ok(Cols::new(map))
@@ -484,6 +580,17 @@ impl Bills {
 impl Sink for Bills {
     type Ctx = Cols;
 
+    fn append(&mut self, o: Self) {
+        let mut o = o;
+        self.cycle.append(&mut o.cycle);
+        self.customer_id.append(&mut o.customer_id);
+        self.customer_name.append(&mut o.customer_name);
+        self.service.append(&mut o.service);
+        self.amount.append(&mut o.amount);
+        self.trade_id.append(&mut o.trade_id);
+        self.mode.append(&mut o.mode);
+    }
+
     fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<Cols, LoadError> {
         Ok(Cols::new(map))
     }
@@ -538,7 +645,7 @@ pub fn load_all(paths: &InputPaths, rules: &RuleSet) -> Result<Loaded, LoadError
     let mut out = Loaded::default();
     let files = table::expand(&paths.consumption, &paths.root)?;
     let mut prov = Provenance::default();
-    out.inputs.extend(load_kind(&files, Kind::Consumption, rules, sheet, &mut out.consumption, &mut prov, &mut out.rejects)?);
+    out.inputs.extend(load_kind(files, Kind::Consumption, rules, sheet, &mut out.consumption, &mut prov, &mut out.rejects)?);
     out.consumption.prov = prov;
     if out.consumption.counted.len() != rules.counted.len() {
         out.consumption.counted = vec![Vec::new(); rules.counted.len()];
@@ -546,14 +653,14 @@ pub fn load_all(paths: &InputPaths, rules: &RuleSet) -> Result<Loaded, LoadError
 
     let files = table::expand(&paths.incentives, &paths.root)?;
     let mut prov = Provenance::default();
-    out.inputs.extend(load_kind(&files, Kind::Incentives, rules, sheet, &mut out.incentives, &mut prov, &mut out.rejects)?);
+    out.inputs.extend(load_kind(files, Kind::Incentives, rules, sheet, &mut out.incentives, &mut prov, &mut out.rejects)?);
     out.incentives.prov = prov;
 
     if !paths.customers.is_empty() {
         let files = table::expand(&paths.customers, &paths.root)?;
         let mut customers = Customers::default();
         let mut prov = Provenance::default();
-        out.inputs.extend(load_kind(&files, Kind::Customers, rules, sheet, &mut customers, &mut prov, &mut out.rejects)?);
+        out.inputs.extend(load_kind(files, Kind::Customers, rules, sheet, &mut customers, &mut prov, &mut out.rejects)?);
         customers.prov = prov;
         out.customers = Some(customers);
     }
@@ -562,7 +669,7 @@ pub fn load_all(paths: &InputPaths, rules: &RuleSet) -> Result<Loaded, LoadError
         let files = table::expand(&paths.bills, &paths.root)?;
         let mut bills = Bills::default();
         let mut prov = Provenance::default();
-        out.inputs.extend(load_kind(&files, Kind::Bills, rules, sheet, &mut bills, &mut prov, &mut out.rejects)?);
+        out.inputs.extend(load_kind(files, Kind::Bills, rules, sheet, &mut bills, &mut prov, &mut out.rejects)?);
         bills.prov = prov;
         out.bills = Some(bills);
     }
@@ -595,7 +702,8 @@ pub fn inspect(path: &Path, root: &Path, rules: &RuleSet, sheet: Option<&str>) -
     let mut tables = Vec::new();
     let first = files.first();
     for f in &files {
-        for t in read_tables(f, sheet)? {
+        let mut f = f.clone();
+        for t in read_tables(&mut f, sheet)? {
             let kind = schema::detect_kind(&t.headers, &rules.columns);
             let (map, missing) = match kind {
                 Some(k) => {

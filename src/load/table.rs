@@ -5,6 +5,7 @@
 //! cite it as `file:line`, `file!sheet:row` or `file:fee_records[i]`.
 
 use std::io::{Cursor, Read};
+use std::sync::Arc;
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader};
@@ -119,9 +120,27 @@ enum Body {
 }
 
 struct CsvBody {
-    reader: csv::Reader<Cursor<Vec<u8>>>,
+    reader: csv::Reader<Cursor<Shared>>,
     seen_byte: usize,
     seen_line: u32,
+}
+
+/// A byte range of a decoded text shared between the parts of a table read in parallel.
+#[derive(Clone)]
+struct Shared {
+    data: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+}
+
+fn csv_reader(text: Shared) -> csv::Reader<Cursor<Shared>> {
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(Cursor::new(text))
 }
 
 impl std::fmt::Debug for Table {
@@ -161,6 +180,65 @@ impl Table {
         Ok(())
     }
 
+    /// This table without its rows: what citing its rows needs.
+    pub fn cited(&self) -> Table {
+        Table {
+            label: self.label.clone(),
+            encoding: self.encoding,
+            sheet: self.sheet.clone(),
+            headers: self.headers.clone(),
+            body: Body::Rows(Vec::new()),
+            cite: self.cite.clone(),
+        }
+    }
+
+    /// Splits the rows of a CSV table into up to `parts` tables of consecutive rows that can be
+    /// read in parallel, each citing the same file and lines as the whole. Only a text without
+    /// any `"` is split (every line break then ends a record), and only a large one; any other
+    /// table comes back whole.
+    pub fn split(mut self, parts: usize) -> Vec<Table> {
+        const MIN_PART: usize = 1 << 20;
+        let Body::Csv(b) = &self.body else { return vec![self] };
+        let whole = b.reader.get_ref().get_ref().clone();
+        let data = whole.as_ref();
+        let from = b.reader.position().byte() as usize;
+        let rest = &data[from.min(data.len())..];
+        if parts < 2 || rest.len() < 2 * MIN_PART || rest.contains(&b'"') {
+            return vec![self];
+        }
+        let parts = parts.min(rest.len() / MIN_PART);
+        let mut cuts = vec![from];
+        for i in 1..parts {
+            let at = from + rest.len() * i / parts;
+            // cut after the next line break
+            match data[at..].iter().position(|&c| c == b'\n') {
+                Some(nl) if at + nl + 1 > *cuts.last().unwrap_or(&0) && at + nl + 1 < data.len() => cuts.push(at + nl + 1),
+                _ => {}
+            }
+        }
+        cuts.push(data.len());
+        let (seen_byte, seen_line) = (b.seen_byte, b.seen_line);
+        let mut line = seen_line + data[seen_byte.min(from)..from].iter().filter(|&&c| c == b'\n').count() as u32;
+        let mut out = Vec::with_capacity(cuts.len() - 1);
+        for w in cuts.windows(2) {
+            let (start, end) = (w[0], w[1]);
+            let shared = Shared { data: whole.data.clone(), start: whole.start + start, end: whole.start + end };
+            // The first record of a part starts on the line after the previous part's last break.
+            let body = CsvBody { reader: csv_reader(shared), seen_byte: 0, seen_line: line };
+            line += data[start..end].iter().filter(|&&c| c == b'\n').count() as u32;
+            out.push(Table {
+                label: self.label.clone(),
+                encoding: self.encoding,
+                sheet: self.sheet.clone(),
+                headers: self.headers.clone(),
+                body: Body::Csv(Box::new(body)),
+                cite: self.cite.clone(),
+            });
+        }
+        self.body = Body::Rows(Vec::new());
+        out
+    }
+
     /// `file:12`, `book.xlsx!明细:12`, `body.json:fee_records[3]`.
     pub fn cite(&self, loc: u32) -> String {
         match &self.cite {
@@ -178,31 +256,33 @@ pub struct Row {
     pub cells: Vec<String>,
 }
 
-/// Reads an input file into one or more tables (a `.tar.gz` holds several CSV parts).
-pub fn read_tables(file: &InputFile, sheet: Option<&str>) -> Result<Vec<Table>, LoadError> {
+/// Reads an input file into one or more tables (a `.tar.gz` holds several CSV parts). The file's
+/// bytes are taken (a CSV's text is read in place).
+pub fn read_tables(file: &mut InputFile, sheet: Option<&str>) -> Result<Vec<Table>, LoadError> {
     match file.format {
-        Format::Csv => Ok(vec![read_csv(&file.bytes, &file.label)?]),
+        Format::Csv => Ok(vec![read_csv(std::mem::take(&mut file.bytes), &file.label)?]),
         Format::Xlsx => Ok(vec![read_xlsx(&file.bytes, &file.label, sheet)?]),
         Format::Json => Ok(vec![read_json(&file.bytes, &file.label)?]),
         Format::TarGz => read_tar_gz(&file.bytes, &file.label),
     }
 }
 
-/// Decodes CSV bytes: UTF-8 (BOM stripped) when valid, else GB18030 (a superset of GBK).
-pub fn decode(bytes: &[u8], label: &str) -> Result<(String, &'static str), LoadError> {
+/// Decodes CSV bytes: UTF-8 (BOM stripped) when valid, else GB18030 (a superset of GBK). Valid
+/// UTF-8 is used in place; returns the text and where it starts in it (after a BOM).
+pub fn decode(bytes: Vec<u8>, label: &str) -> Result<(Vec<u8>, usize, &'static str), LoadError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return match std::str::from_utf8(rest) {
-            Ok(s) => Ok((s.to_string(), "UTF-8 with BOM")),
+            Ok(_) => Ok((bytes, 3, "UTF-8 with BOM")),
             Err(e) => Err(undecodable(rest, e.valid_up_to(), label, "UTF-8 (the file starts with a UTF-8 byte order mark)")),
         };
     }
-    let utf8_valid_up_to = match std::str::from_utf8(bytes) {
-        Ok(s) => return Ok((s.to_string(), "UTF-8")),
+    let utf8_valid_up_to = match std::str::from_utf8(&bytes) {
+        Ok(_) => return Ok((bytes, 0, "UTF-8")),
         Err(e) => e.valid_up_to(),
     };
-    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
     if !had_errors {
-        return Ok((text.into_owned(), "GBK"));
+        return Ok((text.into_owned().into_bytes(), 0, "GBK"));
     }
     // Find the first line GB18030 cannot decode, to name it.
     let mut offset = 0;
@@ -214,7 +294,7 @@ pub fn decode(bytes: &[u8], label: &str) -> Result<(String, &'static str), LoadE
     }
     // Name the line that defeats the more plausible reading: a UTF-8 file with one bad byte
     // decodes as UTF-8 further than as GBK, and the other way round.
-    Err(undecodable(bytes, offset.max(utf8_valid_up_to), label, "UTF-8 or GBK"))
+    Err(undecodable(&bytes, offset.max(utf8_valid_up_to), label, "UTF-8 or GBK"))
 }
 
 fn undecodable(bytes: &[u8], offset: usize, label: &str, expected: &str) -> LoadError {
@@ -222,9 +302,10 @@ fn undecodable(bytes: &[u8], offset: usize, label: &str, expected: &str) -> Load
     LoadError::Undecodable { path: label.to_string(), line, expected: expected.to_string() }
 }
 
-pub fn read_csv(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
-    let (text, encoding) = decode(bytes, label)?;
-    let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(Cursor::new(text.into_bytes()));
+pub fn read_csv(bytes: Vec<u8>, label: &str) -> Result<Table, LoadError> {
+    let (text, start, encoding) = decode(bytes, label)?;
+    let end = text.len();
+    let reader = csv_reader(Shared { data: Arc::new(text), start, end });
     let mut body = Box::new(CsvBody { reader, seen_byte: 0, seen_line: 1 });
     let mut rec = csv::StringRecord::new();
     if next_csv_record(&mut body, &mut rec, label)?.is_none() {
@@ -245,7 +326,7 @@ fn next_csv_record(b: &mut CsvBody, rec: &mut csv::StringRecord, label: &str) ->
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let data = b.reader.get_ref().get_ref();
+        let data = b.reader.get_ref().get_ref().as_ref();
         start = start.min(data.len());
         while start < data.len() && matches!(data[start], b'\r' | b'\n') {
             start += 1;
@@ -390,5 +471,5 @@ pub fn read_tar_gz(bytes: &[u8], label: &str) -> Result<Vec<Table>, LoadError> {
         return Err(LoadError::Archive { path: label.to_string(), message: "the archive holds no .csv part".into() });
     }
     parts.sort_by(|a, b| a.0.cmp(&b.0));
-    parts.iter().map(|(name, b)| read_csv(b, &format!("{label}/{name}"))).collect()
+    parts.into_iter().map(|(name, b)| read_csv(b, &format!("{label}/{name}"))).collect()
 }
