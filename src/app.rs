@@ -55,6 +55,10 @@ pub struct RunArgs {
     pub root: Option<PathBuf>,
     /// `run` or `demo`, recorded for re-runs.
     pub command: &'static str,
+    /// Partition the inputs on disk and reconcile a partition at a time (see [`crate::stream`]).
+    pub streaming: bool,
+    /// Partitions of a streamed run (default: one per 96 MiB of input).
+    pub partitions: Option<usize>,
 }
 
 /// The rules and inputs of a run, loaded and validated, not yet reconciled.
@@ -119,6 +123,9 @@ impl Prepared {
 }
 
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+    if args.streaming {
+        return crate::stream::run(args, out);
+    }
     let p = prepare(args)?;
     std::fs::create_dir_all(&args.out).map_err(|source| ReportError::Io { path: args.out.display().to_string(), source })?;
     // findings.csv is written while the keys are decided; only the findings the other outputs

@@ -1,8 +1,9 @@
 //! recon reconciles Huawei Cloud partner incentive statements (激励明细) against customer
 //! consumption (消费明细) and explains every difference. The library is organised by concern:
 //! [`load`] reads exports and maps their headers, [`rules`] validates the policy, [`engine`]
-//! decides rows and keys and builds the waterfall, [`report`] writes the outputs, and [`app`]
-//! ties them into the commands the binary exposes.
+//! decides rows and keys and builds the waterfall, [`report`] writes the outputs, [`stream`]
+//! partitions inputs larger than memory, and [`app`] ties them into the commands the binary
+//! exposes.
 
 pub mod app;
 pub mod engine;
@@ -12,3 +13,4 @@ pub mod model;
 pub mod progress;
 pub mod report;
 pub mod rules;
+pub mod stream;

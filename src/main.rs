@@ -53,6 +53,13 @@ enum Command {
         /// Exit 0 even when findings need action.
         #[arg(long)]
         exit_zero: bool,
+        /// Inputs larger than memory: partition them on disk (under --out) and reconcile one
+        /// partition at a time. Same outputs; csv and json formats only; no --bills.
+        #[arg(long)]
+        streaming: bool,
+        /// Number of partitions for --streaming (default: one per 96 MiB of input).
+        #[arg(long, requires = "streaming")]
+        partitions: Option<usize>,
     },
     /// Reconcile the bundled demo fixtures end to end.
     Demo {
@@ -104,8 +111,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
     let (result, exit_zero) = match cli.command {
-        Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero } => {
-            let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run" };
+        Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero, streaming, partitions } => {
+            let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions };
             (app::run(&args, &mut stdout), exit_zero)
         }
         Command::Demo { out, exit_zero } => (app::demo(&out, &mut stdout), exit_zero),

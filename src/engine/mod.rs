@@ -154,6 +154,15 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     Ok(outcome)
 }
 
+/// What a partition of a streamed run must know about all the inputs, not just its own rows.
+#[derive(Debug, Clone, Default)]
+pub struct Globals {
+    /// Statement periods present in any incentive row.
+    pub incentive_periods: BTreeSet<Period>,
+    /// Bill cycles present in any consumption row.
+    pub cycles: BTreeSet<Period>,
+}
+
 /// Reconciles, handing the findings to `sink` in order (sorted by period, trade id and service,
 /// then the partner bill's), a chunk at a time; `Outcome::findings` is left empty.
 pub fn run_with(
@@ -162,10 +171,26 @@ pub fn run_with(
     scope: &[Period],
     sink: &mut dyn FnMut(Vec<Finding>) -> Result<(), SinkError>,
 ) -> Result<Outcome, EngineError> {
+    run_part(loaded, rules, scope, None, sink)
+}
+
+/// [`run_with`] on a partition of the inputs (every key, and every (trade, service), lies
+/// wholly in one partition): the loaded periods and cycles come from `globals`.
+pub fn run_part(
+    loaded: &Loaded,
+    rules: &RuleSet,
+    scope: &[Period],
+    globals: Option<&Globals>,
+    sink: &mut dyn FnMut(Vec<Finding>) -> Result<(), SinkError>,
+) -> Result<Outcome, EngineError> {
     let cons = &loaded.consumption;
     // The loaded statement periods: those present in the incentive rows, plus any period named
     // with --period (a statement with no rows is a statement that paid nothing).
-    let loaded_periods: Vec<Period> = loaded.incentives.period.iter().map(|&p| Period(p)).chain(scope.iter().copied()).collect::<BTreeSet<_>>().into_iter().collect();
+    let incentive_periods: BTreeSet<Period> = match globals {
+        Some(g) => g.incentive_periods.clone(),
+        None => loaded.incentives.period.iter().map(|&p| Period(p)).collect(),
+    };
+    let loaded_periods: Vec<Period> = incentive_periods.into_iter().chain(scope.iter().copied()).collect::<BTreeSet<_>>().into_iter().collect();
     let scope: Vec<Period> = if scope.is_empty() { loaded_periods.clone() } else { scope.iter().copied().collect::<BTreeSet<_>>().into_iter().collect() };
 
     // Row level, in polars.
@@ -215,7 +240,10 @@ pub fn run_with(
     crate::app::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
 
-    let cycles_loaded: BTreeSet<Period> = cycles.iter().map(|&c| Period(c)).collect();
+    let cycles_loaded: BTreeSet<Period> = match globals {
+        Some(g) => g.cycles.clone(),
+        None => cycles.iter().map(|&c| Period(c)).collect(),
+    };
     let ctx = decide::Context { rules, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
     let facts = facts(&keys_df, &ctx)?;
     crate::app::trace("engine: pairing facts", t);

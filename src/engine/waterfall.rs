@@ -54,6 +54,29 @@ pub struct PeriodReport {
     pub categories: BTreeMap<Category, (usize, Decimal)>,
 }
 
+impl PeriodReport {
+    /// Adds the figures of the same period from another partition of the inputs: every
+    /// waterfall step and every category is a sum over keys.
+    pub fn absorb(&mut self, other: &PeriodReport) {
+        let (w, o) = (&mut self.waterfall, &other.waterfall);
+        w.consumption_total += o.consumption_total;
+        w.ineligible_product += o.ineligible_product;
+        w.not_attributed += o.not_attributed;
+        w.excluded_payment += o.excluded_payment;
+        w.rolled_out += o.rolled_out;
+        w.rolled_in += o.rolled_in;
+        w.expected_base += o.expected_base;
+        w.expected_incentive += o.expected_incentive;
+        w.actual_incentive += o.actual_incentive;
+        w.difference += o.difference;
+        for (c, (n, d)) in &other.categories {
+            let e = self.categories.entry(*c).or_default();
+            e.0 += n;
+            e.1 += d;
+        }
+    }
+}
+
 pub enum Error {
     Polars(PolarsError),
     Open(String),

@@ -10,6 +10,7 @@ pub mod values;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+
 use rust_decimal::Decimal;
 
 use crate::model::{Association, ChargingMode, Component, ModeCoding, Period, PolicyTz, AMOUNT_SCALE};
@@ -90,7 +91,7 @@ impl Provenance {
 }
 
 /// Why a cell rejects its row.
-struct CellError {
+pub(crate) struct CellError {
     column: String,
     value: String,
     reason: String,
@@ -129,6 +130,82 @@ fn read_rows<S: Sink>(mut t: Table, kind: Kind, ctx: &S::Ctx, rules: &RuleSet, t
     Ok(out)
 }
 
+/// Reads the rows of one table into sinks shaped like `sink` (after checking its header): one
+/// sink per part, in order (see [`Table::split`]).
+fn read_table<S: Sink>(t: Table, kind: Kind, rules: &RuleSet, sink: &mut S, table_idx: u32) -> Result<Vec<Read<S>>, LoadError> {
+    let (map, missing) = map_headers(kind, &t.headers, &rules.columns);
+    if let Some(col) = missing.first() {
+        return Err(missing_column(&t, kind, col.name, &aliases_for(kind, col, &rules.columns), ""));
+    }
+    let ctx = sink.begin(&map, &t, rules)?;
+    let parts = if S::PARALLEL { t.split(rayon::current_num_threads()) } else { vec![t] };
+    if parts.len() > 1 {
+        use rayon::prelude::*;
+        let fresh: Vec<S> = parts.iter().map(|_| sink.fresh()).collect();
+        parts.into_par_iter().zip(fresh).map(|(p, f)| read_rows(p, kind, &ctx, rules, table_idx, f)).collect()
+    } else {
+        parts.into_iter().map(|p| read_rows(p, kind, &ctx, rules, table_idx, std::mem::take(sink))).collect()
+    }
+}
+
+impl InputSummary {
+    fn add<S>(&mut self, r: &Read<S>, rejects: &mut Vec<Reject>) {
+        self.rows += r.rows;
+        self.accepted += r.accepted;
+        self.rejected += r.rejects.len();
+        rejects.extend(r.rejects.iter().cloned());
+    }
+}
+
+/// Reads one kind's files a block at a time, handing each block's accepted rows (a sink and
+/// each row's provenance) to `route` instead of keeping them: the first pass of a streamed run.
+/// Provenance tables (what citing needs) are kept in `prov`; rejected rows go to `rejects`.
+pub(crate) fn stream_kind<S: Sink>(
+    paths: &[PathBuf],
+    root: &Path,
+    kind: Kind,
+    rules: &RuleSet,
+    sheet: Option<&str>,
+    prov: &mut Provenance,
+    rejects: &mut Vec<Reject>,
+    route: &mut dyn FnMut(S, Vec<(u32, u32)>) -> std::io::Result<()>,
+) -> Result<Vec<InputSummary>, LoadError> {
+    // Bytes read per block; RECON_BLOCK_BYTES overrides it (the tests use tiny blocks).
+    const BLOCK: usize = 64 << 20;
+    let block = std::env::var("RECON_BLOCK_BYTES").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(BLOCK);
+    let mut summaries = Vec::new();
+    let mut proto = S::default();
+    for (path, label, format) in table::list(paths, root)? {
+        let mut summary = InputSummary { path: label.clone(), kind, format: format.name(), sha256: String::new(), rows: 0, accepted: 0, rejected: 0 };
+        let io = |source| LoadError::Io { path: label.clone(), source };
+        let mut table_idx = None;
+        let mut each = |t: Table, prov: &mut Provenance, rejects: &mut Vec<Reject>, new_table: bool| -> Result<(), LoadError> {
+            if new_table || table_idx.is_none() {
+                table_idx = Some(prov.tables.len() as u32);
+                prov.tables.push(t.cited());
+            }
+            for r in read_table(t, kind, rules, &mut proto, table_idx.unwrap_or(0))? {
+                summary.add(&r, rejects);
+                route(r.sink, r.prov_rows).map_err(io)?;
+            }
+            Ok(())
+        };
+        let sha = if format == table::Format::Csv {
+            table::csv_blocks(&path, &label, block, |t| each(t, prov, rejects, false))?
+        } else {
+            let mut file = table::read_one(&path, root)?;
+            let sha = file.sha256.clone();
+            for t in read_tables(&mut file, sheet)? {
+                each(t, prov, rejects, true)?;
+            }
+            sha
+        };
+        summary.sha256 = sha;
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
 /// Reads one kind's files into `sink`, returning the per-file summaries and the rejects. A large
 /// CSV table is read in parallel parts (see [`Table::split`]) whose rows are appended in order.
 fn load_kind<S: Sink>(
@@ -153,31 +230,13 @@ fn load_kind<S: Sink>(
             rejected: 0,
         };
         for t in tables {
-            let (map, missing) = map_headers(kind, &t.headers, &rules.columns);
-            if let Some(col) = missing.first() {
-                return Err(missing_column(&t, kind, col.name, &aliases_for(kind, col, &rules.columns), ""));
-            }
-            let ctx = sink.begin(&map, &t, rules)?;
             let table_idx = prov.tables.len() as u32;
-            let cite_table = t.cited();
-            let parts = if S::PARALLEL { t.split(rayon::current_num_threads()) } else { vec![t] };
-            let reads: Vec<Result<Read<S>, LoadError>> = if parts.len() > 1 {
-                use rayon::prelude::*;
-                let fresh: Vec<S> = parts.iter().map(|_| sink.fresh()).collect();
-                parts.into_par_iter().zip(fresh).map(|(p, f)| read_rows(p, kind, &ctx, rules, table_idx, f)).collect()
-            } else {
-                parts.into_iter().map(|p| read_rows(p, kind, &ctx, rules, table_idx, std::mem::take(sink))).collect()
-            };
-            for r in reads {
-                let r = r?;
-                summary.rows += r.rows;
-                summary.accepted += r.accepted;
-                summary.rejected += r.rejects.len();
-                rejects.extend(r.rejects);
+            prov.tables.push(t.cited());
+            for r in read_table(t, kind, rules, sink, table_idx)? {
+                summary.add(&r, rejects);
                 prov.rows.extend(r.prov_rows);
                 sink.append(r.sink);
             }
-            prov.tables.push(cite_table);
         }
         summaries.push(summary);
     }
@@ -201,7 +260,7 @@ fn missing_column(t: &Table, kind: Kind, column: &str, accepted: &[String], hint
 }
 
 /// Receives the rows of one kind.
-trait Sink: Default + Send {
+pub(crate) trait Sink: Default + Send {
     type Ctx: Sync;
     /// Whether parts of one table may be read into separate sinks and appended.
     const PARALLEL: bool = true;
@@ -220,7 +279,7 @@ trait Sink: Default + Send {
 
 /// Column positions plus the header text shown in rejections.
 #[derive(Clone)]
-struct Cols {
+pub(crate) struct Cols {
     idx: HashMap<&'static str, (usize, String)>,
 }
 
@@ -747,4 +806,200 @@ pub fn inspect(path: &Path, root: &Path, rules: &RuleSet, sheet: Option<&str>) -
         sha256: first.map_or(String::new(), |f| f.sha256.clone()),
         tables,
     })
+}
+
+/// Rows that a streamed run spills to partition files between its two passes: each row's typed
+/// values and provenance, written and read back exactly (no text is parsed twice, so nothing can
+/// be rejected in the second pass).
+pub(crate) trait Spill: Sink {
+    /// The trade id and service type of row `i`: what decides its partition.
+    fn partition_key(&self, i: usize) -> (&str, &str);
+    fn rows(&self) -> usize;
+    fn encode(&self, i: usize, out: &mut Vec<u8>);
+    /// Reads one row written by `encode`; `None` at the end of `input` or on a short record.
+    fn decode(&mut self, input: &mut &[u8]) -> Option<()>;
+}
+
+mod spill {
+    pub fn put_str(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    pub fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+        match s {
+            None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+            Some(s) => put_str(out, s),
+        }
+    }
+
+    pub fn put_opt_i128(out: &mut Vec<u8>, v: Option<i128>) {
+        match v {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+
+    pub fn take<'a>(input: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        if input.len() < n {
+            return None;
+        }
+        let (head, rest) = input.split_at(n);
+        *input = rest;
+        Some(head)
+    }
+
+    pub fn u32(input: &mut &[u8]) -> Option<u32> {
+        Some(u32::from_le_bytes(take(input, 4)?.try_into().ok()?))
+    }
+
+    pub fn i32(input: &mut &[u8]) -> Option<i32> {
+        Some(i32::from_le_bytes(take(input, 4)?.try_into().ok()?))
+    }
+
+    pub fn i64(input: &mut &[u8]) -> Option<i64> {
+        Some(i64::from_le_bytes(take(input, 8)?.try_into().ok()?))
+    }
+
+    pub fn i128(input: &mut &[u8]) -> Option<i128> {
+        Some(i128::from_le_bytes(take(input, 16)?.try_into().ok()?))
+    }
+
+    pub fn opt_i128(input: &mut &[u8]) -> Option<Option<i128>> {
+        match take(input, 1)?[0] {
+            0 => Some(None),
+            _ => Some(Some(i128(input)?)),
+        }
+    }
+
+    pub fn string(input: &mut &[u8]) -> Option<String> {
+        let n = u32(input)? as usize;
+        String::from_utf8(take(input, n)?.to_vec()).ok()
+    }
+
+    pub fn opt_string(input: &mut &[u8]) -> Option<Option<String>> {
+        let n = u32(input)?;
+        if n == u32::MAX {
+            return Some(None);
+        }
+        String::from_utf8(take(input, n as usize)?.to_vec()).ok().map(Some)
+    }
+}
+
+impl Spill for Consumption {
+    fn partition_key(&self, i: usize) -> (&str, &str) {
+        (&self.trade_id[i], &self.service[i])
+    }
+
+    fn rows(&self) -> usize {
+        self.len()
+    }
+
+    fn encode(&self, i: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.cycle[i].to_le_bytes());
+        spill::put_str(out, &self.customer_id[i]);
+        spill::put_opt_str(out, self.customer_name[i].as_deref());
+        out.extend_from_slice(&self.assoc[i].to_le_bytes());
+        spill::put_str(out, &self.service[i]);
+        out.extend_from_slice(&self.mode[i].to_le_bytes());
+        spill::put_str(out, &self.trade_id[i]);
+        out.extend_from_slice(&self.ts[i].to_le_bytes());
+        out.extend_from_slice(&self.day[i].to_le_bytes());
+        out.extend_from_slice(&self.payment[i].to_le_bytes());
+        out.extend_from_slice(&(self.counted.len() as u32).to_le_bytes());
+        for c in &self.counted {
+            out.extend_from_slice(&c[i].to_le_bytes());
+        }
+    }
+
+    fn decode(&mut self, input: &mut &[u8]) -> Option<()> {
+        let cycle = spill::i32(input)?;
+        let customer_id = spill::string(input)?;
+        let customer_name = spill::opt_string(input)?;
+        let assoc = spill::i32(input)?;
+        let service = spill::string(input)?;
+        let mode = spill::i32(input)?;
+        let trade_id = spill::string(input)?;
+        let ts = spill::i64(input)?;
+        let day = spill::i32(input)?;
+        let payment = spill::i128(input)?;
+        let n = spill::u32(input)? as usize;
+        if self.counted.len() < n {
+            self.counted.resize(n, Vec::new());
+        }
+        for c in self.counted.iter_mut().take(n) {
+            c.push(spill::i128(input)?);
+        }
+        self.cycle.push(cycle);
+        self.customer_id.push(customer_id);
+        self.customer_name.push(customer_name);
+        self.assoc.push(assoc);
+        self.service.push(service);
+        self.mode.push(mode);
+        self.trade_id.push(trade_id);
+        self.ts.push(ts);
+        self.day.push(day);
+        self.payment.push(payment);
+        Some(())
+    }
+}
+
+impl Spill for Incentives {
+    fn partition_key(&self, i: usize) -> (&str, &str) {
+        (&self.trade_id[i], &self.service[i])
+    }
+
+    fn rows(&self) -> usize {
+        self.len()
+    }
+
+    fn encode(&self, i: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.period[i].to_le_bytes());
+        spill::put_str(out, &self.trade_id[i]);
+        spill::put_str(out, &self.service[i]);
+        spill::put_opt_str(out, self.customer_id[i].as_deref());
+        spill::put_opt_str(out, self.customer_name[i].as_deref());
+        out.extend_from_slice(&self.mode[i].to_le_bytes());
+        spill::put_opt_i128(out, self.base[i]);
+        spill::put_opt_i128(out, self.rate[i]);
+        out.extend_from_slice(&self.amount[i].to_le_bytes());
+        spill::put_str(out, &self.dup_key[i]);
+    }
+
+    fn decode(&mut self, input: &mut &[u8]) -> Option<()> {
+        let period = spill::i32(input)?;
+        let trade_id = spill::string(input)?;
+        let service = spill::string(input)?;
+        let customer_id = spill::opt_string(input)?;
+        let customer_name = spill::opt_string(input)?;
+        let mode = spill::i32(input)?;
+        let base = spill::opt_i128(input)?;
+        let rate = spill::opt_i128(input)?;
+        let amount = spill::i128(input)?;
+        let dup_key = spill::string(input)?;
+        self.period.push(period);
+        self.trade_id.push(trade_id);
+        self.service.push(service);
+        self.customer_id.push(customer_id);
+        self.customer_name.push(customer_name);
+        self.mode.push(mode);
+        self.base.push(base);
+        self.rate.push(rate);
+        self.amount.push(amount);
+        self.dup_key.push(dup_key);
+        Some(())
+    }
+}
+
+/// Loads the customers files in full (a streamed run needs them in every partition).
+pub fn load_customers(paths: &InputPaths, rules: &RuleSet, rejects: &mut Vec<Reject>) -> Result<(Customers, Vec<InputSummary>), LoadError> {
+    let files = table::expand(&paths.customers, &paths.root)?;
+    let mut customers = Customers::default();
+    let mut prov = Provenance::default();
+    let summaries = load_kind(files, Kind::Customers, rules, paths.sheet.as_deref(), &mut customers, &mut prov, rejects)?;
+    customers.prov = prov;
+    Ok((customers, summaries))
 }

@@ -87,6 +87,180 @@ pub fn expand(paths: &[PathBuf], root: &Path) -> Result<Vec<InputFile>, LoadErro
     Ok(out)
 }
 
+/// The files behind the paths given for one input kind, without reading them (for a streamed
+/// run, which reads large CSV files a block at a time).
+pub fn list(paths: &[PathBuf], root: &Path) -> Result<Vec<(PathBuf, String, Format)>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|source| LoadError::Io { path: p.display().to_string(), source })?;
+        let entries = if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|e| e.is_file() && Format::of(e).is_some())
+                .collect();
+            entries.sort();
+            if entries.is_empty() {
+                return Err(LoadError::EmptyDirectory { path: p.display().to_string() });
+            }
+            entries
+        } else {
+            vec![p.clone()]
+        };
+        for e in entries {
+            let format = Format::of(&e).ok_or_else(|| LoadError::Unsupported { path: e.display().to_string() })?;
+            out.push((e.clone(), label_of(&e, root), format));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one file whole (any format).
+pub fn read_one(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
+    read_file(path, root)
+}
+
+/// Reads a CSV file a block of about `block` bytes at a time, each block cut after a line
+/// break outside quotes, and calls `f` with each block as a table (the first holds the header;
+/// every block cites the file's own lines). The file is never held whole: a first pass computes
+/// its sha256 and whether it is UTF-8; GBK blocks are decoded one by one. Returns the sha256.
+pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Table) -> Result<(), LoadError>) -> Result<String, LoadError> {
+    let io = |source| LoadError::Io { path: label.to_string(), source };
+    // First pass: sha256, and whether the whole file is UTF-8.
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 8 << 20];
+    let (mut utf8, mut carry, mut head) = (true, Vec::<u8>::new(), Vec::<u8>::new());
+    let mut offset = 0usize;
+    let mut bad_at = 0usize;
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        if head.len() < 3 {
+            head.extend(buf[..n].iter().take(3 - head.len()));
+        }
+        if utf8 {
+            let mut chunk = std::mem::take(&mut carry);
+            chunk.extend_from_slice(&buf[..n]);
+            if let Err(e) = std::str::from_utf8(&chunk) {
+                if e.error_len().is_none() {
+                    carry = chunk[e.valid_up_to()..].to_vec();
+                } else {
+                    utf8 = false;
+                    bad_at = offset + e.valid_up_to();
+                }
+            }
+            offset += chunk.len() - carry.len();
+        }
+    }
+    if !carry.is_empty() {
+        utf8 = false;
+        bad_at = offset;
+    }
+    let sha256 = hex(&hasher.finalize());
+    let bom = head.starts_with(b"\xEF\xBB\xBF");
+    if bom && !utf8 {
+        return Err(LoadError::Undecodable { path: label.to_string(), line: 0, expected: "UTF-8 (the file starts with a UTF-8 byte order mark)".into() })
+            .map_err(|e| with_line(e, path, bad_at));
+    }
+    let encoding = match (bom, utf8) {
+        (true, _) => "UTF-8 with BOM",
+        (false, true) => "UTF-8",
+        (false, false) => "GBK",
+    };
+
+    // Second pass: blocks cut at record boundaries.
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut lines_before = 0u32;
+    let mut headers: Option<Vec<String>> = None;
+    let mut eof = false;
+    let mut first = true;
+    while !eof || !pending.is_empty() {
+        while !eof && pending.len() < block {
+            let want = block - pending.len();
+            let start = pending.len();
+            pending.resize(start + want.max(1 << 16), 0);
+            let n = file.read(&mut pending[start..]).map_err(io)?;
+            pending.truncate(start + n);
+            eof = n == 0;
+        }
+        // The last line break outside quotes ends the block (the rest waits for more bytes).
+        let cut = if eof {
+            pending.len()
+        } else {
+            let (mut quoted, mut last) = (false, None);
+            for (i, &c) in pending.iter().enumerate() {
+                match c {
+                    b'"' => quoted = !quoted,
+                    b'\n' if !quoted => last = Some(i + 1),
+                    _ => {}
+                }
+            }
+            match last {
+                Some(c) => c,
+                None => {
+                    // one record longer than a block: read on
+                    let start = pending.len();
+                    pending.resize(start + block, 0);
+                    let n = file.read(&mut pending[start..]).map_err(io)?;
+                    pending.truncate(start + n);
+                    eof = n == 0;
+                    continue;
+                }
+            }
+        };
+        let rest = pending.split_off(cut);
+        let mut raw = std::mem::replace(&mut pending, rest);
+        let newlines = raw.iter().filter(|&&c| c == b'\n').count() as u32;
+        if first && bom {
+            raw.drain(..3);
+        }
+        first = false;
+        let text = if utf8 {
+            raw
+        } else {
+            let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&raw);
+            if had_errors {
+                return Err(LoadError::Undecodable { path: label.to_string(), line: lines_before as usize + 1, expected: "UTF-8 or GBK".into() });
+            }
+            text.into_owned().into_bytes()
+        };
+        let table = match &headers {
+            None => {
+                let mut t = read_csv(text, label)?;
+                t.encoding = encoding;
+                headers = Some(t.headers.clone());
+                t
+            }
+            Some(h) => {
+                let end = text.len();
+                let body = CsvBody { reader: csv_reader(Shared { data: Arc::new(text), start: 0, end }), seen_byte: 0, seen_line: lines_before + 1 };
+                Table { label: label.to_string(), encoding, sheet: None, headers: h.clone(), body: Body::Csv(Box::new(body)), cite: CiteStyle::Line }
+            }
+        };
+        lines_before += newlines;
+        f(table)?;
+    }
+    if headers.is_none() {
+        return Err(LoadError::NoHeader { path: label.to_string() });
+    }
+    Ok(sha256)
+}
+
+fn with_line(e: LoadError, path: &Path, offset: usize) -> LoadError {
+    match e {
+        LoadError::Undecodable { path: p, expected, .. } => {
+            let line = std::fs::read(path).map(|b| b[..offset.min(b.len())].iter().filter(|&&c| c == b'\n').count() + 1).unwrap_or(0);
+            LoadError::Undecodable { path: p, line, expected }
+        }
+        other => other,
+    }
+}
+
 fn read_file(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
     let format = Format::of(path).ok_or_else(|| LoadError::Unsupported { path: path.display().to_string() })?;
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;

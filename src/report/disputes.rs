@@ -36,8 +36,13 @@ pub struct Dispute {
 /// The disputes of a run, grouped by period (in period order, then by finding order).
 pub fn disputes(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet) -> Vec<Dispute> {
     let mut out: Vec<Dispute> = outcome.findings.iter().filter(|f| f.action == Action::Dispute).map(|f| dispute(f, loaded, rules)).collect();
-    out.sort_by(|a, b| (a.period, &a.trade_id, &a.service).cmp(&(b.period, &b.trade_id, &b.service)));
+    sort(&mut out);
     out
+}
+
+/// Puts disputes in the file's order: by period, then trade id and service.
+pub fn sort(disputes: &mut [Dispute]) {
+    disputes.sort_by(|a, b| (a.period, &a.trade_id, &a.service).cmp(&(b.period, &b.trade_id, &b.service)));
 }
 
 /// Per-period totals of expected, actual and difference.
@@ -57,7 +62,8 @@ pub fn totals(disputes: &[Dispute]) -> Vec<(Period, usize, Decimal, Decimal, Dec
     out
 }
 
-fn dispute(f: &Finding, loaded: &Loaded, rules: &RuleSet) -> Dispute {
+/// The dispute line of a `dispute` finding (its evidence cites the rows `loaded` holds).
+pub fn dispute(f: &Finding, loaded: &Loaded, rules: &RuleSet) -> Dispute {
     let expected = f.expected_incentive.unwrap_or_default();
     let actual = f.actual_incentive.unwrap_or_default();
     let products: Vec<String> = f

@@ -212,6 +212,20 @@ impl FindingsCsv {
     }
 }
 
+/// Each finding's findings.csv record, formatted in parallel (a streamed run sorts them across
+/// partitions before writing).
+pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Result<Vec<Vec<u8>>, csv::Error> {
+    use rayon::prelude::*;
+    chunk
+        .par_iter()
+        .map(|f| {
+            let mut w = csv::Writer::from_writer(Vec::with_capacity(640));
+            w.write_record(finding_record(f, loaded))?;
+            w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+        })
+        .collect()
+}
+
 pub fn write_findings(path: &Path, findings: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
     let mut w = FindingsCsv::create(path)?;
     w.write_chunk(findings, loaded)?;
@@ -378,9 +392,22 @@ pub fn write_all(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet
 /// Writes every output but findings.csv (which a streamed run has written already) from the
 /// findings the run kept (see [`Keep`]); returns the paths written.
 pub fn write_rest(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
+    write_rest_with(dir, outcome, loaded, rules, options, formats, disputes::disputes(outcome, loaded, rules))
+}
+
+/// [`write_rest`] with the dispute lines made already (a streamed run makes them in each
+/// partition, whose rows their evidence cites), in file order.
+pub fn write_rest_with(
+    dir: &Path,
+    outcome: &Outcome,
+    loaded: &Loaded,
+    rules: &RuleSet,
+    options: &RunOptions,
+    formats: Formats,
+    disputes: Vec<disputes::Dispute>,
+) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let summary = summary_json(outcome, loaded, rules, options);
-    let disputes = disputes::disputes(outcome, loaded, rules);
     let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes };
     let mut written = Vec::new();
     if formats.csv {
