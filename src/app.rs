@@ -57,7 +57,7 @@ pub struct RunArgs {
     pub command: &'static str,
     /// Partition the inputs on disk and reconcile a partition at a time (see [`crate::stream`]).
     pub streaming: bool,
-    /// Partitions of a streamed run (default: one per 96 MiB of input).
+    /// Partitions of a streamed run (default: one per 16 MiB of input).
     pub partitions: Option<usize>,
 }
 

@@ -57,7 +57,7 @@ enum Command {
         /// partition at a time. Same outputs; csv and json formats only; no --bills.
         #[arg(long)]
         streaming: bool,
-        /// Number of partitions for --streaming (default: one per 96 MiB of input).
+        /// Number of partitions for --streaming (default: one per 16 MiB of input).
         #[arg(long, requires = "streaming")]
         partitions: Option<usize>,
     },

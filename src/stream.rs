@@ -8,20 +8,23 @@
 //!
 //! 1. the consumption and incentive files are read a block at a time; each block is parsed and
 //!    validated by the same code as an in-memory run (same rejections, same citations), and its
-//!    accepted rows are spilled, typed, to one of N partition files by a hash of trade id and
-//!    service; customers are loaded whole (every partition needs them);
-//! 2. each partition is reconciled by the ordinary engine with the global facts, its findings
-//!    written (sorted) to a part file, its dispute lines made while its rows are at hand, and its
-//!    waterfall figures added up;
-//! 3. the parts are merged by (period, trade id, service) into findings.csv.
+//!    accepted rows are spilled, typed, to one of N partition files by trade id: partition k
+//!    holds a range of trade ids, cut at quantiles of trade ids sampled from the files with a
+//!    few short reads; customers are loaded whole (every partition needs them);
+//! 2. the partitions are reconciled, two at a time, by the ordinary engine with the global
+//!    facts; each writes its findings (sorted by period, trade id, service) to a part file and
+//!    notes where each period's findings start, makes its dispute lines while its rows are at
+//!    hand, and returns its waterfall figures, which are added up;
+//! 3. findings.csv is the concatenation, period by period, of each partition's findings of that
+//!    period in partition order: the partitions are trade id ranges, so that is sorted order.
 //!
 //! The outputs are byte-identical to an in-memory run on the same inputs (tested). Peak memory is
 //! that of one block plus one partition. The partner bill check and the workbook and HTML
 //! reports are not available in this mode yet: they are refused with a message, not skipped.
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::app::{Error, RunArgs, Status};
@@ -35,20 +38,40 @@ use crate::report::{self, disputes::Dispute, Formats, ReportError, RunOptions};
 use crate::rules::RuleSet;
 
 /// Input bytes per partition when `--partitions` is not given.
-const BYTES_PER_PARTITION: u64 = 96 << 20;
+const BYTES_PER_PARTITION: u64 = 16 << 20;
+
+/// Short reads per CSV file to sample trade ids for the partition cuts.
+const SAMPLES_PER_FILE: usize = 4096;
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Report(ReportError::Io { path: path.display().to_string(), source })
 }
 
-/// FNV-1a of trade id and service: the partition of a row, stable across runs and machines.
-fn partition_of(trade: &str, service: &str, n: usize) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in trade.bytes().chain(std::iter::once(0xff)).chain(service.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// The partitions: trade id ranges cut at `cuts` (partition k holds the trade ids t with
+/// `cuts[k-1] <= t < cuts[k]`).
+struct Ranges {
+    cuts: Vec<String>,
+}
+
+impl Ranges {
+    /// Cuts at `n - 1` quantiles of the sampled trade ids (fewer when the samples repeat).
+    fn from_samples(mut samples: Vec<String>, n: usize) -> Ranges {
+        samples.sort_unstable();
+        let mut cuts: Vec<String> = (1..n).filter_map(|k| samples.get(k * samples.len() / n).cloned()).collect();
+        cuts.dedup();
+        if cuts.first().is_some_and(|c| Some(c) == samples.first()) {
+            cuts.remove(0);
+        }
+        Ranges { cuts }
     }
-    (h % n as u64) as usize
+
+    fn len(&self) -> usize {
+        self.cuts.len() + 1
+    }
+
+    fn of(&self, trade: &str) -> usize {
+        self.cuts.partition_point(|c| c.as_str() <= trade)
+    }
 }
 
 /// One spill file per partition for one kind.
@@ -66,15 +89,14 @@ impl Spiller {
     }
 
     /// Writes each row of `sink` to its partition: provenance, then the typed row.
-    fn route<S: Spill>(&mut self, sink: &S, prov: &[(u32, u32)]) -> std::io::Result<()> {
-        let n = self.files.len();
+    fn route<S: Spill>(&mut self, sink: &S, prov: &[(u32, u32)], ranges: &Ranges) -> std::io::Result<()> {
         for (i, (table, loc)) in prov.iter().enumerate().take(sink.rows()) {
-            let (trade, service) = sink.partition_key(i);
+            let (trade, _) = sink.partition_key(i);
             self.buf.clear();
             self.buf.extend_from_slice(&table.to_le_bytes());
             self.buf.extend_from_slice(&loc.to_le_bytes());
             sink.encode(i, &mut self.buf);
-            let f = &mut self.files[partition_of(trade, service, n)];
+            let f = &mut self.files[ranges.of(trade)];
             f.write_all(&(self.buf.len() as u32).to_le_bytes())?;
             f.write_all(&self.buf)?;
         }
@@ -113,65 +135,31 @@ fn cited(prov: &Provenance) -> Provenance {
     Provenance { tables: prov.tables.iter().map(|t| t.cited()).collect(), rows: Vec::new() }
 }
 
-/// The sort key of a finding in findings.csv: period, trade id, service (bytes compare as the
-/// tuple does: the period is big-endian and the trade id ends with a 0 byte, which no text holds).
-fn sort_key(f: &Finding) -> Vec<u8> {
-    let mut k = Vec::with_capacity(4 + f.trade_id.len() + 1 + f.service.len());
-    k.extend_from_slice(&((f.period.0 as u32) ^ 0x8000_0000).to_be_bytes());
-    k.extend_from_slice(f.trade_id.as_bytes());
-    k.push(0);
-    k.extend_from_slice(f.service.as_bytes());
-    k
-}
-
-fn put_chunk(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-    w.write_all(&(bytes.len() as u32).to_le_bytes())?;
-    w.write_all(bytes)
-}
-
-fn get_chunk(r: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let mut buf = vec![0u8; u32::from_le_bytes(len) as usize];
-    r.read_exact(&mut buf)?;
-    Ok(Some(buf))
-}
-
-/// Merges the sorted part files into findings.csv.
-fn merge(parts: &[PathBuf], out: &Path) -> Result<(), Error> {
-    let mut readers = Vec::with_capacity(parts.len());
-    for p in parts {
-        readers.push(BufReader::with_capacity(256 << 10, File::open(p).map_err(io_error(p))?));
-    }
+/// findings.csv: the BOM, the header, then for each period the findings of that period of each
+/// partition in turn (`parts[k]` with the byte range of each period in it).
+fn concatenate(parts: &[(PathBuf, Vec<(Period, u64, u64)>)], out: &Path) -> Result<(), Error> {
+    use std::io::{Seek, SeekFrom};
     let mut w = BufWriter::with_capacity(1 << 20, File::create(out).map_err(io_error(out))?);
     w.write_all(b"\xEF\xBB\xBF").map_err(io_error(out))?;
     let mut header = csv::Writer::from_writer(Vec::new());
     header.write_record(report::FINDINGS_HEADER).map_err(|source| ReportError::Csv { path: out.display().to_string(), source })?;
     let header = header.into_inner().map_err(|e| io_error(out)(e.into_error()))?;
     w.write_all(&header).map_err(io_error(out))?;
-    let mut heap = BinaryHeap::new();
-    let next = |r: &mut BufReader<File>, p: &Path| -> Result<Option<(Vec<u8>, Vec<u8>)>, Error> {
-        let Some(key) = get_chunk(r).map_err(io_error(p))? else { return Ok(None) };
-        let rec = get_chunk(r).map_err(io_error(p))?.ok_or_else(|| Error::Usage(format!("{}: a findings part of this run is cut short", p.display())))?;
-        Ok(Some((key, rec)))
-    };
-    for (i, r) in readers.iter_mut().enumerate() {
-        if let Some((key, rec)) = next(r, &parts[i])? {
-            heap.push(std::cmp::Reverse((key, i, rec)));
-        }
+    let periods: std::collections::BTreeSet<Period> = parts.iter().flat_map(|(_, r)| r.iter().map(|(p, _, _)| *p)).collect();
+    let mut files = Vec::with_capacity(parts.len());
+    for (path, _) in parts {
+        files.push(File::open(path).map_err(io_error(path))?);
     }
-    while let Some(std::cmp::Reverse((_, i, rec))) = heap.pop() {
-        w.write_all(&rec).map_err(io_error(out))?;
-        if let Some((key, rec)) = next(&mut readers[i], &parts[i])? {
-            heap.push(std::cmp::Reverse((key, i, rec)));
+    for period in periods {
+        for ((path, ranges), file) in parts.iter().zip(files.iter_mut()) {
+            for &(_, start, end) in ranges.iter().filter(|(p, _, _)| *p == period) {
+                file.seek(SeekFrom::Start(start)).map_err(io_error(path))?;
+                std::io::copy(&mut Read::by_ref(file).take(end - start), &mut w).map_err(io_error(path))?;
+            }
         }
     }
     w.flush().map_err(io_error(out))?;
-    for p in parts {
+    for (p, _) in parts {
         let _ = std::fs::remove_file(p);
     }
     Ok(())
@@ -220,6 +208,60 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     result
 }
 
+/// What reconciling one partition gives.
+struct Part {
+    periods: Vec<PeriodReport>,
+    counts: Counts,
+    disputes: Vec<Dispute>,
+    /// The part file and the byte range of each period's findings in it.
+    findings: (PathBuf, Vec<(Period, u64, u64)>),
+}
+
+/// Everything the partitions share (read-only).
+struct Shared<'a> {
+    rules: &'a RuleSet,
+    periods: &'a [Period],
+    globals: &'a Globals,
+    customers: Option<&'a load::Customers>,
+    cons_prov: &'a Provenance,
+    inc_prov: &'a Provenance,
+    tmp: &'a Path,
+}
+
+/// Reconciles partition `p` from its spill files.
+fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Error> {
+    let mut loaded = Loaded { customers: sh.customers.map(load::Customers::copy), ..Loaded::default() };
+    loaded.consumption.counted = vec![Vec::new(); sh.rules.counted.len()];
+    let mut prov = cited(sh.cons_prov);
+    read_back(cons, &mut loaded.consumption, &mut prov)?;
+    loaded.consumption.prov = prov;
+    let mut prov = cited(sh.inc_prov);
+    read_back(inc, &mut loaded.incentives, &mut prov)?;
+    loaded.incentives.prov = prov;
+    let path = sh.tmp.join(format!("findings-{p:04}.csv"));
+    let mut file = BufWriter::with_capacity(1 << 20, File::create(&path).map_err(io_error(&path))?);
+    let mut ranges: Vec<(Period, u64, u64)> = Vec::new();
+    let mut offset = 0u64;
+    let mut disputes = Vec::new();
+    let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &mut |chunk: Vec<Finding>| {
+        let records = report::finding_records(&chunk, &loaded)?;
+        for (f, rec) in chunk.iter().zip(records) {
+            file.write_all(&rec).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
+            match ranges.last_mut() {
+                Some(r) if r.0 == f.period => r.2 += rec.len() as u64,
+                _ => ranges.push((f.period, offset, offset + rec.len() as u64)),
+            }
+            offset += rec.len() as u64;
+            if f.action == Action::Dispute {
+                disputes.push(report::disputes::dispute(f, &loaded, sh.rules));
+            }
+        }
+        Ok(())
+    })?;
+    file.flush().map_err(io_error(&path))?;
+    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, findings: (path, ranges) })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, periods: &[Period], n: usize, root: &Path, tmp: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let paths = InputPaths {
@@ -233,9 +275,12 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, periods: &[Period],
     let sheet = args.sheet.as_deref();
     let mut progress = Progress::new();
 
-    // Pass 1: read, validate and spill.
+    // Pass 1: read, validate and spill, to trade id ranges cut at sampled quantiles.
     progress.stage("reading and partitioning inputs");
     let t = std::time::Instant::now();
+    let samples = load::sample_trade_ids(&paths.consumption, root, Kind::Consumption, rules, SAMPLES_PER_FILE)?;
+    let ranges = Ranges::from_samples(samples, n);
+    let n = ranges.len();
     let mut rejects = Vec::new();
     let mut inputs = Vec::new();
     let mut globals = Globals::default();
@@ -243,14 +288,14 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, periods: &[Period],
     let mut spill = Spiller::create(tmp, "consumption", n).map_err(io_error(tmp))?;
     inputs.extend(load::stream_kind::<load::Consumption>(&paths.consumption, root, Kind::Consumption, rules, sheet, &mut cons_prov, &mut rejects, &mut |sink, prov| {
         globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
-        spill.route(&sink, &prov)
+        spill.route(&sink, &prov, &ranges)
     })?);
     let cons_parts = spill.finish().map_err(io_error(tmp))?;
     let mut inc_prov = Provenance::default();
     let mut spill = Spiller::create(tmp, "incentives", n).map_err(io_error(tmp))?;
     inputs.extend(load::stream_kind::<load::Incentives>(&paths.incentives, root, Kind::Incentives, rules, sheet, &mut inc_prov, &mut rejects, &mut |sink, prov| {
         globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
-        spill.route(&sink, &prov)
+        spill.route(&sink, &prov, &ranges)
     })?);
     let inc_parts = spill.finish().map_err(io_error(tmp))?;
     let mut customers = None;
@@ -261,55 +306,58 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, periods: &[Period],
     }
     crate::app::trace("streaming: read and partition", t);
 
-    // Pass 2: reconcile each partition.
+    // Pass 2: reconcile the partitions, as many at a time as there are threads.
+    progress.stage(&format!("reconciling {n} partitions"));
+    let t = std::time::Instant::now();
     let scope_periods: Vec<Period> = if periods.is_empty() {
         globals.incentive_periods.iter().copied().collect()
     } else {
         periods.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect()
     };
     let loaded_periods: Vec<Period> = globals.incentive_periods.iter().chain(periods.iter()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, tmp };
+    // Plain threads, not a rayon loop: a rayon worker waiting inside a partition's own parallel
+    // steps would start further partitions, and memory would hold many at once.
+    let workers = rayon::current_num_threads().clamp(1, n);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<Option<Result<Part, Error>>>> = std::sync::Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let p = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if p >= n {
+                    break;
+                }
+                let r = partition(p, &cons_parts[p], &inc_parts[p], &shared);
+                let failed = r.is_err();
+                if let Ok(mut d) = done.lock() {
+                    d[p] = Some(r);
+                }
+                if failed {
+                    next.store(n, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let parts: Vec<Part> = done
+        .into_inner()
+        .map_err(|_| Error::Usage("a partition worker panicked".into()))?
+        .into_iter()
+        .flatten()
+        .collect::<Result<_, _>>()?;
+    if parts.len() != n {
+        return Err(Error::Usage("a partition was not reconciled".into()));
+    }
     let mut reports: BTreeMap<Period, PeriodReport> = BTreeMap::new();
     let mut counts = Counts::default();
     let mut disputes: Vec<Dispute> = Vec::new();
     let mut finding_parts = Vec::with_capacity(n);
-    for p in 0..n {
-        progress.stage(&format!("reconciling partition {} of {n}", p + 1));
-        let t = std::time::Instant::now();
-        let mut loaded = Loaded { customers: customers.take(), ..Loaded::default() };
-        loaded.consumption.counted = vec![Vec::new(); rules.counted.len()];
-        loaded.consumption.prov = cited(&cons_prov);
-        loaded.incentives.prov = cited(&inc_prov);
-        let mut prov = std::mem::take(&mut loaded.consumption.prov);
-        read_back(&cons_parts[p], &mut loaded.consumption, &mut prov)?;
-        loaded.consumption.prov = prov;
-        let mut prov = std::mem::take(&mut loaded.incentives.prov);
-        read_back(&inc_parts[p], &mut loaded.incentives, &mut prov)?;
-        loaded.incentives.prov = prov;
-        let part_path = tmp.join(format!("findings-{p:04}.bin"));
-        let mut part = BufWriter::with_capacity(1 << 20, File::create(&part_path).map_err(io_error(&part_path))?);
-        let outcome = {
-            let loaded = &loaded;
-            let part_path = &part_path;
-            let part = &mut part;
-            let disputes = &mut disputes;
-            engine::run_part(loaded, rules, periods, Some(&globals), &mut |chunk: Vec<Finding>| {
-                let records = report::finding_records(&chunk, loaded)?;
-                for (f, rec) in chunk.iter().zip(records) {
-                    put_chunk(part, &sort_key(f)).and_then(|()| put_chunk(part, &rec)).map_err(|source| ReportError::Io { path: part_path.display().to_string(), source })?;
-                    if f.action == Action::Dispute {
-                        disputes.push(report::disputes::dispute(f, loaded, rules));
-                    }
-                }
-                Ok(())
-            })?
-        };
-        part.flush().map_err(io_error(&part_path))?;
-        finding_parts.push(part_path);
-        counts.total += outcome.counts.total;
-        counts.none += outcome.counts.none;
-        counts.dispute += outcome.counts.dispute;
-        counts.review += outcome.counts.review;
-        for r in outcome.periods {
+    for part in parts {
+        counts.total += part.counts.total;
+        counts.none += part.counts.none;
+        counts.dispute += part.counts.dispute;
+        counts.review += part.counts.review;
+        for r in part.periods {
             match reports.get_mut(&r.period) {
                 Some(acc) => acc.absorb(&r),
                 None => {
@@ -317,15 +365,16 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, periods: &[Period],
                 }
             }
         }
-        customers = loaded.customers.take();
-        crate::app::trace("streaming: partition", t);
+        disputes.extend(part.disputes);
+        finding_parts.push(part.findings);
     }
+    crate::app::trace(&format!("streaming: reconcile {n} partitions"), t);
 
-    // Pass 3: merge and write.
+    // Pass 3: concatenate and write.
     progress.stage("writing reports");
     let t = std::time::Instant::now();
     if formats.csv {
-        merge(&finding_parts, &args.out.join("findings.csv"))?;
+        concatenate(&finding_parts, &args.out.join("findings.csv"))?;
     }
     report::disputes::sort(&mut disputes);
     let outcome = Outcome {
