@@ -175,6 +175,8 @@ pub struct Decided {
 
 pub struct Context<'a> {
     pub rules: &'a RuleSet,
+    /// [`product_labels`] of the rules.
+    pub product_labels: &'a [(String, String)],
     pub loaded: &'a Loaded,
     pub rows: &'a RowDecisions,
     pub loaded_periods: &'a [Period],
@@ -183,8 +185,23 @@ pub struct Context<'a> {
 }
 
 pub fn finding_id(prefix: char, parts: &[&str]) -> String {
-    let digest = Sha256::digest(parts.join("|").as_bytes());
-    format!("{prefix}{}", &hex(&digest)[..12])
+    let mut h = Sha256::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update(b"|");
+        }
+        h.update(p.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut id = String::with_capacity(13);
+    id.push(prefix);
+    id.push_str(&hex(&digest[..6]));
+    id
+}
+
+/// How each product is named in explanations (`ecs（6%）` and `ecs at 6%`), made once per run.
+pub fn product_labels(rules: &RuleSet) -> Vec<(String, String)> {
+    rules.products.iter().map(|p| (format!("{}（{}）", p.id, pct(p.rate)), format!("{} at {}", p.id, pct(p.rate)))).collect()
 }
 
 /// What deciding a key needs to know beyond the key itself: the PERIOD_SHIFT pairs and, for the
@@ -446,18 +463,26 @@ fn explain(f: &Finding, _exp_key: &Key, ctx: &Context, products: &BTreeSet<usize
     let a_inc = m(f.actual_incentive.unwrap_or_default());
     let e_base = m(f.expected_base.unwrap_or_default());
     let d = m(f.delta);
-    let prod_zh: Vec<String> = products.iter().map(|&i| format!("{}（{}）", rules.products[i].id, pct(rules.products[i].rate))).collect();
-    let prod_en: Vec<String> = products.iter().map(|&i| format!("{} at {}", rules.products[i].id, pct(rules.products[i].rate))).collect();
-    let (prod_zh, prod_en) = (prod_zh.join("、"), prod_en.join(", "));
+    let (prod_zh, prod_en) = match products.len() {
+        1 => {
+            let (zh, en) = &ctx.product_labels[*products.iter().next().unwrap_or(&0)];
+            (zh.clone(), en.clone())
+        }
+        _ => (
+            products.iter().map(|&i| ctx.product_labels[i].0.as_str()).collect::<Vec<_>>().join("、"),
+            products.iter().map(|&i| ctx.product_labels[i].1.as_str()).collect::<Vec<_>>().join(", "),
+        ),
+    };
     let basis_zh = format!("激励基数 {e_base} × 产品 {prod_zh}");
     let basis_en = format!("base {e_base} × product {prod_en}");
-    let shift_zh = match (late, lagged) {
+    // Only the categories that mention a rollover need these.
+    let shift_zh = || match (late, lagged) {
         (true, true) => "（月结产品顺延且在账期末窗口内交易，顺延至下月）".to_string(),
         (true, false) => format!("（账期最后 {} 小时内的消费，顺延至下月）", rules.late_window_hours),
         (false, true) => "（月结产品，次月计入）".to_string(),
         _ => String::new(),
     };
-    let shift_en = match (late, lagged) {
+    let shift_en = || match (late, lagged) {
         (true, true) => " (monthly-settled and traded in the late window: paid later)".to_string(),
         (true, false) => format!(" (traded in the last {} hours of its bill cycle: paid next month)", rules.late_window_hours),
         (false, true) => " (monthly-settled product: paid a month later)".to_string(),
@@ -500,20 +525,20 @@ fn explain(f: &Finding, _exp_key: &Key, ctx: &Context, products: &BTreeSet<usize
             format!("R6 amount differs: expected {e_inc} ({basis_en}), actual {a_inc}, difference {d}"),
         ),
         Category::PeriodShift => (
-            format!("R7 应在对账期次 {exp_p} 结算的激励 {e_inc}{shift_zh}（{basis_zh}）出现在 {p}，实得 {a_inc}，差额 {d}"),
-            format!("R7 incentive {e_inc} expected in period {exp_p}{shift_en} ({basis_en}) was paid in {p}: actual {a_inc}, difference {d}"),
+            format!("R7 应在对账期次 {exp_p} 结算的激励 {e_inc}{}（{basis_zh}）出现在 {p}，实得 {a_inc}，差额 {d}", shift_zh()),
+            format!("R7 incentive {e_inc} expected in period {exp_p}{} ({basis_en}) was paid in {p}: actual {a_inc}, difference {d}", shift_en()),
         ),
         Category::RolloverPending => (
-            format!("R8 激励 {e_inc}（{basis_zh}）应在对账期次 {exp_p} 结算{shift_zh}，该期尚未加载"),
-            format!("R8 incentive {e_inc} ({basis_en}) falls due in period {exp_p}{shift_en}, which is not loaded yet"),
+            format!("R8 激励 {e_inc}（{basis_zh}）应在对账期次 {exp_p} 结算{}，该期尚未加载", shift_zh()),
+            format!("R8 incentive {e_inc} ({basis_en}) falls due in period {exp_p}{}, which is not loaded yet", shift_en()),
         ),
         Category::Matched | Category::Rounding => (
             format!("R9 应得激励 {e_inc}（{basis_zh}）在容差内，激励明细中无此项"),
             format!("R9 expected incentive {e_inc} ({basis_en}) is within tolerance; the statement has no line for it"),
         ),
         Category::MissingIncentive => (
-            format!("R10 对账期次 {p} 的激励明细缺少该订单：应得 {e_inc}（{basis_zh}{shift_zh}），实得 0，差额 {d}"),
-            format!("R10 statement {p} has no incentive for this order: expected {e_inc} ({basis_en}{shift_en}), actual 0, difference {d}"),
+            format!("R10 对账期次 {p} 的激励明细缺少该订单：应得 {e_inc}（{basis_zh}{}），实得 0，差额 {d}", shift_zh()),
+            format!("R10 statement {p} has no incentive for this order: expected {e_inc} ({basis_en}{}), actual 0, difference {d}", shift_en()),
         ),
         // Rewritten by decide_all, which knows which kind of consumption the trade has.
         Category::UnexpectedIncentive => (format!("R11 对账期次 {p} 发放了激励 {a_inc}，应得 0"), format!("R11 statement {p} pays {a_inc}: expected 0")),

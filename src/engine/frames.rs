@@ -40,11 +40,56 @@ fn dec_type(scale: usize) -> DataType {
     DataType::Decimal(PREC, scale)
 }
 
+/// Trade ids and service types coded as integers in their sort order, so that grouping, joining
+/// and sorting keys in polars work on one `u64` (`trade << 32 | service`) instead of two strings,
+/// and ordering by the code is ordering by the text.
+pub struct KeyCodes<'a> {
+    pub trades: Vec<&'a str>,
+    pub services: Vec<&'a str>,
+    trade_code: polars::prelude::PlHashMap<&'a str, u32>,
+    service_code: polars::prelude::PlHashMap<&'a str, u32>,
+}
+
+impl<'a> KeyCodes<'a> {
+    pub fn new(c: &'a Consumption, inc: &'a Incentives) -> KeyCodes<'a> {
+        use rayon::prelude::*;
+        let sorted = |it: &mut dyn Iterator<Item = &'a str>| -> Vec<&'a str> {
+            let set: polars::prelude::PlHashSet<&'a str> = it.collect();
+            let mut v: Vec<&'a str> = set.into_iter().collect();
+            v.par_sort_unstable();
+            v
+        };
+        let trades = sorted(&mut c.trade_id.iter().chain(inc.trade_id.iter()).map(String::as_str));
+        let services = sorted(&mut c.service.iter().chain(inc.service.iter()).map(String::as_str));
+        let trade_code = trades.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
+        let service_code = services.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
+        KeyCodes { trades, services, trade_code, service_code }
+    }
+
+    fn code(&self, trade: &str, service: &str) -> u64 {
+        let t = self.trade_code.get(trade).copied().unwrap_or(u32::MAX);
+        let s = self.service_code.get(service).copied().unwrap_or(u32::MAX);
+        (u64::from(t) << 32) | u64::from(s)
+    }
+
+    fn codes(&self, trades: &[String], services: &[String]) -> Vec<u64> {
+        use rayon::prelude::*;
+        trades.par_iter().zip(services.par_iter()).map(|(t, s)| self.code(t, s)).collect()
+    }
+
+    /// The trade id and service type of a key code.
+    pub fn text(&self, key: u64) -> (&'a str, &'a str) {
+        let (t, s) = ((key >> 32) as usize, (key & 0xffff_ffff) as usize);
+        (self.trades.get(t).copied().unwrap_or(""), self.services.get(s).copied().unwrap_or(""))
+    }
+}
+
 /// The consumption frame: one row per accepted consumption row.
-pub fn consumption_frame(c: &Consumption) -> PolarsResult<LazyFrame> {
+pub fn consumption_frame(c: &Consumption, codes: &KeyCodes) -> PolarsResult<LazyFrame> {
     let n = c.len();
     let mut cols = vec![
         Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
+        Column::new("key".into(), codes.codes(&c.trade_id, &c.service)),
         Column::new("cycle".into(), c.cycle.clone()),
         Column::new("cust".into(), c.customer_id.clone()),
         Column::new("assoc".into(), c.assoc.clone()),
@@ -227,14 +272,15 @@ pub fn flow_sums(decided: LazyFrame) -> LazyFrame {
         .sort(["cycle", "exp", "status"], Default::default())
 }
 
-/// One row per key `(period, trade, svc)`: the expected side (`e_`), the actual side (`a_`) and
+/// One row per key `(period, trade, svc)` (trade and service as one code, see [`KeyCodes`]),
+/// sorted by period, trade id and service: the expected side (`e_`), the actual side (`a_`) and
 /// the no-side consumption (`n_`), full-outer-joined.
 pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
     let expected = decided
         .clone()
         .filter(col("status").eq(lit(ELIGIBLE)))
         .with_columns([(col("base").cast(dec_type(WIDE)) * col("rate").cast(dec_type(WIDE))).alias("inc_raw")])
-        .group_by([col("exp").alias("period"), col("trade"), col("svc")])
+        .group_by([col("exp").alias("period"), col("key")])
         .agg([
             col("base").sum().alias("e_base"),
             col("inc_raw").sum().alias("e_inc_raw"),
@@ -243,14 +289,14 @@ pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
         ]);
     let noside = decided
         .filter(col("status").neq(lit(ELIGIBLE)))
-        .group_by([col("cycle").alias("period"), col("trade"), col("svc")])
+        .group_by([col("cycle").alias("period"), col("key")])
         .agg([
             col("row").implode(true).alias("n_rows"),
             col("status").eq(lit(INELIGIBLE)).sum().alias("n_inel"),
             col("status").eq(lit(NOT_ATTRIBUTED)).sum().alias("n_na"),
         ]);
     let actual = incentives
-        .group_by([col("period"), col("trade"), col("svc")])
+        .group_by([col("period"), col("key")])
         .agg([
             col("amount").sum().alias("a_inc"),
             col("base").sum().alias("a_base"),
@@ -259,24 +305,23 @@ pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
             col("dup").n_unique().alias("a_distinct"),
             len().alias("a_n"),
         ]);
-    let on = [col("period"), col("trade"), col("svc")];
+    let on = [col("period"), col("key")];
     let full = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
     expected
         .join(actual, on.clone(), on.clone(), full.clone())
         .join(noside, on.clone(), on, full)
-        .sort(["period", "trade", "svc"], Default::default())
+        .sort(["period", "key"], Default::default())
 }
 
 /// The incentive frame: one row per accepted incentive row.
-pub fn incentive_frame(inc: &Incentives) -> PolarsResult<LazyFrame> {
+pub fn incentive_frame(inc: &Incentives, codes: &KeyCodes) -> PolarsResult<LazyFrame> {
     let n = inc.len();
     let df = DataFrame::new(
         n,
         vec![
             Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
             Column::new("period".into(), inc.period.clone()),
-            Column::new("trade".into(), inc.trade_id.clone()),
-            Column::new("svc".into(), inc.service.clone()),
+            Column::new("key".into(), codes.codes(&inc.trade_id, &inc.service)),
             dec_column("amount", inc.amount.clone(), S)?,
             opt_dec_column("base", &inc.base)?,
             Column::new("dup".into(), inc.dup_key.clone()),

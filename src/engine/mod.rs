@@ -195,7 +195,8 @@ pub fn run_part(
 
     // Row level, in polars.
     let t = std::time::Instant::now();
-    let cons_lf = frames::consumption_frame(cons).stage("building the consumption frame")?;
+    let codes = frames::KeyCodes::new(cons, &loaded.incentives);
+    let cons_lf = frames::consumption_frame(cons, &codes).stage("building the consumption frame")?;
     let product_keys = cons_lf
         .clone()
         .select([col("svc"), col("mode"), col("day")])
@@ -232,7 +233,7 @@ pub fn run_part(
     crate::app::trace("engine: read row decisions", t);
     let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
-    let inc_lf = frames::incentive_frame(&loaded.incentives).stage("building the incentive frame")?;
+    let inc_lf = frames::incentive_frame(&loaded.incentives, &codes).stage("building the incentive frame")?;
     let (bill_findings, bill_cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules)?;
     let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
     let mut keys_df = keys_df;
@@ -244,8 +245,9 @@ pub fn run_part(
         Some(g) => g.cycles.clone(),
         None => cycles.iter().map(|&c| Period(c)).collect(),
     };
-    let ctx = decide::Context { rules, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
-    let facts = facts(&keys_df, &ctx)?;
+    let product_labels = decide::product_labels(rules);
+    let ctx = decide::Context { rules, product_labels: &product_labels, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
+    let facts = facts(&keys_df, &ctx, &codes)?;
     crate::app::trace("engine: pairing facts", t);
     let t = std::time::Instant::now();
 
@@ -256,9 +258,10 @@ pub fn run_part(
     let (mut cons_rows, mut inc_rows) = (0usize, 0usize);
     let chunk_keys = std::env::var("RECON_CHUNK_KEYS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(CHUNK_KEYS);
     let mut start = 0;
+    let mut sink_time = std::time::Duration::ZERO;
     while start < keys_df.height() {
         let len = chunk_keys.min(keys_df.height() - start);
-        let keys = read_keys(&keys_df.slice(start as i64, len), rules)?;
+        let keys = read_keys(&keys_df.slice(start as i64, len), rules, &codes)?;
         for k in &keys {
             cons_rows += k.expected.as_ref().map_or(0, |e| e.rows.len()) + k.noside_rows.len();
             inc_rows += k.actual.as_ref().map_or(0, |a| a.rows.len());
@@ -277,7 +280,9 @@ pub fn run_part(
                 chunk.push(d.finding);
             }
         }
+        let t_sink = std::time::Instant::now();
         sink(chunk).map_err(EngineError::Sink)?;
+        sink_time += t_sink.elapsed();
         start += len;
     }
     drop(keys_df);
@@ -292,6 +297,9 @@ pub fn run_part(
         )));
     }
     crate::app::trace("engine: decide keys and hand findings over", t);
+    if std::env::var_os("RECON_TRACE").is_some() {
+        eprintln!("[trace]   of which the findings' sink (format, write) {:.3} s", sink_time.as_secs_f64());
+    }
     let t = std::time::Instant::now();
     let periods = waterfall::build(&flows, &totals, &scope).map_err(|e| match e {
         waterfall::Error::Polars(source) => EngineError::Polars { stage: "reading the waterfall flows", source },
@@ -307,22 +315,21 @@ pub fn run_part(
 
 /// The facts about all keys that deciding one needs (see [`decide::Facts`]), read from the
 /// columns of the key frame without materialising the keys.
-fn facts(df: &DataFrame, ctx: &decide::Context) -> Result<decide::Facts, EngineError> {
+fn facts(df: &DataFrame, ctx: &decide::Context, codes: &frames::KeyCodes) -> Result<decide::Facts, EngineError> {
     use polars::prelude::PlHashMap as HashMap;
     let st = "pairing keys";
     let period = df.column("period").stage(st)?.cast(&DataType::Int32).stage(st)?;
     let period = period.i32().stage(st)?;
-    let trade = df.column("trade").stage(st)?.str().stage(st)?;
-    let svc = df.column("svc").stage(st)?.str().stage(st)?;
+    let key = df.column("key").stage(st)?.u64().stage(st)?;
     let count = |name: &str| -> Result<Vec<i64>, EngineError> { Ok(frames::i64_values(df, name).stage(st)?.into_iter().map(|v| v.unwrap_or(0)).collect()) };
     let (e_n, a_n, a_distinct, n_inel, n_na) = (count("e_n")?, count("a_n")?, count("a_distinct")?, count("n_inel")?, count("n_na")?);
 
     // PERIOD_SHIFT pairing: expected-only keys with actual-only keys of the same trade and
     // service in another loaded period, in period order (the frame is sorted by period).
-    let mut exp_only: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
-    let mut act_only: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
-    for (i, ((t, s), p)) in trade.iter().zip(svc.iter()).zip(period.iter()).enumerate() {
-        let ts = (t.unwrap_or(""), s.unwrap_or(""));
+    let mut exp_only: HashMap<u64, Vec<usize>> = HashMap::default();
+    let mut act_only: HashMap<u64, Vec<usize>> = HashMap::default();
+    for (i, (k, p)) in key.iter().zip(period.iter()).enumerate() {
+        let ts = k.unwrap_or(u64::MAX);
         if e_n[i] > 0 && a_n[i] == 0 {
             exp_only.entry(ts).or_default().push(i);
         } else if e_n[i] == 0 && a_n[i] > 0 && a_distinct[i] >= a_n[i] && ctx.loaded_periods.contains(&Period(p.unwrap_or(0))) {
@@ -343,20 +350,20 @@ fn facts(df: &DataFrame, ctx: &decide::Context) -> Result<decide::Facts, EngineE
     shifted.sort_unstable();
     if !shifted.is_empty() {
         let idx = IdxCa::from_vec("i".into(), shifted.iter().map(|&i| i as IdxSize).collect());
-        let keys = read_keys(&df.take(&idx).stage(st)?, ctx.rules)?;
+        let keys = read_keys(&df.take(&idx).stage(st)?, ctx.rules, codes)?;
         facts.shifted = shifted.into_iter().zip(keys).collect();
     }
 
     // What consumption the (trade, service) of each unpaired actual-only key has, anywhere.
-    let mut wanted: HashMap<(&str, &str), decide::Seen> = HashMap::default();
+    let mut wanted: HashMap<u64, decide::Seen> = HashMap::default();
     for (ts, acts) in &act_only {
         if acts.iter().any(|a| !facts.partner.contains_key(a)) {
             wanted.insert(*ts, decide::Seen::default());
         }
     }
     if !wanted.is_empty() {
-        for (i, (t, s)) in trade.iter().zip(svc.iter()).enumerate() {
-            if let Some(seen) = wanted.get_mut(&(t.unwrap_or(""), s.unwrap_or(""))) {
+        for (i, k) in key.iter().enumerate() {
+            if let Some(seen) = wanted.get_mut(&k.unwrap_or(u64::MAX)) {
                 seen.any |= e_n[i] > 0 || n_inel[i] + n_na[i] > 0;
                 seen.ineligible |= n_inel[i] > 0;
                 seen.not_attributed |= n_na[i] > 0;
@@ -409,11 +416,10 @@ pub fn phys_to_decimal(v: i128, scale: usize) -> Decimal {
     Decimal::from_i128_with_scale(v, s)
 }
 
-fn read_keys(df: &DataFrame, rules: &RuleSet) -> Result<Vec<Key>, EngineError> {
+fn read_keys(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes) -> Result<Vec<Key>, EngineError> {
     let st = "reading keys";
     let period = frames::i32_values(df, "period").stage(st)?;
-    let trade = frames::str_values(df, "trade").stage(st)?;
-    let svc = frames::str_values(df, "svc").stage(st)?;
+    let key: Vec<Option<u64>> = df.column("key").stage(st)?.u64().stage(st)?.iter().collect();
     let (e_base, e_base_s) = frames::dec_values(df, "e_base").stage(st)?;
     let (e_raw, e_raw_s) = frames::dec_values(df, "e_inc_raw").stage(st)?;
     let mut e_rows = frames::row_lists(df, "e_rows").stage(st)?;
@@ -450,8 +456,8 @@ fn read_keys(df: &DataFrame, rules: &RuleSet) -> Result<Vec<Key>, EngineError> {
         };
         keys.push(Key {
             period: Period(period[i].unwrap_or(0)),
-            trade_id: trade[i].clone(),
-            service: svc[i].clone(),
+            trade_id: codes.text(key[i].unwrap_or(u64::MAX)).0.to_string(),
+            service: codes.text(key[i].unwrap_or(u64::MAX)).1.to_string(),
             expected,
             actual,
             noside_rows: std::mem::take(&mut n_rows[i]),

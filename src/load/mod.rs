@@ -175,6 +175,8 @@ pub(crate) fn stream_kind<S: Sink>(
     let block = std::env::var("RECON_BLOCK_BYTES").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(BLOCK);
     let mut summaries = Vec::new();
     let mut proto = S::default();
+    let start = std::time::Instant::now();
+    let (mut parse_time, mut route_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     for (path, label, format) in table::list(paths, root)? {
         let mut summary = InputSummary { path: label.clone(), kind, format: format.name(), sha256: String::new(), rows: 0, accepted: 0, rejected: 0 };
         let io = |source| LoadError::Io { path: label.clone(), source };
@@ -184,10 +186,15 @@ pub(crate) fn stream_kind<S: Sink>(
                 table_idx = Some(prov.tables.len() as u32);
                 prov.tables.push(t.cited());
             }
-            for r in read_table(t, kind, rules, &mut proto, table_idx.unwrap_or(0))? {
+            let t0 = std::time::Instant::now();
+            let reads = read_table(t, kind, rules, &mut proto, table_idx.unwrap_or(0))?;
+            parse_time += t0.elapsed();
+            let t0 = std::time::Instant::now();
+            for r in reads {
                 summary.add(&r, rejects);
                 route(r.sink, r.prov_rows).map_err(io)?;
             }
+            route_time += t0.elapsed();
             Ok(())
         };
         let sha = if format == table::Format::Csv {
@@ -202,6 +209,9 @@ pub(crate) fn stream_kind<S: Sink>(
         };
         summary.sha256 = sha;
         summaries.push(summary);
+    }
+    if std::env::var_os("RECON_TRACE").is_some() {
+        eprintln!("[trace]   {} read {:.3} s: parse {:.3} s, spill {:.3} s, rest (read, hash, cut) {:.3} s", kind.name(), start.elapsed().as_secs_f64(), parse_time.as_secs_f64(), route_time.as_secs_f64(), (start.elapsed() - parse_time - route_time).as_secs_f64());
     }
     Ok(summaries)
 }
@@ -280,7 +290,7 @@ pub(crate) trait Sink: Default + Send {
 /// Column positions plus the header text shown in rejections.
 #[derive(Clone)]
 pub(crate) struct Cols {
-    idx: HashMap<&'static str, (usize, String)>,
+    idx: polars::prelude::PlHashMap<&'static str, (usize, String)>,
 }
 
 impl Cols {

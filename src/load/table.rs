@@ -192,14 +192,20 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         let cut = if eof {
             pending.len()
         } else {
-            let (mut quoted, mut last) = (false, None);
-            for (i, &c) in pending.iter().enumerate() {
-                match c {
-                    b'"' => quoted = !quoted,
-                    b'\n' if !quoted => last = Some(i + 1),
-                    _ => {}
+            let last = if pending.contains(&b'"') {
+                let (mut quoted, mut last) = (false, None);
+                for (i, &c) in pending.iter().enumerate() {
+                    match c {
+                        b'"' => quoted = !quoted,
+                        b'\n' if !quoted => last = Some(i + 1),
+                        _ => {}
+                    }
                 }
-            }
+                last
+            } else {
+                // no quote: the last line break ends the last whole record
+                pending.iter().rposition(|&c| c == b'\n').map(|i| i + 1)
+            };
             match last {
                 Some(c) => c,
                 None => {
@@ -411,6 +417,17 @@ impl Table {
         }
         self.body = Body::Rows(Vec::new());
         out
+    }
+
+    /// [`Table::cite`] appended to `out`.
+    pub fn cite_into(&self, loc: u32, out: &mut String) {
+        use std::fmt::Write as _;
+        out.push_str(&self.label);
+        let _ = match &self.cite {
+            CiteStyle::Line => write!(out, ":{loc}"),
+            CiteStyle::Sheet(s) => write!(out, "!{s}:{loc}"),
+            CiteStyle::Record(key) => write!(out, ":{key}[{loc}]"),
+        };
     }
 
     /// `file:12`, `book.xlsx!明细:12`, `body.json:fee_records[3]`.

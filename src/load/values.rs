@@ -10,6 +10,13 @@ use crate::model::{PolicyTz, AMOUNT_SCALE};
 
 /// An amount; `None` for an empty cell. Parentheses mean negative.
 pub fn parse_amount(raw: &str) -> Result<Option<Decimal>, String> {
+    // The common shape (`-1234.50`: digits, a point, a leading minus) parsed in place: the
+    // general path below would remove nothing from it, so both give the same value.
+    let t = raw.trim();
+    if !t.is_empty() && t != "-" && t.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || b == b'.' || (b == b'-' && i == 0)) {
+        let d = parse_plain_decimal(t).ok_or_else(|| format!("not an amount: expected a number such as 1,234.50, ¥1234.5 or (3.20), got {raw:?}"))?;
+        return fit_scale(d).map(Some).ok_or_else(|| format!("amount {raw:?} has more than {AMOUNT_SCALE} decimal places"));
+    }
     let mut s: String = raw.trim().chars().filter(|c| !matches!(c, ',' | ' ' | '\u{a0}')).collect();
     if s.is_empty() || s == "-" {
         return Ok(None);

@@ -195,8 +195,9 @@ impl FindingsCsv {
             .par_chunks(2048)
             .map(|part| {
                 let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 640));
+                let mut scratch = String::new();
                 for f in part {
-                    w.write_record(finding_record(f, loaded)).map_err(csv_err(path))?;
+                    write_finding(&mut w, f, loaded, &mut scratch).map_err(csv_err(path))?;
                 }
                 w.into_inner().map_err(|e| io_err(path)(e.into_error()))
             })
@@ -212,15 +213,69 @@ impl FindingsCsv {
     }
 }
 
+/// Writes one finding's findings.csv record (the fields of [`finding_record`], without building
+/// them as separate strings).
+pub fn write_finding<W: Write>(w: &mut csv::Writer<W>, f: &Finding, loaded: &Loaded, scratch: &mut String) -> csv::Result<()> {
+    use std::fmt::Write as _;
+    let field = |w: &mut csv::Writer<W>, s: &str| w.write_field(s);
+    field(w, &f.id)?;
+    scratch.clear();
+    let _ = write!(scratch, "{}", f.period);
+    field(w, scratch)?;
+    field(w, f.category.name())?;
+    field(w, f.action.name())?;
+    field(w, &f.customer_id)?;
+    field(w, &f.customer_name)?;
+    field(w, &f.trade_id)?;
+    field(w, &f.service)?;
+    field(w, f.charging_mode.map_or("", |m| m.label()))?;
+    scratch.clear();
+    if let Some(p) = f.expected_period {
+        let _ = write!(scratch, "{p}");
+    }
+    field(w, scratch)?;
+    for v in [f.expected_base, f.expected_incentive, f.actual_base, f.actual_incentive] {
+        field(w, &opt_money(v))?;
+    }
+    field(w, &fmt_money(f.delta))?;
+    field(w, &f.rule_ids)?;
+    field(w, &f.explanation)?;
+    scratch.clear();
+    cite_rows_into(&loaded.consumption.prov, &f.consumption_rows, scratch);
+    field(w, scratch)?;
+    scratch.clear();
+    match (&loaded.bills, f.bill_rows.is_empty()) {
+        (Some(b), false) => cite_rows_into(&b.prov, &f.bill_rows, scratch),
+        _ => cite_rows_into(&loaded.incentives.prov, &f.incentive_rows, scratch),
+    }
+    field(w, scratch)?;
+    w.write_record(None::<&[u8]>)
+}
+
+/// [`cite_rows`] appended to `out`.
+fn cite_rows_into(prov: &Provenance, rows: &[u32], out: &mut String) {
+    use std::fmt::Write as _;
+    for (i, &r) in rows.iter().take(MAX_CITES).enumerate() {
+        if i > 0 {
+            out.push_str("; ");
+        }
+        let (t, loc) = prov.rows[r as usize];
+        prov.tables[t as usize].cite_into(loc, out);
+    }
+    if rows.len() > MAX_CITES {
+        let _ = write!(out, "; +{} more", rows.len() - MAX_CITES);
+    }
+}
+
 /// Each finding's findings.csv record, formatted in parallel (a streamed run sorts them across
 /// partitions before writing).
 pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Result<Vec<Vec<u8>>, csv::Error> {
     use rayon::prelude::*;
     chunk
         .par_iter()
-        .map(|f| {
+        .map_init(String::new, |scratch, f| {
             let mut w = csv::Writer::from_writer(Vec::with_capacity(640));
-            w.write_record(finding_record(f, loaded))?;
+            write_finding(&mut w, f, loaded, scratch)?;
             w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
         })
         .collect()
