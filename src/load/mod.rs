@@ -168,7 +168,7 @@ pub(crate) fn stream_kind<S: Sink>(
     sheet: Option<&str>,
     prov: &mut Provenance,
     rejects: &mut Vec<Reject>,
-    route: &mut dyn FnMut(S, Vec<(u32, u32)>) -> std::io::Result<()>,
+    route: &mut (dyn FnMut(S, Vec<(u32, u32)>) -> std::io::Result<()> + Send),
 ) -> Result<Vec<InputSummary>, LoadError> {
     // Bytes read per block; RECON_BLOCK_BYTES overrides it (the tests use tiny blocks).
     const BLOCK: usize = 64 << 20;
@@ -176,43 +176,77 @@ pub(crate) fn stream_kind<S: Sink>(
     let mut summaries = Vec::new();
     let mut proto = S::default();
     let start = std::time::Instant::now();
-    let (mut parse_time, mut route_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     for (path, label, format) in table::list(paths, root)? {
         let mut summary = InputSummary { path: label.clone(), kind, format: format.name(), sha256: String::new(), rows: 0, accepted: 0, rejected: 0 };
         let io = |source| LoadError::Io { path: label.clone(), source };
-        let mut table_idx = None;
-        let mut each = |t: Table, prov: &mut Provenance, rejects: &mut Vec<Reject>, new_table: bool| -> Result<(), LoadError> {
-            if new_table || table_idx.is_none() {
-                table_idx = Some(prov.tables.len() as u32);
-                prov.tables.push(t.cited());
-            }
-            let t0 = std::time::Instant::now();
-            let reads = read_table(t, kind, rules, &mut proto, table_idx.unwrap_or(0))?;
-            parse_time += t0.elapsed();
-            let t0 = std::time::Instant::now();
-            for r in reads {
-                summary.add(&r, rejects);
-                route(r.sink, r.prov_rows).map_err(io)?;
-            }
-            route_time += t0.elapsed();
-            Ok(())
-        };
-        let sha = if format == table::Format::Csv {
-            table::csv_blocks(&path, &label, block, |t| each(t, prov, rejects, false))?
+        if format == table::Format::Csv {
+            // A pipeline of three: one thread reads and cuts blocks, this one parses them (in
+            // parallel parts), one spills the parsed rows; each waits for at most one block.
+            let table_idx = prov.tables.len() as u32;
+            let mut first = true;
+            let (summary_ref, rejects_ref) = (&mut summary, &mut *rejects);
+            let route_ref = &mut *route;
+            let sha = std::thread::scope(|sc| -> Result<String, LoadError> {
+                let (blocks_tx, blocks_rx) = std::sync::mpsc::sync_channel::<Table>(1);
+                let (label_r, path_r) = (label.clone(), path.clone());
+                let reader = sc.spawn(move || {
+                    table::csv_blocks(&path_r, &label_r, block, |t| {
+                        blocks_tx.send(t).map_err(|_| LoadError::Io { path: label_r.clone(), source: std::io::Error::other("stopped") })
+                    })
+                });
+                let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<Read<S>>>(1);
+                let spiller = sc.spawn(move || -> Result<(), LoadError> {
+                    for reads in parsed_rx {
+                        for r in reads {
+                            summary_ref.add(&r, rejects_ref);
+                            route_ref(r.sink, r.prov_rows).map_err(|source| LoadError::Io { path: summary_ref.path.clone(), source })?;
+                        }
+                    }
+                    Ok(())
+                });
+                let mut parsed = Ok(());
+                for t in blocks_rx {
+                    if first {
+                        prov.tables.push(t.cited());
+                        first = false;
+                    }
+                    match read_table(t, kind, rules, &mut proto, table_idx) {
+                        Ok(reads) => {
+                            if parsed_tx.send(reads).is_err() {
+                                break; // the spiller failed: its error is reported below
+                            }
+                        }
+                        Err(e) => {
+                            parsed = Err(e);
+                            break;
+                        }
+                    }
+                }
+                drop(parsed_tx);
+                let spilled = spiller.join().unwrap_or_else(|_| Err(LoadError::Io { path: label.clone(), source: std::io::Error::other("the spilling thread panicked") }));
+                let read = reader.join().unwrap_or_else(|_| Err(LoadError::Io { path: label.clone(), source: std::io::Error::other("the reading thread panicked") }));
+                // The first failure in pipeline order: parsing, then spilling, then reading (a
+                // reader stopped by a failure downstream reports only that it was stopped).
+                parsed?;
+                spilled?;
+                read
+            })?;
+            summary.sha256 = sha;
         } else {
             let mut file = table::read_one(&path, root)?;
-            let sha = file.sha256.clone();
+            summary.sha256 = file.sha256.clone();
             for t in read_tables(&mut file, sheet)? {
-                each(t, prov, rejects, true)?;
+                let table_idx = prov.tables.len() as u32;
+                prov.tables.push(t.cited());
+                for r in read_table(t, kind, rules, &mut proto, table_idx)? {
+                    summary.add(&r, rejects);
+                    route(r.sink, r.prov_rows).map_err(io)?;
+                }
             }
-            sha
-        };
-        summary.sha256 = sha;
+        }
         summaries.push(summary);
     }
-    if std::env::var_os("RECON_TRACE").is_some() {
-        eprintln!("[trace]   {} read {:.3} s: parse {:.3} s, spill {:.3} s, rest (read, hash, cut) {:.3} s", kind.name(), start.elapsed().as_secs_f64(), parse_time.as_secs_f64(), route_time.as_secs_f64(), (start.elapsed() - parse_time - route_time).as_secs_f64());
-    }
+    crate::app::trace(&format!("  read {}", kind.name()), start);
     Ok(summaries)
 }
 

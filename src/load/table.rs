@@ -126,10 +126,11 @@ pub fn read_one(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
 /// its sha256 and whether it is UTF-8; GBK blocks are decoded one by one. Returns the sha256.
 pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Table) -> Result<(), LoadError>) -> Result<String, LoadError> {
     let io = |source| LoadError::Io { path: label.to_string(), source };
-    // First pass: sha256, and whether the whole file is UTF-8.
+    // First pass: whether the whole file is UTF-8 (the sha256 is taken in the second).
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 8 << 20];
+    // (reads of at most a block: tiny blocks in the tests cut characters everywhere)
+    let mut buf = vec![0u8; block.clamp(1, 8 << 20)];
     let (mut utf8, mut carry, mut head) = (true, Vec::<u8>::new(), Vec::<u8>::new());
     let mut offset = 0usize;
     let mut bad_at = 0usize;
@@ -138,29 +139,45 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
         if head.len() < 3 {
             head.extend(buf[..n].iter().take(3 - head.len()));
         }
         if utf8 {
-            let mut chunk = std::mem::take(&mut carry);
-            chunk.extend_from_slice(&buf[..n]);
-            if let Err(e) = std::str::from_utf8(&chunk) {
-                if e.error_len().is_none() {
-                    carry = chunk[e.valid_up_to()..].to_vec();
-                } else {
-                    utf8 = false;
-                    bad_at = offset + e.valid_up_to();
+            // A character cut by the read boundary is completed from the next read.
+            let mut from = 0;
+            if let Some(&lead) = carry.first() {
+                let len = match lead {
+                    0xC0..=0xDF => 2,
+                    0xE0..=0xEF => 3,
+                    _ => 4,
+                };
+                from = (len - carry.len()).min(n);
+                carry.extend_from_slice(&buf[..from]);
+                if carry.len() == len {
+                    if std::str::from_utf8(&carry).is_err() {
+                        utf8 = false;
+                        bad_at = offset;
+                    }
+                    carry.clear();
                 }
             }
-            offset += chunk.len() - carry.len();
+            if utf8 && from < n {
+                if let Err(e) = std::str::from_utf8(&buf[from..n]) {
+                    if e.error_len().is_none() {
+                        carry = buf[from + e.valid_up_to()..n].to_vec();
+                    } else {
+                        utf8 = false;
+                        bad_at = offset + from + e.valid_up_to();
+                    }
+                }
+            }
+            offset += n;
         }
     }
     if !carry.is_empty() {
         utf8 = false;
         bad_at = offset;
     }
-    let sha256 = hex(&hasher.finalize());
     let bom = head.starts_with(b"\xEF\xBB\xBF");
     if bom && !utf8 {
         return Err(LoadError::Undecodable { path: label.to_string(), line: 0, expected: "UTF-8 (the file starts with a UTF-8 byte order mark)".into() })
@@ -185,6 +202,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
             let start = pending.len();
             pending.resize(start + want.max(1 << 16), 0);
             let n = file.read(&mut pending[start..]).map_err(io)?;
+            hasher.update(&pending[start..start + n]);
             pending.truncate(start + n);
             eof = n == 0;
         }
@@ -213,6 +231,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
                     let start = pending.len();
                     pending.resize(start + block, 0);
                     let n = file.read(&mut pending[start..]).map_err(io)?;
+                    hasher.update(&pending[start..start + n]);
                     pending.truncate(start + n);
                     eof = n == 0;
                     continue;
@@ -254,7 +273,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
     if headers.is_none() {
         return Err(LoadError::NoHeader { path: label.to_string() });
     }
-    Ok(sha256)
+    Ok(hex(&hasher.finalize()))
 }
 
 fn with_line(e: LoadError, path: &Path, offset: usize) -> LoadError {
