@@ -59,6 +59,38 @@ pub struct RunArgs {
     pub streaming: bool,
     /// Partitions of a streamed run (default: one per 16 MiB of input).
     pub partitions: Option<usize>,
+    /// Never stream, however large the inputs (`--in-memory`).
+    pub in_memory: bool,
+}
+
+/// Consumption and incentive input from which a run that can stream (csv and json outputs, no
+/// partner bill) streams without being asked: streaming is faster from about this size on (see
+/// BENCHMARKS.md) and its memory stays flat.
+pub const AUTO_STREAMING_BYTES: u64 = 64 << 20;
+
+/// Whether `args` streams: asked for with --streaming, or chosen for large inputs when the run
+/// can stream (the outputs are the same bytes either way).
+fn streams(args: &RunArgs) -> Result<bool, Error> {
+    if args.streaming {
+        return Ok(true);
+    }
+    if args.in_memory || !args.bills.is_empty() {
+        return Ok(false);
+    }
+    let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
+    if formats.xlsx || formats.html {
+        return Ok(false);
+    }
+    let root = std::env::current_dir().unwrap_or_default();
+    let mut bytes = 0u64;
+    for paths in [&args.consumption, &args.incentives] {
+        for (p, _, _) in load::table::list(paths, args.root.as_deref().unwrap_or(&root))? {
+            bytes += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    // RECON_AUTO_STREAMING_BYTES moves the threshold (the tests use it on small inputs).
+    let threshold = std::env::var("RECON_AUTO_STREAMING_BYTES").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(AUTO_STREAMING_BYTES);
+    Ok(bytes >= threshold)
 }
 
 /// The rules and inputs of a run, loaded and validated, not yet reconciled.
@@ -123,7 +155,7 @@ impl Prepared {
 }
 
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
-    if args.streaming {
+    if streams(args)? {
         return crate::stream::run(args, out);
     }
     let p = prepare(args)?;

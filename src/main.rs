@@ -54,9 +54,13 @@ enum Command {
         #[arg(long)]
         exit_zero: bool,
         /// Inputs larger than memory: partition them on disk (under --out) and reconcile one
-        /// partition at a time. Same outputs; csv and json formats only; no --bills.
-        #[arg(long)]
+        /// partition at a time. Same outputs; csv and json formats only; no --bills. Chosen
+        /// without asking when those allow it and the inputs pass 64 MiB.
+        #[arg(long, conflicts_with = "in_memory")]
         streaming: bool,
+        /// Never stream, however large the inputs.
+        #[arg(long)]
+        in_memory: bool,
         /// Number of partitions for --streaming (default: one per 16 MiB of input).
         #[arg(long, requires = "streaming")]
         partitions: Option<usize>,
@@ -111,8 +115,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
     let (result, exit_zero) = match cli.command {
-        Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero, streaming, partitions } => {
-            let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions };
+        Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero, streaming, in_memory, partitions } => {
+            let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions, in_memory };
             (app::run(&args, &mut stdout), exit_zero)
         }
         Command::Demo { out, exit_zero } => (app::demo(&out, &mut stdout), exit_zero),

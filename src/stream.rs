@@ -145,6 +145,9 @@ fn concatenate(parts: &[(PathBuf, Vec<(Period, u64, u64)>)], out: &Path) -> Resu
     header.write_record(report::FINDINGS_HEADER).map_err(|source| ReportError::Csv { path: out.display().to_string(), source })?;
     let header = header.into_inner().map_err(|e| io_error(out)(e.into_error()))?;
     w.write_all(&header).map_err(io_error(out))?;
+    // The parts are copied file to file (std uses copy_file_range on Linux: no trip through
+    // user space).
+    let mut w = w.into_inner().map_err(|e| io_error(out)(e.into_error()))?;
     let periods: std::collections::BTreeSet<Period> = parts.iter().flat_map(|(_, r)| r.iter().map(|(p, _, _)| *p)).collect();
     let mut files = Vec::with_capacity(parts.len());
     for (path, _) in parts {
@@ -154,7 +157,10 @@ fn concatenate(parts: &[(PathBuf, Vec<(Period, u64, u64)>)], out: &Path) -> Resu
         for ((path, ranges), file) in parts.iter().zip(files.iter_mut()) {
             for &(_, start, end) in ranges.iter().filter(|(p, _, _)| *p == period) {
                 file.seek(SeekFrom::Start(start)).map_err(io_error(path))?;
-                std::io::copy(&mut Read::by_ref(file).take(end - start), &mut w).map_err(io_error(path))?;
+                let copied = std::io::copy(&mut Read::by_ref(file).take(end - start), &mut w).map_err(io_error(path))?;
+                if copied != end - start {
+                    return Err(Error::Usage(format!("{}: a findings part of this run is cut short", path.display())));
+                }
             }
         }
     }

@@ -112,3 +112,23 @@ fn streaming_refuses_what_it_cannot_do_yet() {
     let o = w.recon(&[&base[..], &["--format", "csv,json"]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// Above a size (64 MiB; moved here by RECON_AUTO_STREAMING_BYTES) a run that can stream does,
+/// without --streaming; --in-memory, a workbook format or a bill keeps it in memory.
+#[test]
+fn large_inputs_stream_without_being_asked() {
+    let w = Work::new();
+    let repo = repo();
+    let base = ["run", "--rules", "fixtures/demo/rules.toml", "--consumption", "fixtures/demo/consumption", "--incentives", "fixtures/demo/incentives", "--customers", "fixtures/demo/customers.csv"];
+    let streamed = |extra: &[&str], name: &str| -> bool {
+        let out = w.path(name);
+        let o = recon_in(&repo, &[&base[..], extra, &["--out", out.to_str().expect("path")]].concat(), &[("RECON_AUTO_STREAMING_BYTES", "1"), ("RECON_TRACE", "1")]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        stderr(&o).contains("streaming: read and partition")
+    };
+    assert!(streamed(&["--format", "csv,json"], "auto"));
+    assert!(!streamed(&["--format", "csv,json", "--in-memory"], "mem"));
+    assert!(!streamed(&["--format", "csv,xlsx"], "xlsx"));
+    assert!(!streamed(&["--format", "csv,json", "--bills", "fixtures/demo/bills"], "bills"));
+    same_outputs(&w.path("mem"), &w.path("auto"), "automatic streaming");
+}
