@@ -5,6 +5,8 @@
 #           categories, the waterfall, findings to CSV)
 #   polars  benches/polars_scan.py: polars' typed scan of the columns recon needs, parsed to
 #           decimals and timestamps and summed; nothing else. The floor of a CSV-fed run.
+# recon runs as a user would run it (with these outputs and inputs it streams: the inputs pass
+# 64 MiB), and once more with --in-memory, whose outputs must be the same bytes.
 #
 #   benches/e2e.sh [N ...]          (default: 1000000 10000000)
 #
@@ -163,6 +165,19 @@ run_three() { # data dir, label; sets R_*, D_*, P_*
         R_STATUS="$R_STATUS: $(grep -v '^\[trace\]' "$d/recon.stderr" | head -1 | cut -c1-120)"
     fi
 
+    BUSY_M=$(wait_idle); warm "$d"
+    log "recon --in-memory $(basename "$d")"
+    recon_args "$d" "$d/recon-mem-out"
+    timed recon-mem "$d/recon-mem" env RECON_TRACE=1 bash -c 'ulimit -v "$1"; shift; exec "$@"' _ "$RECON_VLIMIT_KB" "$R" "${RA[@]}" --in-memory
+    M_WALL=$WALL M_RSS=$RSS_KB M_STATUS=$STATUS
+    if [ "$M_STATUS" != ok ]; then
+        M_STATUS="$M_STATUS: $(grep -v '^\[trace\]' "$d/recon-mem.stderr" | head -1 | cut -c1-120)"
+    elif [ "$R_STATUS" = ok ]; then
+        for f in findings.csv summary.json disputes.csv rejected.csv; do
+            cmp -s "$d/recon-out/$f" "$d/recon-mem-out/$f" || M_STATUS="outputs differ from the streamed run ($f)"
+        done
+    fi
+
     BUSY_D=$(wait_idle); warm "$d"
     log "duckdb $(basename "$d")"
     timed duckdb "$d/duck/run" "$PY" "$here/duckdb_run.py" "$d" "$d/duck" --threads "$DUCKDB_THREADS" \
@@ -209,13 +224,14 @@ imp_p=$( { /usr/bin/time -f %e "$PY" -c 'import polars' ; } 2>&1 | tail -1)
 tsv=$BENCH_DIR/results.tsv
 md=$BENCH_DIR/results.md
 [ -f "$tsv" ] || printf 'date\trows\tcontender\twall_s\tpeak_rss_kb\tstatus\tcpu_busy_before_pct\n' > "$tsv"
-declare -A RW RS RST DW DS PW PS CHK
+declare -A RW RS RST MW MS MST DW DS PW PS CHK
 for n in "${sizes[@]}"; do
     gen "$n"
     d=$BENCH_DIR/g$n
     run_three "$d"
-    RW[$n]=$R_WALL RS[$n]=$R_RSS RST[$n]=$R_STATUS DW[$n]=$D_WALL DS[$n]=$D_RSS PW[$n]=$P_WALL PS[$n]=$P_RSS
+    RW[$n]=$R_WALL RS[$n]=$R_RSS RST[$n]=$R_STATUS MW[$n]=$M_WALL MS[$n]=$M_RSS MST[$n]=$M_STATUS DW[$n]=$D_WALL DS[$n]=$D_RSS PW[$n]=$P_WALL PS[$n]=$P_RSS
     printf '%s\t%s\trecon\t%s\t%s\t%s\t%s\n' "$started" "$n" "$R_WALL" "$R_RSS" "$R_STATUS" "$BUSY_R" >> "$tsv"
+    printf '%s\t%s\trecon-in-memory\t%s\t%s\t%s\t%s\n' "$started" "$n" "$M_WALL" "$M_RSS" "$M_STATUS" "$BUSY_M" >> "$tsv"
     printf '%s\t%s\tduckdb\t%s\t%s\t%s\t%s\n' "$started" "$n" "$D_WALL" "$D_RSS" "$D_STATUS" "$BUSY_D" >> "$tsv"
     printf '%s\t%s\tpolars\t%s\t%s\t%s\t%s\n' "$started" "$n" "$P_WALL" "$P_RSS" "$P_STATUS" "$BUSY_P" >> "$tsv"
     # sanity check of the timed outputs
@@ -227,7 +243,7 @@ for n in "${sizes[@]}"; do
     else
         CHK[$n]="FAILED (see $d/compare.txt)"
     fi
-    log "$n rows: recon ${R_WALL}s $(gb "$R_RSS") GB [$R_STATUS], duckdb ${D_WALL}s $(gb "$D_RSS") GB [$D_STATUS], polars ${P_WALL}s $(gb "$P_RSS") GB [$P_STATUS]; check ${CHK[$n]}"
+    log "$n rows: recon ${R_WALL}s $(gb "$R_RSS") GB [$R_STATUS], in memory ${M_WALL}s $(gb "$M_RSS") GB [$M_STATUS], duckdb ${D_WALL}s $(gb "$D_RSS") GB [$D_STATUS], polars ${P_WALL}s $(gb "$P_RSS") GB [$P_STATUS]; check ${CHK[$n]}"
 done
 
 # --- Report ------------------------------------------------------------------------------------
@@ -250,6 +266,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r <= t) ? "met" : "missed"}';
         rs=${RST[$n]}
         if [ "$rs" != ok ]; then rs="did not finish ($rs), peak $(gb "${RS[$n]}") GB when it stopped"; fi
         echo "| $n | $cs MB | $is MB ($ir) | recon | ${RW[$n]} s | $(gb "${RS[$n]}") GB | $rs | ${CHK[$n]} |"
+        echo "| $n | | | recon --in-memory | ${MW[$n]} s | $(gb "${MS[$n]}") GB | ${MST[$n]} | |"
         echo "| $n | | | DuckDB SQL | ${DW[$n]} s | $(gb "${DS[$n]}") GB | ok | |"
         echo "| $n | | | polars typed scan | ${PW[$n]} s | $(gb "${PS[$n]}") GB | ok | |"
     done
