@@ -61,8 +61,8 @@ enum Command {
         /// Never stream, however large the inputs.
         #[arg(long)]
         in_memory: bool,
-        /// Number of partitions for --streaming (default: one per 16 MiB of input).
-        #[arg(long, requires = "streaming")]
+        /// Number of partitions when the run streams (default: one per 16 MiB of input).
+        #[arg(long)]
         partitions: Option<usize>,
     },
     /// Reconcile the bundled demo fixtures end to end.
