@@ -207,17 +207,30 @@ impl ChargingMode {
     /// Text always wins; numbers follow the file's coding.
     pub fn parse(s: &str, coding: ModeCoding) -> Option<ChargingMode> {
         let t = s.trim();
-        let lower = t.to_ascii_lowercase();
-        if t.starts_with("包年") || t.starts_with("包月") || t.starts_with("包周期") || lower == "subscription" || lower == "yearly/monthly" {
+        // The Chinese labels first: no lower-casing needed (every row of an export has one).
+        if t.starts_with("包年") || t.starts_with("包月") || t.starts_with("包周期") {
             return Some(ChargingMode::Subscription);
         }
-        if t.starts_with("按需") || lower == "on-demand" || lower == "pay-per-use" || lower == "ondemand" {
+        if t.starts_with("按需") {
             return Some(ChargingMode::OnDemand);
         }
-        if t.starts_with("预留实例") || lower.starts_with("reserved") {
+        if t.starts_with("预留实例") {
             return Some(ChargingMode::Reserved);
         }
-        if t.starts_with("节省计划") || lower.starts_with("savings") {
+        if t.starts_with("节省计划") {
+            return Some(ChargingMode::SavingsPlan);
+        }
+        let lower = t.to_ascii_lowercase();
+        if lower == "subscription" || lower == "yearly/monthly" {
+            return Some(ChargingMode::Subscription);
+        }
+        if lower == "on-demand" || lower == "pay-per-use" || lower == "ondemand" {
+            return Some(ChargingMode::OnDemand);
+        }
+        if lower.starts_with("reserved") {
+            return Some(ChargingMode::Reserved);
+        }
+        if lower.starts_with("savings") {
             return Some(ChargingMode::SavingsPlan);
         }
         let n: i32 = t.strip_suffix(".0").unwrap_or(t).parse().ok()?;
@@ -245,9 +258,11 @@ pub enum Association {
 impl Association {
     pub fn parse(s: &str) -> Option<Association> {
         let t = s.trim();
-        match t.to_ascii_lowercase().as_str() {
-            "代售" | "垫付" | "resale" | "2" => Some(Association::Resale),
-            "顾问销售" | "推荐" | "referral" | "1" => Some(Association::Referral),
+        match t {
+            "代售" | "垫付" | "2" => Some(Association::Resale),
+            "顾问销售" | "推荐" | "1" => Some(Association::Referral),
+            _ if t.eq_ignore_ascii_case("resale") => Some(Association::Resale),
+            _ if t.eq_ignore_ascii_case("referral") => Some(Association::Referral),
             _ => None,
         }
     }
@@ -354,14 +369,23 @@ impl Rounding {
 
 /// Formats money with at least two decimals and no trailing zeros beyond them.
 pub fn fmt_money(v: Decimal) -> String {
+    let mut s = String::new();
+    fmt_money_into(&mut s, v);
+    s
+}
+
+/// [`fmt_money`] appended to `out`.
+pub fn fmt_money_into(out: &mut String, v: Decimal) {
+    use std::fmt::Write as _;
     let mut v = v.normalize();
     if v.scale() < 2 {
         v.rescale(2);
     }
     if v.is_zero() {
-        return "0.00".into();
+        out.push_str("0.00");
+    } else {
+        let _ = write!(out, "{v}");
     }
-    v.to_string()
 }
 
 #[cfg(test)]

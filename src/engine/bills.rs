@@ -10,6 +10,7 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 
 use super::decide::{action_for, finding_id, Category, Finding};
+use super::frames;
 use super::frames::{dec_column, dec_values, i32_values, i64_values, row_lists, str_values};
 use super::{phys_to_decimal, EngineError, Stage};
 use crate::load::{Bills, Loaded};
@@ -39,11 +40,11 @@ fn bill_frame(b: &Bills) -> PolarsResult<LazyFrame> {
         n,
         vec![
             Column::new("brow".into(), (0..n as u32).collect::<Vec<u32>>()),
-            Column::new("cycle".into(), b.cycle.clone()),
-            Column::new("cust".into(), b.customer_id.clone()),
-            Column::new("svc".into(), b.service.clone()),
-            Column::new("mode".into(), b.mode.clone()),
-            Column::new("trade".into(), b.trade_id.clone()),
+            frames::num_column::<Int32Type>("cycle", &b.cycle),
+            frames::str_column("cust", &b.customer_id),
+            frames::str_column("svc", &b.service),
+            frames::num_column::<Int32Type>("mode", &b.mode),
+            frames::str_column("trade", &b.trade_id),
             dec_column("amount", b.amount.clone(), AMOUNT_SCALE as usize)?,
         ],
     )?

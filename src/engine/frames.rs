@@ -27,6 +27,16 @@ pub const NA_NOT_IN_FILE: i32 = 2;
 pub const NA_LAG: i32 = 3;
 pub const NA_GRACE: i32 = 4;
 
+/// A string column made from borrowed text: one copy into polars, no `String` per row.
+pub fn str_column(name: &str, values: &[String]) -> Column {
+    StringChunked::from_iter_values(name.into(), values.iter().map(String::as_str)).into_series().into_column()
+}
+
+/// A numeric column copied from a slice (no intermediate `Vec`).
+pub fn num_column<T: polars::prelude::PolarsNumericType>(name: &str, values: &[T::Native]) -> Column {
+    ChunkedArray::<T>::from_slice(name.into(), values).into_series().into_column()
+}
+
 pub fn dec_column(name: &str, values: Vec<i128>, scale: usize) -> PolarsResult<Column> {
     Ok(Int128Chunked::from_vec(name.into(), values).into_decimal(PREC, scale)?.into_series().into_column())
 }
@@ -90,14 +100,14 @@ pub fn consumption_frame(c: &Consumption, codes: &KeyCodes) -> PolarsResult<Lazy
     let mut cols = vec![
         Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
         Column::new("key".into(), codes.codes(&c.trade_id, &c.service)),
-        Column::new("cycle".into(), c.cycle.clone()),
-        Column::new("cust".into(), c.customer_id.clone()),
-        Column::new("assoc".into(), c.assoc.clone()),
-        Column::new("svc".into(), c.service.clone()),
-        Column::new("mode".into(), c.mode.clone()),
-        Column::new("trade".into(), c.trade_id.clone()),
-        Column::new("ts".into(), c.ts.clone()),
-        Column::new("day".into(), c.day.clone()),
+        num_column::<Int32Type>("cycle", &c.cycle),
+        str_column("cust", &c.customer_id),
+        num_column::<Int32Type>("assoc", &c.assoc),
+        str_column("svc", &c.service),
+        num_column::<Int32Type>("mode", &c.mode),
+        str_column("trade", &c.trade_id),
+        num_column::<Int64Type>("ts", &c.ts),
+        num_column::<Int32Type>("day", &c.day),
         dec_column("pay", c.payment.clone(), S)?,
     ];
     for (i, v) in c.counted.iter().enumerate() {
@@ -320,11 +330,11 @@ pub fn incentive_frame(inc: &Incentives, codes: &KeyCodes) -> PolarsResult<LazyF
         n,
         vec![
             Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
-            Column::new("period".into(), inc.period.clone()),
+            num_column::<Int32Type>("period", &inc.period),
             Column::new("key".into(), codes.codes(&inc.trade_id, &inc.service)),
             dec_column("amount", inc.amount.clone(), S)?,
             opt_dec_column("base", &inc.base)?,
-            Column::new("dup".into(), inc.dup_key.clone()),
+            str_column("dup", &inc.dup_key),
         ],
     )?;
     Ok(df.lazy())

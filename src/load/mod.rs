@@ -482,18 +482,16 @@ impl Sink for Consumption {
         let assoc = c.parse(cells, "association_type", assoc_value)?.map_or(0, Association::code);
         let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
         let given_payment = c.parse(cells, "payment_amount", parse_amount)?.flatten();
-        let mut components: Vec<(Component, Decimal)> = Vec::new();
-        for comp in Component::ALL {
-            if let Some(v) = c.parse(cells, comp.name(), parse_amount)?.flatten() {
-                components.push((comp, v));
-            }
+        let mut components: [(Component, Option<Decimal>); Component::ALL.len()] = Component::ALL.map(|comp| (comp, None));
+        for (comp, v) in components.iter_mut() {
+            *v = c.parse(cells, comp.name(), parse_amount)?.flatten();
         }
         let payment = match given_payment {
             Some(p) => p,
-            None => components.iter().map(|(_, v)| *v).sum(),
+            None => components.iter().filter_map(|(_, v)| *v).sum(),
         };
         for (i, comp) in rules.counted.iter().enumerate() {
-            let v = components.iter().find(|(c, _)| c == comp).map_or(Decimal::ZERO, |(_, v)| *v);
+            let v = components.iter().find(|(c, _)| c == comp).and_then(|(_, v)| *v).unwrap_or(Decimal::ZERO);
             self.counted[i].push(to_phys(v));
         }
         self.cycle.push(cycle.0);

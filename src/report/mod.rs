@@ -234,10 +234,13 @@ pub fn write_finding<W: Write>(w: &mut csv::Writer<W>, f: &Finding, loaded: &Loa
         let _ = write!(scratch, "{p}");
     }
     field(w, scratch)?;
-    for v in [f.expected_base, f.expected_incentive, f.actual_base, f.actual_incentive] {
-        field(w, &opt_money(v))?;
+    for v in [f.expected_base, f.expected_incentive, f.actual_base, f.actual_incentive, Some(f.delta)] {
+        scratch.clear();
+        if let Some(v) = v {
+            crate::model::fmt_money_into(scratch, v);
+        }
+        field(w, scratch)?;
     }
-    field(w, &fmt_money(f.delta))?;
     field(w, &f.rule_ids)?;
     field(w, &f.explanation)?;
     scratch.clear();
