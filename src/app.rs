@@ -102,8 +102,16 @@ struct Prepared {
     formats: Formats,
 }
 
-fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
-    // The rules are validated before any data is read.
+/// What every run checks before reading data: the rules (validated before any data is read),
+/// the output formats, the periods asked for, and the directory paths are cited from.
+pub(crate) struct Setup {
+    pub root: PathBuf,
+    pub rules: RuleSet,
+    pub formats: Formats,
+    pub periods: Vec<Period>,
+}
+
+pub(crate) fn setup(args: &RunArgs) -> Result<Setup, Error> {
     let root = match &args.root {
         Some(r) => r.clone(),
         None => std::env::current_dir().unwrap_or_default(),
@@ -116,6 +124,31 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         .iter()
         .map(|s| Period::parse(s).ok_or_else(|| Error::Usage(format!("--period {s:?}: expected a period such as 2026-10"))))
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(Setup { root, rules, formats, periods })
+}
+
+impl Setup {
+    /// The options recorded in summary.json for re-runs (paths as cited).
+    pub(crate) fn options(&self, args: &RunArgs) -> RunOptions {
+        let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &self.root))).collect::<Vec<_>>();
+        RunOptions {
+            command: args.command,
+            formats: self.formats.names(),
+            rules: PathBuf::from(label_of(&args.rules, &self.root)),
+            consumption: label(&args.consumption),
+            incentives: label(&args.incentives),
+            customers: label(&args.customers),
+            bills: label(&args.bills),
+            periods: self.periods.clone(),
+            sheet: args.sheet.clone(),
+        }
+    }
+}
+
+fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
+    let setup = setup(args)?;
+    let options = setup.options(args);
+    let Setup { root, rules, formats, periods } = setup;
     let paths = InputPaths {
         consumption: args.consumption.clone(),
         incentives: args.incentives.clone(),
@@ -128,18 +161,6 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
     progress.stage("loading inputs");
     let loaded = load::load_all(&paths, &rules)?;
     progress.finish();
-    let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &paths.root))).collect::<Vec<_>>();
-    let options = RunOptions {
-        command: args.command,
-        formats: formats.names(),
-        rules: PathBuf::from(label_of(&args.rules, &paths.root)),
-        consumption: label(&args.consumption),
-        incentives: label(&args.incentives),
-        customers: label(&args.customers),
-        bills: label(&args.bills),
-        periods: periods.clone(),
-        sheet: args.sheet.clone(),
-    };
     Ok(Prepared { rules, loaded, periods, options, formats })
 }
 

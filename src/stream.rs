@@ -29,7 +29,6 @@ use std::path::{Path, PathBuf};
 
 use crate::app::{Error, RunArgs, Status};
 use crate::engine::{self, Action, Counts, Finding, Globals, Outcome, PeriodReport};
-use crate::load::table::label_of;
 use crate::load::schema::Kind;
 use crate::load::{self, InputPaths, Loaded, Provenance, Spill};
 use crate::model::Period;
@@ -187,29 +186,20 @@ fn partitions(args: &RunArgs, root: &Path) -> Result<usize, Error> {
 
 /// `recon run --streaming`.
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
-    let root = match &args.root {
-        Some(r) => r.clone(),
-        None => std::env::current_dir().unwrap_or_default(),
-    };
-    let mut rules = RuleSet::load(&args.rules)?;
-    rules.path = label_of(&args.rules, &root);
-    let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
+    let setup = crate::app::setup(args)?;
+    let options = setup.options(args);
+    let crate::app::Setup { root, rules, formats, periods } = setup;
     if formats.xlsx || formats.html {
         return Err(Error::Usage("--streaming writes csv and json outputs only: add --format csv,json (report.xlsx and report.html need every finding in memory)".into()));
     }
     if !args.bills.is_empty() {
         return Err(Error::Usage("--streaming does not check the partner bill yet: run the bill check (--bills) without --streaming".into()));
     }
-    let periods = args
-        .periods
-        .iter()
-        .map(|s| Period::parse(s).ok_or_else(|| Error::Usage(format!("--period {s:?}: expected a period such as 2026-10"))))
-        .collect::<Result<Vec<_>, _>>()?;
     let n = partitions(args, &root)?;
     std::fs::create_dir_all(&args.out).map_err(io_error(&args.out))?;
     let tmp = args.out.join(format!(".recon-partitions-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(io_error(&tmp))?;
-    let result = run_in(args, &rules, formats, &periods, n, &root, &tmp, out);
+    let result = run_in(args, &rules, formats, &options, &periods, n, &root, &tmp, out);
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
@@ -269,7 +259,7 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, periods: &[Period], n: usize, root: &Path, tmp: &Path, out: &mut impl Write) -> Result<Status, Error> {
+fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], n: usize, root: &Path, tmp: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let paths = InputPaths {
         consumption: args.consumption.clone(),
         incentives: args.incentives.clone(),
@@ -392,20 +382,8 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, periods: &[Period],
         rows: Default::default(),
         bills: Vec::new(),
     };
-    let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, root))).collect::<Vec<_>>();
-    let options = RunOptions {
-        command: args.command,
-        formats: formats.names(),
-        rules: PathBuf::from(label_of(&args.rules, root)),
-        consumption: label(&args.consumption),
-        incentives: label(&args.incentives),
-        customers: label(&args.customers),
-        bills: Vec::new(),
-        periods: periods.to_vec(),
-        sheet: args.sheet.clone(),
-    };
     let summary_loaded = Loaded { inputs, rejects, customers, ..Loaded::default() };
-    report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, &options, formats, disputes)?;
+    report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes)?;
     progress.finish();
     crate::app::trace("streaming: merge and write", t);
     report::print_summary(out, &outcome, &summary_loaded, rules, &args.out).map_err(Error::Stdout)?;

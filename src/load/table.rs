@@ -64,27 +64,7 @@ pub struct InputFile {
 /// Expands the paths given for one input kind into files: a directory gives every supported
 /// file in it, in name order.
 pub fn expand(paths: &[PathBuf], root: &Path) -> Result<Vec<InputFile>, LoadError> {
-    let mut out = Vec::new();
-    for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| LoadError::Io { path: p.display().to_string(), source })?;
-        if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|e| e.is_file() && Format::of(e).is_some())
-                .collect();
-            entries.sort();
-            if entries.is_empty() {
-                return Err(LoadError::EmptyDirectory { path: p.display().to_string() });
-            }
-            for e in entries {
-                out.push(read_file(&e, root)?);
-            }
-        } else {
-            out.push(read_file(p, root)?);
-        }
-    }
-    Ok(out)
+    list(paths, root)?.into_iter().map(|(p, _, _)| read_file(&p, root)).collect()
 }
 
 /// The files behind the paths given for one input kind, without reading them (for a streamed
