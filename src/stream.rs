@@ -241,13 +241,16 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
     let mut disputes = Vec::new();
     let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &mut |chunk: Vec<Finding>| {
         let records = report::finding_records(&chunk, &loaded)?;
-        for (f, rec) in chunk.iter().zip(records) {
-            file.write_all(&rec).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
+        file.write_all(&records.bytes).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
+        let mut start = 0;
+        for (f, &end) in chunk.iter().zip(&records.ends) {
+            let len = (end - start) as u64;
+            start = end;
             match ranges.last_mut() {
-                Some(r) if r.0 == f.period => r.2 += rec.len() as u64,
-                _ => ranges.push((f.period, offset, offset + rec.len() as u64)),
+                Some(r) if r.0 == f.period => r.2 += len,
+                _ => ranges.push((f.period, offset, offset + len)),
             }
-            offset += rec.len() as u64;
+            offset += len;
             if f.action == Action::Dispute {
                 disputes.push(report::disputes::dispute(f, &loaded, sh.rules));
             }

@@ -270,18 +270,41 @@ fn cite_rows_into(prov: &Provenance, rows: &[u32], out: &mut String) {
     }
 }
 
-/// Each finding's findings.csv record, formatted in parallel (a streamed run sorts them across
-/// partitions before writing).
-pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Result<Vec<Vec<u8>>, csv::Error> {
+/// The findings.csv records of a chunk, formatted in parallel (a streamed run notes where each
+/// period's records lie in its part file).
+pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Result<Records, csv::Error> {
     use rayon::prelude::*;
-    chunk
-        .par_iter()
-        .map_init(String::new, |scratch, f| {
-            let mut w = csv::Writer::from_writer(Vec::with_capacity(640));
-            write_finding(&mut w, f, loaded, scratch)?;
-            w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    // One writer (and one 8 KiB csv buffer) per 1,024 findings, not per finding.
+    let parts: Vec<Result<(Vec<u8>, Vec<usize>), csv::Error>> = chunk
+        .par_chunks(1024)
+        .map(|part| {
+            let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 640));
+            let mut scratch = String::new();
+            let mut ends = Vec::with_capacity(part.len());
+            for f in part {
+                write_finding(&mut w, f, loaded, &mut scratch)?;
+                w.flush()?;
+                ends.push(w.get_ref().len());
+            }
+            let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+            Ok((bytes, ends))
         })
-        .collect()
+        .collect();
+    let mut out = Records { bytes: Vec::new(), ends: Vec::with_capacity(chunk.len()) };
+    for part in parts {
+        let (bytes, ends) = part?;
+        let base = out.bytes.len();
+        out.bytes.extend_from_slice(&bytes);
+        out.ends.extend(ends.into_iter().map(|e| base + e));
+    }
+    Ok(out)
+}
+
+/// The findings.csv records of a chunk of findings: their bytes, one after the other, and where
+/// each ends.
+pub struct Records {
+    pub bytes: Vec<u8>,
+    pub ends: Vec<usize>,
 }
 
 pub fn write_findings(path: &Path, findings: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
