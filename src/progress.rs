@@ -1,4 +1,5 @@
-//! Progress for long runs: one spinner line per stage on stderr, shown only when stderr is a
+//! Progress for long runs: one spinner line per stage (a bar for a stage of counted steps, as a
+//! streamed run's partitions) on stderr, shown only when stderr is a
 //! terminal (never in pipes, files or CI logs), plus stage timings on stderr when `RECON_TRACE`
 //! is set. stdout stays for data and the run summary.
 
@@ -34,6 +35,20 @@ impl Progress {
         self.stage = Some((name.to_string(), Instant::now()));
     }
 
+    /// Starts a stage made of `total` equal steps (partitions), shown as a bar; the returned
+    /// counter advances it from any thread.
+    pub fn stage_of(&mut self, name: &str, total: u64) -> Counter {
+        self.stage(name);
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(0);
+            if let Ok(style) = ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg} (eta {eta})") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+        }
+        Counter(self.bar.clone())
+    }
+
     fn end_stage(&mut self) {
         if let Some((name, since)) = self.stage.take() {
             crate::app::trace(&name, since);
@@ -44,6 +59,18 @@ impl Progress {
         self.end_stage();
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+    }
+}
+
+/// Advances a [`Progress::stage_of`] bar (a no-op when stderr is not a terminal).
+#[derive(Clone)]
+pub struct Counter(Option<ProgressBar>);
+
+impl Counter {
+    pub fn inc(&self) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
         }
     }
 }

@@ -306,7 +306,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     crate::app::trace("streaming: read and partition", t);
 
     // Pass 2: reconcile the partitions, as many at a time as there are threads.
-    progress.stage(&format!("reconciling {n} partitions"));
+    let counter = progress.stage_of("partitions reconciled", n as u64);
     let t = std::time::Instant::now();
     let scope_periods: Vec<Period> = if periods.is_empty() {
         globals.incentive_periods.iter().copied().collect()
@@ -328,6 +328,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                     break;
                 }
                 let r = partition(p, &cons_parts[p], &inc_parts[p], &shared);
+                counter.inc();
                 let failed = r.is_err();
                 if let Ok(mut d) = done.lock() {
                     d[p] = Some(r);
