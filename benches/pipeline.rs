@@ -55,6 +55,26 @@ fn pipeline(c: &mut Criterion) {
         let out = out_dir(&dir, "out");
         g.bench_function(name, |b| b.iter(|| report::write_all(&out, &outcome, &loaded, &rules, &options, formats).expect("write")));
     }
+
+    // Whole runs through the command (rules, load, reconcile, csv+json outputs), in memory and
+    // streamed through 4 partitions: the same outputs, two ways.
+    for (name, streaming, in_memory) in [("run csv+json in memory", false, true), ("run csv+json streamed (4 partitions)", true, false)] {
+        let args = recon::app::RunArgs {
+            rules: dir.join("rules.toml"),
+            consumption: paths.consumption.clone(),
+            incentives: paths.incentives.clone(),
+            customers: paths.customers.clone(),
+            formats: vec!["csv".into(), "json".into()],
+            out: out_dir(&dir, "run"),
+            root: Some(dir.clone()),
+            command: "run",
+            streaming,
+            in_memory,
+            partitions: streaming.then_some(4),
+            ..recon::app::RunArgs::default()
+        };
+        g.bench_function(name, |b| b.iter(|| recon::app::run(&args, &mut Vec::new()).expect("run")));
+    }
     g.finish();
 }
 
