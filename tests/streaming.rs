@@ -132,3 +132,21 @@ fn large_inputs_stream_without_being_asked() {
     assert!(!streamed(&["--format", "csv,json", "--bills", "fixtures/demo/bills"], "bills"));
     same_outputs(&w.path("mem"), &w.path("auto"), "automatic streaming");
 }
+
+/// A file that cannot be used stops a streamed run exactly as it stops an in-memory one (same
+/// message, exit 2), and the partition files are removed.
+#[test]
+fn a_bad_file_stops_a_streamed_run_and_leaves_no_partitions() {
+    let w = Work::new();
+    w.write("rules.toml", rules(""));
+    w.write("cons.csv", format!("{CONSUMPTION_HEADER}2026-10,C1,resale,hws.service.type.ec2,1,T1,2026-10-05 10:00:00,100.00,100.00,0\n"));
+    w.write("inc.csv", "incentive_period,trade_id,incentive_amount\n2026-10,T1,6.00\n"); // no service column
+    let base = ["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv", "--format", "csv,json"];
+    let mem = w.recon(&[&base[..], &["--out", "mem"]].concat());
+    let streamed = w.recon(&[&base[..], &["--out", "s", "--streaming"]].concat());
+    assert_eq!((mem.status.code(), streamed.status.code()), (Some(2), Some(2)));
+    assert!(stderr(&mem).contains("inc.csv: the incentives file has no column service_type_code"), "{}", stderr(&mem));
+    assert_eq!(stderr(&mem), stderr(&streamed));
+    let left: Vec<String> = std::fs::read_dir(w.path("s")).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().to_string()).collect();
+    assert!(left.iter().all(|n| !n.starts_with(".recon-partitions")), "{left:?}");
+}
