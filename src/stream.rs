@@ -136,7 +136,7 @@ fn cited(prov: &Provenance) -> Provenance {
 
 /// findings.csv: the BOM, the header, then for each period the findings of that period of each
 /// partition in turn (`parts[k]` with the byte range of each period in it).
-fn concatenate(parts: &[(PathBuf, Vec<(Period, u64, u64)>)], out: &Path) -> Result<(), Error> {
+fn concatenate(parts: &[PartFindings], out: &Path) -> Result<(), Error> {
     use std::io::{Seek, SeekFrom};
     let mut w = BufWriter::with_capacity(1 << 20, File::create(out).map_err(io_error(out))?);
     w.write_all(b"\xEF\xBB\xBF").map_err(io_error(out))?;
@@ -204,13 +204,15 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     result
 }
 
+/// A partition's findings part file and the byte range of each period's findings in it.
+type PartFindings = (PathBuf, Vec<(Period, u64, u64)>);
+
 /// What reconciling one partition gives.
 struct Part {
     periods: Vec<PeriodReport>,
     counts: Counts,
     disputes: Vec<Dispute>,
-    /// The part file and the byte range of each period's findings in it.
-    findings: (PathBuf, Vec<(Period, u64, u64)>),
+    findings: PartFindings,
 }
 
 /// Everything the partitions share (read-only).
@@ -271,7 +273,6 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         sheet: args.sheet.clone(),
         root: root.to_path_buf(),
     };
-    let sheet = args.sheet.as_deref();
     let mut progress = Progress::new();
 
     // Pass 1: read, validate and spill, to trade id ranges cut at sampled quantiles.
@@ -285,14 +286,14 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let mut globals = Globals::default();
     let mut cons_prov = Provenance::default();
     let mut spill = Spiller::create(tmp, "consumption", n).map_err(io_error(tmp))?;
-    inputs.extend(load::stream_kind::<load::Consumption>(&paths.consumption, root, Kind::Consumption, rules, sheet, &mut cons_prov, &mut rejects, &mut |sink, prov| {
+    inputs.extend(load::stream_kind::<load::Consumption>(&paths, Kind::Consumption, rules, &mut cons_prov, &mut rejects, &mut |sink, prov| {
         globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
         spill.route(&sink, &prov, &ranges)
     })?);
     let cons_parts = spill.finish().map_err(io_error(tmp))?;
     let mut inc_prov = Provenance::default();
     let mut spill = Spiller::create(tmp, "incentives", n).map_err(io_error(tmp))?;
-    inputs.extend(load::stream_kind::<load::Incentives>(&paths.incentives, root, Kind::Incentives, rules, sheet, &mut inc_prov, &mut rejects, &mut |sink, prov| {
+    inputs.extend(load::stream_kind::<load::Incentives>(&paths, Kind::Incentives, rules, &mut inc_prov, &mut rejects, &mut |sink, prov| {
         globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
         spill.route(&sink, &prov, &ranges)
     })?);

@@ -161,15 +161,20 @@ impl InputSummary {
 /// each row's provenance) to `route` instead of keeping them: the first pass of a streamed run.
 /// Provenance tables (what citing needs) are kept in `prov`; rejected rows go to `rejects`.
 pub(crate) fn stream_kind<S: Sink>(
-    paths: &[PathBuf],
-    root: &Path,
+    inputs: &InputPaths,
     kind: Kind,
     rules: &RuleSet,
-    sheet: Option<&str>,
     prov: &mut Provenance,
     rejects: &mut Vec<Reject>,
     route: &mut (dyn FnMut(S, Vec<(u32, u32)>) -> std::io::Result<()> + Send),
 ) -> Result<Vec<InputSummary>, LoadError> {
+    let (root, sheet) = (inputs.root.as_path(), inputs.sheet.as_deref());
+    let paths = match kind {
+        Kind::Consumption => &inputs.consumption,
+        Kind::Incentives => &inputs.incentives,
+        Kind::Customers => &inputs.customers,
+        Kind::Bills => &inputs.bills,
+    };
     // Bytes read per block; RECON_BLOCK_BYTES overrides it (the tests use tiny blocks).
     const BLOCK: usize = 64 << 20;
     let block = std::env::var("RECON_BLOCK_BYTES").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(BLOCK);

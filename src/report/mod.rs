@@ -275,7 +275,7 @@ fn cite_rows_into(prov: &Provenance, rows: &[u32], out: &mut String) {
 pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Result<Records, csv::Error> {
     use rayon::prelude::*;
     // One writer (and one 8 KiB csv buffer) per 1,024 findings, not per finding.
-    let parts: Vec<Result<(Vec<u8>, Vec<usize>), csv::Error>> = chunk
+    let parts: Vec<Result<Records, csv::Error>> = chunk
         .par_chunks(1024)
         .map(|part| {
             let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 640));
@@ -287,12 +287,12 @@ pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Result<Records, cs
                 ends.push(w.get_ref().len());
             }
             let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
-            Ok((bytes, ends))
+            Ok(Records { bytes, ends })
         })
         .collect();
     let mut out = Records { bytes: Vec::new(), ends: Vec::with_capacity(chunk.len()) };
     for part in parts {
-        let (bytes, ends) = part?;
+        let Records { bytes, ends } = part?;
         let base = out.bytes.len();
         out.bytes.extend_from_slice(&bytes);
         out.ends.extend(ends.into_iter().map(|e| base + e));
