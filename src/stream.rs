@@ -115,6 +115,14 @@ fn read_back<S: Spill>(path: &Path, sink: &mut S, prov: &mut Provenance) -> Resu
     let mut bytes = Vec::new();
     File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io_error(path))?;
     let _ = std::fs::remove_file(path);
+    // Count the records first, so that the columns are allocated once.
+    let (mut n, mut at) = (0usize, 0usize);
+    while let Some(len) = bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes) {
+        at += 4 + len as usize;
+        n += 1;
+    }
+    sink.reserve(n);
+    prov.rows.reserve(n);
     let mut input: &[u8] = &bytes;
     let corrupt = || Error::Usage(format!("{}: a partition file of this run is damaged (was the temporary directory changed during the run?)", path.display()));
     while !input.is_empty() {

@@ -108,7 +108,8 @@ struct Read<S> {
 
 /// Reads the rows of `t` into a fresh sink.
 fn read_rows<S: Sink>(mut t: Table, kind: Kind, ctx: &S::Ctx, rules: &RuleSet, table_idx: u32, sink: S) -> Result<Read<S>, LoadError> {
-    let mut out = Read { sink, prov_rows: Vec::new(), rejects: Vec::new(), rows: 0, accepted: 0 };
+    let mut out = Read { sink, prov_rows: Vec::with_capacity(t.rows_hint), rejects: Vec::new(), rows: 0, accepted: 0 };
+    out.sink.reserve(t.rows_hint);
     let (label, cite) = (t.label.clone(), t.cite.clone());
     t.for_each_row(|loc, cells| {
         out.rows += 1;
@@ -322,6 +323,9 @@ pub(crate) trait Sink: Default + Send {
     /// Appends the rows of a part read after this one.
     fn append(&mut self, other: Self);
 
+    /// Makes room for `n` more rows.
+    fn reserve(&mut self, _n: usize) {}
+
     fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<Self::Ctx, LoadError>;
     fn push(&mut self, ctx: &Self::Ctx, cells: &[&str], rules: &RuleSet) -> Result<(), CellError>;
 }
@@ -437,6 +441,22 @@ impl Sink for Consumption {
         Consumption { counted: vec![Vec::new(); self.counted.len()], ..Consumption::default() }
     }
 
+    fn reserve(&mut self, n: usize) {
+        self.cycle.reserve(n);
+        self.customer_id.reserve(n);
+        self.customer_name.reserve(n);
+        self.assoc.reserve(n);
+        self.service.reserve(n);
+        self.mode.reserve(n);
+        self.trade_id.reserve(n);
+        self.ts.reserve(n);
+        self.day.reserve(n);
+        self.payment.reserve(n);
+        for c in &mut self.counted {
+            c.reserve(n);
+        }
+    }
+
     fn append(&mut self, o: Self) {
         let mut o = o;
         self.cycle.append(&mut o.cycle);
@@ -542,6 +562,19 @@ impl Incentives {
 
 impl Sink for Incentives {
     type Ctx = Cols;
+
+    fn reserve(&mut self, n: usize) {
+        self.period.reserve(n);
+        self.trade_id.reserve(n);
+        self.service.reserve(n);
+        self.customer_id.reserve(n);
+        self.customer_name.reserve(n);
+        self.mode.reserve(n);
+        self.base.reserve(n);
+        self.rate.reserve(n);
+        self.amount.reserve(n);
+        self.dup_key.reserve(n);
+    }
 
     fn append(&mut self, o: Self) {
         let mut o = o;

@@ -244,7 +244,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
             Some(h) => {
                 let end = text.len();
                 let body = CsvBody { reader: csv_reader(Shared { data: Arc::new(text), start: 0, end }), seen_byte: 0, seen_line: lines_before + 1 };
-                Table { label: label.to_string(), encoding, sheet: None, headers: h.clone(), body: Body::Csv(Box::new(body)), cite: CiteStyle::Line }
+                Table { label: label.to_string(), encoding, sheet: None, headers: h.clone(), body: Body::Csv(Box::new(body)), cite: CiteStyle::Line, rows_hint: 0 }
             }
         };
         lines_before += newlines;
@@ -291,6 +291,9 @@ pub struct Table {
     body: Body,
     /// How this table's rows are cited: a line, a sheet row, or a JSON record.
     pub cite: CiteStyle,
+    /// At least as many lines as the table has rows, when known (0 when not): what a reader
+    /// reserves, so that its columns do not grow (and move) row by row.
+    pub rows_hint: usize,
 }
 
 enum Body {
@@ -368,6 +371,7 @@ impl Table {
             headers: self.headers.clone(),
             body: Body::Rows(Vec::new()),
             cite: self.cite.clone(),
+            rows_hint: 0,
         }
     }
 
@@ -404,7 +408,8 @@ impl Table {
             let shared = Shared { data: whole.data.clone(), start: whole.start + start, end: whole.start + end };
             // The first record of a part starts on the line after the previous part's last break.
             let body = CsvBody { reader: csv_reader(shared), seen_byte: 0, seen_line: line };
-            line += data[start..end].iter().filter(|&&c| c == b'\n').count() as u32;
+            let lines = data[start..end].iter().filter(|&&c| c == b'\n').count();
+            line += lines as u32;
             out.push(Table {
                 label: self.label.clone(),
                 encoding: self.encoding,
@@ -412,6 +417,7 @@ impl Table {
                 headers: self.headers.clone(),
                 body: Body::Csv(Box::new(body)),
                 cite: self.cite.clone(),
+                rows_hint: lines + 1,
             });
         }
         self.body = Body::Rows(Vec::new());
@@ -502,7 +508,7 @@ pub fn read_csv(bytes: Vec<u8>, label: &str) -> Result<Table, LoadError> {
         return Err(LoadError::NoHeader { path: label.to_string() });
     }
     let headers = rec.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect();
-    Ok(Table { label: label.to_string(), encoding, sheet: None, headers, body: Body::Csv(body), cite: CiteStyle::Line })
+    Ok(Table { label: label.to_string(), encoding, sheet: None, headers, body: Body::Csv(body), cite: CiteStyle::Line, rows_hint: 0 })
 }
 
 /// Reads the next non-blank record; returns the physical line where it starts (counted from
@@ -563,7 +569,7 @@ pub fn read_xlsx(bytes: &[u8], label: &str, sheet: Option<&str>) -> Result<Table
         rows.push(Row { loc: first_row + i as u32 + 1, cells });
     }
     let headers = headers.ok_or_else(|| LoadError::NoHeader { path: format!("{label}!{name}") })?;
-    Ok(Table { label: label.to_string(), encoding: "xlsx", sheet: Some(name.clone()), headers, body: Body::Rows(rows), cite: CiteStyle::Sheet(name) })
+    Ok(Table { label: label.to_string(), encoding: "xlsx", sheet: Some(name.clone()), headers, rows_hint: rows.len(), body: Body::Rows(rows), cite: CiteStyle::Sheet(name) })
 }
 
 /// A workbook cell as text. Numbers go through their shortest round-trip text, so a cell showing
@@ -625,7 +631,7 @@ pub fn read_json(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
         rows.push(Row { loc: i as u32, cells });
     }
     let cite_key: &'static str = if key.is_empty() { "" } else { key };
-    Ok(Table { label: label.to_string(), encoding: "UTF-8 JSON", sheet: None, headers, body: Body::Rows(rows), cite: CiteStyle::Record(cite_key) })
+    Ok(Table { label: label.to_string(), encoding: "UTF-8 JSON", sheet: None, headers, rows_hint: rows.len(), body: Body::Rows(rows), cite: CiteStyle::Record(cite_key) })
 }
 
 fn json_text(v: &serde_json::Value) -> String {

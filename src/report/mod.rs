@@ -290,7 +290,8 @@ pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Result<Records, cs
             Ok(Records { bytes, ends })
         })
         .collect();
-    let mut out = Records { bytes: Vec::new(), ends: Vec::with_capacity(chunk.len()) };
+    let total = parts.iter().map(|p| p.as_ref().map_or(0, |r| r.bytes.len())).sum();
+    let mut out = Records { bytes: Vec::with_capacity(total), ends: Vec::with_capacity(chunk.len()) };
     for part in parts {
         let Records { bytes, ends } = part?;
         let base = out.bytes.len();
