@@ -270,15 +270,7 @@ pub fn decide_at(i: usize, k: &Key, facts: &Facts, ctx: &Context) -> Option<Deci
             }
             let seen = facts.seen.get(&i).copied().unwrap_or_default();
             if seen.ineligible || seen.not_attributed {
-                let mut d = decide_key(k, None, Category::UnexpectedIncentive, 11, ctx);
-                let (zh, en) = if seen.ineligible {
-                    ("该订单的消费属于不参与激励的产品", "its consumption is of a product that earns nothing")
-                } else {
-                    ("该订单的消费未归属本伙伴", "its consumption is not attributed to the partner")
-                };
-                let (p, a) = (d.finding.period, m(d.finding.actual_incentive.unwrap_or_default()));
-                d.finding.explanation = format!("R11 对账期次 {p} 发放了激励 {a}，但{zh}，应得 0 | R11 statement {p} pays {a}, but {en}: expected 0");
-                d
+                build(k, None, Category::UnexpectedIncentive, 11, seen, ctx)
             } else if !seen.any && (0..=ctx.rules.max_shift()).any(|s| !ctx.cycles_loaded.contains(&k.period.add_months(-s))) {
                 decide_key(k, None, Category::OutOfScope, 12, ctx)
             } else {
@@ -340,6 +332,11 @@ pub fn action_for(cat: Category, delta: Decimal, tolerance: Decimal) -> Action {
 
 /// Builds the finding of `k` (the actual's key for a PERIOD_SHIFT, with its expected partner).
 fn decide_key(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, ctx: &Context) -> Decided {
+    build(k, shifted, category, rule, Seen::default(), ctx)
+}
+
+/// [`decide_key`] knowing what consumption the key's trade and service have (rule 11 says it).
+fn build(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen, ctx: &Context) -> Decided {
     let exp_key = shifted.unwrap_or(k);
     let e = exp_key.expected.as_ref();
     let a = k.actual.as_ref();
@@ -421,7 +418,7 @@ fn decide_key(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, ctx:
         actual_in: a.map(|_| k.period),
         bill_rows: Vec::new(),
     };
-    f.explanation = explain(&f, exp_key, ctx, &products, &na, late, lagged);
+    f.explanation = explain(&f, seen, ctx, &products, &na, late, lagged);
     Decided { finding: f, written }
 }
 
@@ -455,7 +452,7 @@ fn pct(rate: Decimal) -> String {
 }
 
 /// The explanation: Chinese, then ` | `, then English; both name the rule and the numbers.
-fn explain(f: &Finding, _exp_key: &Key, ctx: &Context, products: &BTreeSet<usize>, na: &BTreeSet<i32>, late: bool, lagged: bool) -> String {
+fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &BTreeSet<usize>, na: &BTreeSet<i32>, late: bool, lagged: bool) -> String {
     let rules = ctx.rules;
     let r = f.rule;
     let p = f.period;
@@ -540,8 +537,14 @@ fn explain(f: &Finding, _exp_key: &Key, ctx: &Context, products: &BTreeSet<usize
             format!("R10 对账期次 {p} 的激励明细缺少该订单：应得 {e_inc}（{basis_zh}{}），实得 0，差额 {d}", shift_zh()),
             format!("R10 statement {p} has no incentive for this order: expected {e_inc} ({basis_en}{}), actual 0, difference {d}", shift_en()),
         ),
-        // Rewritten by decide_all, which knows which kind of consumption the trade has.
-        Category::UnexpectedIncentive => (format!("R11 对账期次 {p} 发放了激励 {a_inc}，应得 0"), format!("R11 statement {p} pays {a_inc}: expected 0")),
+        Category::UnexpectedIncentive => {
+            let (zh, en) = if seen.ineligible {
+                ("该订单的消费属于不参与激励的产品", "its consumption is of a product that earns nothing")
+            } else {
+                ("该订单的消费未归属本伙伴", "its consumption is not attributed to the partner")
+            };
+            (format!("R11 对账期次 {p} 发放了激励 {a_inc}，但{zh}，应得 0"), format!("R11 statement {p} pays {a_inc}, but {en}: expected 0"))
+        }
         Category::OutOfScope => (
             format!("R12 对账期次 {p} 的激励 {a_inc} 可能来自未加载的账期（{}–{}），无法核对", p.add_months(-rules.max_shift()), p),
             format!("R12 incentive {a_inc} of period {p} may stem from a bill cycle not loaded ({}..{}); it cannot be checked", p.add_months(-rules.max_shift()), p),
