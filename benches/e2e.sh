@@ -6,7 +6,7 @@
 #   polars  benches/polars_scan.py: polars' typed scan of the columns recon needs, parsed to
 #           decimals and timestamps and summed; nothing else. The floor of a CSV-fed run.
 # recon runs as a user would run it (with these outputs and inputs it streams: the inputs pass
-# 64 MiB), and once more with --in-memory, whose outputs must be the same bytes.
+# 128 MiB), and once more with --in-memory, whose outputs must be the same bytes.
 #
 #   benches/e2e.sh [N ...]          (default: 1000000 10000000)
 #

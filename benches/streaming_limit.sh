@@ -7,7 +7,7 @@
 # controller, else cgroup v1 under /sys/fs/cgroup/memory; needs root), with `recon gen` data of N
 # rows whose consumption and incentive files together are larger than the limit, and runs:
 #   1. recon --in-memory under the limit: expected to be killed (out of memory);
-#   2. recon under the limit (it streams: the inputs pass 64 MiB): must finish, and write the
+#   2. recon under the limit (it streams: the inputs pass 128 MiB): must finish, and write the
 #      same bytes as a run without a limit (made first, in memory, if BENCH_DIR/gN/ has none).
 # Wall time and peak RSS come from /usr/bin/time -v; the cgroup's own peak (which also counts the
 # page cache of the files the run reads and writes) from the controller. Output: a table on stdout.

@@ -66,7 +66,7 @@ pub struct RunArgs {
 /// Consumption and incentive input from which a run that can stream (csv and json outputs, no
 /// partner bill) streams without being asked: streaming is faster from about this size on (see
 /// BENCHMARKS.md) and its memory stays flat.
-pub const AUTO_STREAMING_BYTES: u64 = 64 << 20;
+pub const AUTO_STREAMING_BYTES: u64 = 128 << 20;
 
 /// Whether `args` streams: asked for with --streaming, or chosen for large inputs when the run
 /// can stream (the outputs are the same bytes either way).

@@ -55,7 +55,7 @@ enum Command {
         exit_zero: bool,
         /// Inputs larger than memory: partition them on disk (under --out) and reconcile one
         /// partition at a time. Same outputs; csv and json formats only; no --bills. Chosen
-        /// without asking when those allow it and the inputs pass 64 MiB.
+        /// without asking when those allow it and the inputs pass 128 MiB.
         #[arg(long, conflicts_with = "in_memory")]
         streaming: bool,
         /// Never stream, however large the inputs.
