@@ -807,11 +807,8 @@ pub fn load_all(paths: &InputPaths, rules: &RuleSet) -> Result<Loaded, LoadError
     out.incentives.prov = prov;
 
     if !paths.customers.is_empty() {
-        let files = table::expand(&paths.customers, &paths.root)?;
-        let mut customers = Customers::default();
-        let mut prov = Provenance::default();
-        out.inputs.extend(load_kind(files, Kind::Customers, rules, sheet, &mut customers, &mut prov, &mut out.rejects)?);
-        customers.prov = prov;
+        let (customers, summaries) = load_customers(paths, rules, &mut out.rejects)?;
+        out.inputs.extend(summaries);
         out.customers = Some(customers);
     }
 
@@ -1085,7 +1082,7 @@ impl Spill for Incentives {
     }
 }
 
-/// Loads the customers files in full (a streamed run needs them in every partition).
+/// Loads the customers files in full (a streamed run also needs them in every partition).
 pub fn load_customers(paths: &InputPaths, rules: &RuleSet, rejects: &mut Vec<Reject>) -> Result<(Customers, Vec<InputSummary>), LoadError> {
     let files = table::expand(&paths.customers, &paths.root)?;
     let mut customers = Customers::default();
