@@ -81,13 +81,8 @@ fn streams(args: &RunArgs) -> Result<bool, Error> {
     if formats.xlsx || formats.html {
         return Ok(false);
     }
-    let root = std::env::current_dir().unwrap_or_default();
-    let mut bytes = 0u64;
-    for paths in [&args.consumption, &args.incentives] {
-        for (p, _, _) in load::table::list(paths, args.root.as_deref().unwrap_or(&root))? {
-            bytes += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-        }
-    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let bytes = crate::stream::input_bytes(args, args.root.as_deref().unwrap_or(&cwd))?;
     // RECON_AUTO_STREAMING_BYTES moves the threshold (the tests use it on small inputs).
     let threshold = std::env::var("RECON_AUTO_STREAMING_BYTES").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(AUTO_STREAMING_BYTES);
     Ok(bytes >= threshold)

@@ -178,18 +178,24 @@ fn concatenate(parts: &[PartFindings], out: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// How many partitions: `--partitions`, else one per [`BYTES_PER_PARTITION`] of input.
-fn partitions(args: &RunArgs, root: &Path) -> Result<usize, Error> {
-    if let Some(n) = args.partitions {
-        return Ok(n.clamp(1, 4096));
-    }
+/// Bytes of consumption and incentive input: what decides whether a run streams on its own and
+/// how many partitions it gets.
+pub fn input_bytes(args: &RunArgs, root: &Path) -> Result<u64, Error> {
     let mut bytes = 0u64;
     for kind in [&args.consumption, &args.incentives] {
         for (p, _, _) in load::table::list(kind, root)? {
             bytes += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
         }
     }
-    Ok((bytes.div_ceil(BYTES_PER_PARTITION) as usize).clamp(1, 4096))
+    Ok(bytes)
+}
+
+/// How many partitions: `--partitions`, else one per [`BYTES_PER_PARTITION`] of input.
+fn partitions(args: &RunArgs, root: &Path) -> Result<usize, Error> {
+    if let Some(n) = args.partitions {
+        return Ok(n.clamp(1, 4096));
+    }
+    Ok((input_bytes(args, root)?.div_ceil(BYTES_PER_PARTITION) as usize).clamp(1, 4096))
 }
 
 /// `recon run --streaming`.
@@ -317,12 +323,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // Pass 2: reconcile the partitions, as many at a time as there are threads.
     let counter = progress.stage_of("partitions reconciled", n as u64);
     let t = std::time::Instant::now();
-    let scope_periods: Vec<Period> = if periods.is_empty() {
-        globals.incentive_periods.iter().copied().collect()
-    } else {
-        periods.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect()
-    };
-    let loaded_periods: Vec<Period> = globals.incentive_periods.iter().chain(periods.iter()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let (loaded_periods, scope_periods) = engine::periods(&globals.incentive_periods, periods);
     let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, tmp };
     // Plain threads, not a rayon loop: a rayon worker waiting inside a partition's own parallel
     // steps would start further partitions, and memory would hold many at once.

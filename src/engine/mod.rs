@@ -163,6 +163,15 @@ pub struct Globals {
     pub cycles: BTreeSet<Period>,
 }
 
+/// The loaded statement periods and the periods reported: loaded are those present in the
+/// incentive rows plus any named with --period (a statement with no rows paid nothing); the
+/// scope is the periods named, or else every loaded one. Both sorted.
+pub fn periods(incentive_periods: &BTreeSet<Period>, named: &[Period]) -> (Vec<Period>, Vec<Period>) {
+    let loaded: Vec<Period> = incentive_periods.iter().chain(named.iter()).copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let scope = if named.is_empty() { loaded.clone() } else { named.iter().copied().collect::<BTreeSet<_>>().into_iter().collect() };
+    (loaded, scope)
+}
+
 /// Reconciles, handing the findings to `sink` in order (sorted by period, trade id and service,
 /// then the partner bill's), a chunk at a time; `Outcome::findings` is left empty.
 pub fn run_with(
@@ -184,14 +193,10 @@ pub fn run_part(
     sink: &mut dyn FnMut(Vec<Finding>) -> Result<(), SinkError>,
 ) -> Result<Outcome, EngineError> {
     let cons = &loaded.consumption;
-    // The loaded statement periods: those present in the incentive rows, plus any period named
-    // with --period (a statement with no rows is a statement that paid nothing).
-    let incentive_periods: BTreeSet<Period> = match globals {
-        Some(g) => g.incentive_periods.clone(),
-        None => loaded.incentives.period.iter().map(|&p| Period(p)).collect(),
+    let (loaded_periods, scope) = match globals {
+        Some(g) => periods(&g.incentive_periods, scope),
+        None => periods(&loaded.incentives.period.iter().map(|&p| Period(p)).collect(), scope),
     };
-    let loaded_periods: Vec<Period> = incentive_periods.into_iter().chain(scope.iter().copied()).collect::<BTreeSet<_>>().into_iter().collect();
-    let scope: Vec<Period> = if scope.is_empty() { loaded_periods.clone() } else { scope.iter().copied().collect::<BTreeSet<_>>().into_iter().collect() };
 
     // Row level, in polars.
     let t = std::time::Instant::now();

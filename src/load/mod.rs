@@ -150,11 +150,14 @@ fn read_table<S: Sink>(t: Table, kind: Kind, rules: &RuleSet, sink: &mut S, tabl
 }
 
 impl InputSummary {
-    fn add<S>(&mut self, r: &Read<S>, rejects: &mut Vec<Reject>) {
+    /// Counts a read part's rows into this file's summary and moves its rejects out; returns
+    /// its rows and their provenance.
+    fn add<S>(&mut self, r: Read<S>, rejects: &mut Vec<Reject>) -> (S, Vec<(u32, u32)>) {
         self.rows += r.rows;
         self.accepted += r.accepted;
         self.rejected += r.rejects.len();
-        rejects.extend(r.rejects.iter().cloned());
+        rejects.extend(r.rejects);
+        (r.sink, r.prov_rows)
     }
 }
 
@@ -204,8 +207,8 @@ pub(crate) fn stream_kind<S: Sink>(
                 let spiller = sc.spawn(move || -> Result<(), LoadError> {
                     for reads in parsed_rx {
                         for r in reads {
-                            summary_ref.add(&r, rejects_ref);
-                            route_ref(r.sink, r.prov_rows).map_err(|source| LoadError::Io { path: summary_ref.path.clone(), source })?;
+                            let (sink, prov_rows) = summary_ref.add(r, rejects_ref);
+                            route_ref(sink, prov_rows).map_err(|source| LoadError::Io { path: summary_ref.path.clone(), source })?;
                         }
                     }
                     Ok(())
@@ -245,8 +248,8 @@ pub(crate) fn stream_kind<S: Sink>(
                 let table_idx = prov.tables.len() as u32;
                 prov.tables.push(t.cited());
                 for r in read_table(t, kind, rules, &mut proto, table_idx)? {
-                    summary.add(&r, rejects);
-                    route(r.sink, r.prov_rows).map_err(io)?;
+                    let (sink, prov_rows) = summary.add(r, rejects);
+                    route(sink, prov_rows).map_err(io)?;
                 }
             }
         }
@@ -283,9 +286,9 @@ fn load_kind<S: Sink>(
             let table_idx = prov.tables.len() as u32;
             prov.tables.push(t.cited());
             for r in read_table(t, kind, rules, sink, table_idx)? {
-                summary.add(&r, rejects);
-                prov.rows.extend(r.prov_rows);
-                sink.append(r.sink);
+                let (part, prov_rows) = summary.add(r, rejects);
+                prov.rows.extend(prov_rows);
+                sink.append(part);
             }
         }
         summaries.push(summary);

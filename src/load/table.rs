@@ -437,11 +437,9 @@ impl Table {
 
     /// `file:12`, `book.xlsx!明细:12`, `body.json:fee_records[3]`.
     pub fn cite(&self, loc: u32) -> String {
-        match &self.cite {
-            CiteStyle::Line => format!("{}:{loc}", self.label),
-            CiteStyle::Sheet(s) => format!("{}!{s}:{loc}", self.label),
-            CiteStyle::Record(key) => format!("{}:{key}[{loc}]", self.label),
-        }
+        let mut s = String::new();
+        self.cite_into(loc, &mut s);
+        s
     }
 }
 

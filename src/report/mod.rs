@@ -111,11 +111,9 @@ pub struct ReportCtx<'a> {
 
 /// Cites rows: the first [`MAX_CITES`], then `+N more`.
 pub fn cite_rows(prov: &Provenance, rows: &[u32]) -> String {
-    let mut parts: Vec<String> = rows.iter().take(MAX_CITES).map(|&r| prov.cite(r as usize)).collect();
-    if rows.len() > MAX_CITES {
-        parts.push(format!("+{} more", rows.len() - MAX_CITES));
-    }
-    parts.join("; ")
+    let mut s = String::new();
+    cite_rows_into(prov, rows, &mut s);
+    s
 }
 
 fn opt_money(v: Option<rust_decimal::Decimal>) -> String {
