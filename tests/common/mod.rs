@@ -10,8 +10,12 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_recon"))
 }
 
+/// The source tree. `cargo test` sets CARGO_MANIFEST_DIR when it runs a test, which is preferred
+/// to the directory the test was compiled in: with a target directory shared between clones (as
+/// `.ci/run` keeps it), an unchanged test binary may come from another clone's build, whose
+/// directory may be gone.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 /// A scratch directory that is removed at the end of the test.
