@@ -256,7 +256,7 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
     let mut offset = 0u64;
     let mut disputes = Vec::new();
     let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &mut |chunk: Vec<Finding>| {
-        let records = report::finding_records(&chunk, &loaded)?;
+        let records = report::finding_records(&chunk, &loaded);
         file.write_all(&records.bytes).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
         let mut start = 0;
         for (f, &end) in chunk.iter().zip(&records.ends) {

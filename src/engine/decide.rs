@@ -2,6 +2,7 @@
 //! pairing across loaded periods, the scope, and an explanation in Chinese and English that names
 //! the rule and the numbers.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use polars::prelude::PlHashMap as HashMap;
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::frames::{INELIGIBLE, NA_GRACE, NA_LAG, NA_NOT_IN_FILE, NA_TYPE, NOT_ATTRIBUTED};
 use super::{first_mode, Key, RowDecisions};
 use crate::load::{from_phys, Loaded};
-use crate::model::{fmt_money as m, Association, ChargingMode, Period};
+use crate::model::{Association, ChargingMode, MoneyText, Period};
 use crate::rules::{hex, RuleSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -447,6 +448,11 @@ fn na_key(code: i32) -> &'static str {
     }
 }
 
+/// Money for an explanation (formatted where it is written, without a String of its own).
+fn m(v: Decimal) -> MoneyText {
+    MoneyText(v)
+}
+
 fn pct(rate: Decimal) -> String {
     format!("{}%", (rate * Decimal::ONE_HUNDRED).normalize())
 }
@@ -460,16 +466,25 @@ fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &BTreeSet<usize>, n
     let a_inc = m(f.actual_incentive.unwrap_or_default());
     let e_base = m(f.expected_base.unwrap_or_default());
     let d = m(f.delta);
-    let (prod_zh, prod_en) = match products.len() {
+    let (prod_zh, prod_en): (Cow<str>, Cow<str>) = match products.len() {
         1 => {
             let (zh, en) = &ctx.product_labels[*products.iter().next().unwrap_or(&0)];
-            (zh.clone(), en.clone())
+            (Cow::Borrowed(zh), Cow::Borrowed(en))
         }
         _ => (
-            products.iter().map(|&i| ctx.product_labels[i].0.as_str()).collect::<Vec<_>>().join("、"),
-            products.iter().map(|&i| ctx.product_labels[i].1.as_str()).collect::<Vec<_>>().join(", "),
+            Cow::Owned(products.iter().map(|&i| ctx.product_labels[i].0.as_str()).collect::<Vec<_>>().join("、")),
+            Cow::Owned(products.iter().map(|&i| ctx.product_labels[i].1.as_str()).collect::<Vec<_>>().join(", ")),
         ),
     };
+    if f.category == Category::Matched && r == 2 {
+        // Most keys match: their text is written in one go (the same words as the general case).
+        let mut s = String::with_capacity(320);
+        let _ = write!(
+            s,
+            "R2 实得激励 {a_inc} 等于应得激励 {e_inc}（激励基数 {e_base} × 产品 {prod_zh}） | R2 actual incentive {a_inc} equals expected {e_inc} (base {e_base} × product {prod_en})"
+        );
+        return s;
+    }
     let basis_zh = format!("激励基数 {e_base} × 产品 {prod_zh}");
     let basis_en = format!("base {e_base} × product {prod_en}");
     // Only the categories that mention a rollover need these.
@@ -494,10 +509,6 @@ fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &BTreeSet<usize>, n
                 format!("R1 statement {p} holds the same incentive item more than once ({n} rows totalling {a_inc}); expected {e_inc}, difference {d}"),
             )
         }
-        Category::Matched if r == 2 => (
-            format!("R2 实得激励 {a_inc} 等于应得激励 {e_inc}（{basis_zh}）"),
-            format!("R2 actual incentive {a_inc} equals expected {e_inc} ({basis_en})"),
-        ),
         Category::Rounding if r == 3 => (
             format!("R3 实得 {a_inc} 与应得 {e_inc} 相差 {d}，在容差 {} 内（{basis_zh}）", rules.tolerance),
             format!("R3 actual {a_inc} differs from expected {e_inc} by {d}, within tolerance {} ({basis_en})", rules.tolerance),
@@ -529,6 +540,7 @@ fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &BTreeSet<usize>, n
             format!("R8 激励 {e_inc}（{basis_zh}）应在对账期次 {exp_p} 结算{}，该期尚未加载", shift_zh()),
             format!("R8 incentive {e_inc} ({basis_en}) falls due in period {exp_p}{}, which is not loaded yet", shift_en()),
         ),
+        // (R2's MATCHED returned above.)
         Category::Matched | Category::Rounding => (
             format!("R9 应得激励 {e_inc}（{basis_zh}）在容差内，激励明细中无此项"),
             format!("R9 expected incentive {e_inc} ({basis_en}) is within tolerance; the statement has no line for it"),

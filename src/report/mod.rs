@@ -187,23 +187,8 @@ impl FindingsCsv {
     }
 
     pub fn write_chunk(&mut self, chunk: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
-        use rayon::prelude::*;
-        let path = &self.path;
-        let parts: Vec<Result<Vec<u8>, ReportError>> = chunk
-            .par_chunks(2048)
-            .map(|part| {
-                let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 640));
-                let mut scratch = String::new();
-                for f in part {
-                    write_finding(&mut w, f, loaded, &mut scratch).map_err(csv_err(path))?;
-                }
-                w.into_inner().map_err(|e| io_err(path)(e.into_error()))
-            })
-            .collect();
-        for part in parts {
-            self.file.write_all(&part?).map_err(io_err(path))?;
-        }
-        Ok(())
+        let records = finding_records(chunk, loaded);
+        self.file.write_all(&records.bytes).map_err(io_err(&self.path))
     }
 
     pub fn finish(mut self) -> Result<(), ReportError> {
@@ -211,46 +196,69 @@ impl FindingsCsv {
     }
 }
 
-/// Writes one finding's findings.csv record (the fields of [`finding_record`], without building
-/// them as separate strings).
-pub fn write_finding<W: Write>(w: &mut csv::Writer<W>, f: &Finding, loaded: &Loaded, scratch: &mut String) -> csv::Result<()> {
+/// Appends one finding's findings.csv record (the fields of [`finding_record`], without building
+/// them as separate strings) to `out`, as the csv crate writes it (see [`push_field`]).
+pub fn write_finding(out: &mut Vec<u8>, f: &Finding, loaded: &Loaded, scratch: &mut String) {
     use std::fmt::Write as _;
-    let field = |w: &mut csv::Writer<W>, s: &str| w.write_field(s);
-    field(w, &f.id)?;
+    push_field(out, &f.id);
     scratch.clear();
     let _ = write!(scratch, "{}", f.period);
-    field(w, scratch)?;
-    field(w, f.category.name())?;
-    field(w, f.action.name())?;
-    field(w, &f.customer_id)?;
-    field(w, &f.customer_name)?;
-    field(w, &f.trade_id)?;
-    field(w, &f.service)?;
-    field(w, f.charging_mode.map_or("", |m| m.label()))?;
+    push_field(out, scratch);
+    push_field(out, f.category.name());
+    push_field(out, f.action.name());
+    push_field(out, &f.customer_id);
+    push_field(out, &f.customer_name);
+    push_field(out, &f.trade_id);
+    push_field(out, &f.service);
+    push_field(out, f.charging_mode.map_or("", |m| m.label()));
     scratch.clear();
     if let Some(p) = f.expected_period {
         let _ = write!(scratch, "{p}");
     }
-    field(w, scratch)?;
+    push_field(out, scratch);
     for v in [f.expected_base, f.expected_incentive, f.actual_base, f.actual_incentive, Some(f.delta)] {
         scratch.clear();
         if let Some(v) = v {
             crate::model::fmt_money_into(scratch, v);
         }
-        field(w, scratch)?;
+        push_field(out, scratch);
     }
-    field(w, &f.rule_ids)?;
-    field(w, &f.explanation)?;
+    push_field(out, &f.rule_ids);
+    push_field(out, &f.explanation);
     scratch.clear();
     cite_rows_into(&loaded.consumption.prov, &f.consumption_rows, scratch);
-    field(w, scratch)?;
+    push_field(out, scratch);
     scratch.clear();
     match (&loaded.bills, f.bill_rows.is_empty()) {
         (Some(b), false) => cite_rows_into(&b.prov, &f.bill_rows, scratch),
         _ => cite_rows_into(&loaded.incentives.prov, &f.incentive_rows, scratch),
     }
-    field(w, scratch)?;
-    w.write_record(None::<&[u8]>)
+    push_field(out, scratch);
+    // push_field put a comma after each field: the last one ends the record instead.
+    if let Some(last) = out.last_mut() {
+        *last = b'\n';
+    }
+}
+
+/// Appends `field` and a comma as the csv crate's writer does by default (quote only when
+/// needed): in quotes, with quotes doubled, when it holds a comma, a quote, CR or LF.
+fn push_field(out: &mut Vec<u8>, field: &str) {
+    let bytes = field.as_bytes();
+    // A branch-free scan (the explanation is a few hundred bytes).
+    let special = bytes.iter().fold(false, |acc, &b| acc | matches!(b, b',' | b'"' | b'\r' | b'\n'));
+    if special {
+        out.push(b'"');
+        for &b in bytes {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(bytes);
+    }
+    out.push(b',');
 }
 
 /// [`cite_rows`] appended to `out`.
@@ -270,33 +278,32 @@ fn cite_rows_into(prov: &Provenance, rows: &[u32], out: &mut String) {
 
 /// The findings.csv records of a chunk, formatted in parallel (a streamed run notes where each
 /// period's records lie in its part file).
-pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Result<Records, csv::Error> {
+pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Records {
     use rayon::prelude::*;
-    // One writer (and one 8 KiB csv buffer) per 1,024 findings, not per finding.
-    let parts: Vec<Result<Records, csv::Error>> = chunk
+    let parts: Vec<Records> = chunk
         .par_chunks(1024)
         .map(|part| {
-            let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 640));
+            let mut bytes = Vec::with_capacity(part.len() * 640);
             let mut scratch = String::new();
             let mut ends = Vec::with_capacity(part.len());
             for f in part {
-                write_finding(&mut w, f, loaded, &mut scratch)?;
-                w.flush()?;
-                ends.push(w.get_ref().len());
+                write_finding(&mut bytes, f, loaded, &mut scratch);
+                ends.push(bytes.len());
             }
-            let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
-            Ok(Records { bytes, ends })
+            Records { bytes, ends }
         })
         .collect();
-    let total = parts.iter().map(|p| p.as_ref().map_or(0, |r| r.bytes.len())).sum();
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or(Records { bytes: Vec::new(), ends: Vec::new() });
+    }
+    let total = parts.iter().map(|r| r.bytes.len()).sum();
     let mut out = Records { bytes: Vec::with_capacity(total), ends: Vec::with_capacity(chunk.len()) };
-    for part in parts {
-        let Records { bytes, ends } = part?;
+    for Records { bytes, ends } in parts {
         let base = out.bytes.len();
         out.bytes.extend_from_slice(&bytes);
         out.ends.extend(ends.into_iter().map(|e| base + e));
     }
-    Ok(out)
+    out
 }
 
 /// The findings.csv records of a chunk of findings: their bytes, one after the other, and where
@@ -604,6 +611,28 @@ mod tests {
             incentive_rows: Vec::new(),
             actual_in: None,
             bill_rows: Vec::new(),
+        }
+    }
+
+    /// The hand-written record is the csv crate's record of the same fields, byte for byte,
+    /// for fields that need quotes (commas, quotes, CR, LF) and fields that do not.
+    #[test]
+    fn findings_records_are_what_the_csv_crate_writes() {
+        let loaded = Loaded::default();
+        let mut f = finding(7, Action::Review);
+        f.customer_name = "A, \"quoted\" name".into();
+        f.explanation = "R2 line one\nline two\r | 中文，说明".into();
+        f.rule_ids = "R2;product:ecs".into();
+        f.service = "\"".into();
+        f.expected_base = Some(Decimal::new(-12345, 3));
+        f.actual_incentive = Some(Decimal::new(5, 0));
+        for f in [finding(1, Action::None), f] {
+            let mut got = Vec::new();
+            write_finding(&mut got, &f, &loaded, &mut String::new());
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(finding_record(&f, &loaded)).unwrap();
+            let want = w.into_inner().unwrap();
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
         }
     }
 
