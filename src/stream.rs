@@ -17,6 +17,9 @@
 //!    hand, and returns its waterfall figures, which are added up;
 //! 3. findings.csv is the concatenation, period by period, of each partition's findings of that
 //!    period in partition order: the partitions are trade id ranges, so that is sorted order.
+//!    The first period in scope (no finding comes before it) is appended while pass 2 runs, each
+//!    partition's as soon as those before it are done; only the later periods are copied from
+//!    the part files at the end.
 //!
 //! The outputs are byte-identical to an in-memory run on the same inputs (tested). Peak memory is
 //! that of one block plus one partition. The partner bill check and the workbook and HTML
@@ -144,14 +147,8 @@ fn cited(prov: &Provenance) -> Provenance {
 
 /// findings.csv: the BOM, the header, then for each period the findings of that period of each
 /// partition in turn (`parts[k]` with the byte range of each period in it).
-fn concatenate(parts: &[PartFindings], out: &Path) -> Result<(), Error> {
+fn concatenate(parts: &[PartFindings], w: BufWriter<File>, out: &Path) -> Result<(), Error> {
     use std::io::{Seek, SeekFrom};
-    let mut w = BufWriter::with_capacity(1 << 20, File::create(out).map_err(io_error(out))?);
-    w.write_all(b"\xEF\xBB\xBF").map_err(io_error(out))?;
-    let mut header = csv::Writer::from_writer(Vec::new());
-    header.write_record(report::FINDINGS_HEADER).map_err(|source| ReportError::Csv { path: out.display().to_string(), source })?;
-    let header = header.into_inner().map_err(|e| io_error(out)(e.into_error()))?;
-    w.write_all(&header).map_err(io_error(out))?;
     // The parts are copied file to file (std uses copy_file_range on Linux: no trip through
     // user space).
     let mut w = w.into_inner().map_err(|e| io_error(out)(e.into_error()))?;
@@ -176,6 +173,43 @@ fn concatenate(parts: &[PartFindings], out: &Path) -> Result<(), Error> {
         let _ = std::fs::remove_file(p);
     }
     Ok(())
+}
+
+/// Creates findings.csv with its byte order mark and header.
+fn begin_findings(out: &Path) -> Result<BufWriter<File>, Error> {
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(out).map_err(io_error(out))?);
+    w.write_all(b"\xEF\xBB\xBF").map_err(io_error(out))?;
+    let mut header = csv::Writer::from_writer(Vec::new());
+    header.write_record(report::FINDINGS_HEADER).map_err(|source| ReportError::Csv { path: out.display().to_string(), source })?;
+    let header = header.into_inner().map_err(|e| io_error(out)(e.into_error()))?;
+    w.write_all(&header).map_err(io_error(out))?;
+    Ok(w)
+}
+
+/// The partitions reconciled so far, and how many of them have had their first-period findings
+/// appended to findings.csv (`out`, absent without csv output).
+struct Done {
+    parts: Vec<Option<Result<Part, Error>>>,
+    written: usize,
+    out: Option<BufWriter<File>>,
+}
+
+impl Done {
+    /// Appends the first-period findings of the partitions that are next in order and done.
+    fn write_heads(&mut self, path: &Path) -> Result<(), ()> {
+        while let Some(Some(result)) = self.parts.get_mut(self.written) {
+            let Ok(part) = result else { return Err(()) };
+            let head = std::mem::take(&mut part.head);
+            if let Some(out) = self.out.as_mut() {
+                if let Err(e) = out.write_all(&head) {
+                    *result = Err(io_error(path)(e));
+                    return Err(());
+                }
+            }
+            self.written += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Bytes of consumption and incentive input: what decides whether a run streams on its own and
@@ -226,6 +260,10 @@ struct Part {
     periods: Vec<PeriodReport>,
     counts: Counts,
     disputes: Vec<Dispute>,
+    /// Its findings of the first period in scope (no finding comes before it), held to be
+    /// appended to findings.csv directly, in partition order.
+    head: Vec<u8>,
+    /// Its findings of the later periods.
     findings: PartFindings,
 }
 
@@ -238,6 +276,8 @@ struct Shared<'a> {
     cons_prov: &'a Provenance,
     inc_prov: &'a Provenance,
     tmp: &'a Path,
+    /// The first period in scope: every finding is of it or later.
+    first: Option<Period>,
 }
 
 /// Reconciles partition `p` from its spill files.
@@ -255,18 +295,24 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
     let mut ranges: Vec<(Period, u64, u64)> = Vec::new();
     let mut offset = 0u64;
     let mut disputes = Vec::new();
+    let mut head = Vec::new();
     let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &mut |chunk: Vec<Finding>| {
         let records = report::finding_records(&chunk, &loaded);
-        file.write_all(&records.bytes).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
         let mut start = 0;
         for (f, &end) in chunk.iter().zip(&records.ends) {
-            let len = (end - start) as u64;
+            let bytes = &records.bytes[start..end];
             start = end;
-            match ranges.last_mut() {
-                Some(r) if r.0 == f.period => r.2 += len,
-                _ => ranges.push((f.period, offset, offset + len)),
+            if Some(f.period) == sh.first {
+                head.extend_from_slice(bytes);
+            } else {
+                file.write_all(bytes).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
+                let len = bytes.len() as u64;
+                match ranges.last_mut() {
+                    Some(r) if r.0 == f.period => r.2 += len,
+                    _ => ranges.push((f.period, offset, offset + len)),
+                }
+                offset += len;
             }
-            offset += len;
             if f.action == Action::Dispute {
                 disputes.push(report::disputes::dispute(f, &loaded, sh.rules));
             }
@@ -274,7 +320,7 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
         Ok(())
     })?;
     file.flush().map_err(io_error(&path))?;
-    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, findings: (path, ranges) })
+    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges) })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -324,12 +370,18 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let counter = progress.stage_of("partitions reconciled", n as u64);
     let t = std::time::Instant::now();
     let (loaded_periods, scope_periods) = engine::periods(&globals.incentive_periods, periods);
-    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, tmp };
+    let first = scope_periods.first().copied();
+    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, tmp, first };
+    // findings.csv is begun now: each partition's findings of the first period go straight to
+    // it, in partition order, as soon as the partitions before it are done; the later periods'
+    // are copied from the part files afterwards (pass 3).
+    let findings_path = args.out.join("findings.csv");
+    let head = if formats.csv { Some(begin_findings(&findings_path)?) } else { None };
     // Plain threads, not a rayon loop: a rayon worker waiting inside a partition's own parallel
     // steps would start further partitions, and memory would hold many at once.
     let workers = rayon::current_num_threads().clamp(1, n);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let done: std::sync::Mutex<Vec<Option<Result<Part, Error>>>> = std::sync::Mutex::new((0..n).map(|_| None).collect());
+    let done: std::sync::Mutex<Done> = std::sync::Mutex::new(Done { parts: (0..n).map(|_| None).collect(), written: 0, out: head });
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
@@ -339,22 +391,21 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                 }
                 let r = partition(p, &cons_parts[p], &inc_parts[p], &shared);
                 counter.inc();
-                let failed = r.is_err();
-                if let Ok(mut d) = done.lock() {
-                    d[p] = Some(r);
-                }
+                let failed = match done.lock() {
+                    Ok(mut d) => {
+                        d.parts[p] = Some(r);
+                        d.write_heads(&findings_path).is_err()
+                    }
+                    Err(_) => true,
+                };
                 if failed {
                     next.store(n, std::sync::atomic::Ordering::Relaxed);
                 }
             });
         }
     });
-    let parts: Vec<Part> = done
-        .into_inner()
-        .map_err(|_| Error::Usage("a partition worker panicked".into()))?
-        .into_iter()
-        .flatten()
-        .collect::<Result<_, _>>()?;
+    let Done { parts, out: head, .. } = done.into_inner().map_err(|_| Error::Usage("a partition worker panicked".into()))?;
+    let parts: Vec<Part> = parts.into_iter().flatten().collect::<Result<_, _>>()?;
     if parts.len() != n {
         return Err(Error::Usage("a partition was not reconciled".into()));
     }
@@ -383,8 +434,8 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // Pass 3: concatenate and write.
     progress.stage("writing reports");
     let t = std::time::Instant::now();
-    if formats.csv {
-        concatenate(&finding_parts, &args.out.join("findings.csv"))?;
+    if let Some(head) = head {
+        concatenate(&finding_parts, head, &findings_path)?;
     }
     report::disputes::sort(&mut disputes);
     let outcome = Outcome {
