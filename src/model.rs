@@ -411,15 +411,29 @@ fn money_str(v: Decimal, buf: &mut [u8; 48]) -> &str {
     }
     let mut end = buf.len();
     let mut digits = 0u32;
-    while mantissa > 0 || digits <= scale {
-        if digits == scale && digits > 0 {
+    let mut put = |digit: u8, digits: &mut u32| {
+        if *digits == scale && *digits > 0 {
             end -= 1;
             buf[end] = b'.';
         }
         end -= 1;
-        buf[end] = b'0' + (mantissa % 10) as u8;
-        mantissa /= 10;
-        digits += 1;
+        buf[end] = b'0' + digit;
+        *digits += 1;
+    };
+    // Amounts fit in 64 bits: divide there (128-bit division by 10 is a slow library call).
+    match u64::try_from(mantissa) {
+        Ok(mut m) => {
+            while m > 0 || digits <= scale {
+                put((m % 10) as u8, &mut digits);
+                m /= 10;
+            }
+        }
+        Err(_) => {
+            while mantissa > 0 || digits <= scale {
+                put((mantissa % 10) as u8, &mut digits);
+                mantissa /= 10;
+            }
+        }
     }
     if v.is_sign_negative() {
         end -= 1;
