@@ -395,43 +395,35 @@ impl fmt::Display for MoneyText {
 /// (exact, and several times faster than normalising and printing the Decimal: a large run
 /// prints five amounts per finding).
 fn money_str(v: Decimal, buf: &mut [u8; 48]) -> &str {
-    let mut mantissa = v.mantissa().unsigned_abs();
+    let mantissa = v.mantissa().unsigned_abs();
     if mantissa == 0 {
         return "0.00";
     }
-    let mut scale = v.scale();
-    while scale > 2 && mantissa % 10 == 0 {
-        mantissa /= 10;
-        scale -= 1;
-    }
-    // A scale below 2 pads with zeros (at most 100× a 96-bit mantissa: fits in u128).
-    while scale < 2 {
-        mantissa *= 10;
-        scale += 1;
-    }
     let mut end = buf.len();
-    let mut digits = 0u32;
-    let mut put = |digit: u8, digits: &mut u32| {
-        if *digits == scale && *digits > 0 {
-            end -= 1;
-            buf[end] = b'.';
-        }
-        end -= 1;
-        buf[end] = b'0' + digit;
-        *digits += 1;
-    };
-    // Amounts fit in 64 bits: divide there (128-bit division by 10 is a slow library call).
+    // Amounts fit in 64 bits: work there (128-bit division by 10 is a slow library call).
     match u64::try_from(mantissa) {
-        Ok(mut m) => {
-            while m > 0 || digits <= scale {
-                put((m % 10) as u8, &mut digits);
-                m /= 10;
-            }
-        }
+        Ok(m) => end = put_digits(m, v.scale(), buf, end),
         Err(_) => {
-            while mantissa > 0 || digits <= scale {
-                put((mantissa % 10) as u8, &mut digits);
-                mantissa /= 10;
+            let (mut m, mut scale) = (mantissa, v.scale());
+            while scale > 2 && m % 10 == 0 {
+                m /= 10;
+                scale -= 1;
+            }
+            // Below two decimals: pad (at most 100× a 96-bit mantissa fits in u128).
+            while scale < 2 {
+                m *= 10;
+                scale += 1;
+            }
+            let mut digits = 0u32;
+            while m > 0 || digits <= scale {
+                if digits == scale && digits > 0 {
+                    end -= 1;
+                    buf[end] = b'.';
+                }
+                end -= 1;
+                buf[end] = b'0' + (m % 10) as u8;
+                m /= 10;
+                digits += 1;
             }
         }
     }
@@ -441,6 +433,34 @@ fn money_str(v: Decimal, buf: &mut [u8; 48]) -> &str {
     }
     // Only ASCII digits, '.' and '-' were written.
     std::str::from_utf8(&buf[end..]).unwrap_or("0.00")
+}
+
+/// Writes `m` at `scale` (trailing zeros beyond two decimals dropped, at least two decimals)
+/// into `buf` ending at `end`; returns where it starts.
+fn put_digits(mut m: u64, mut scale: u32, buf: &mut [u8; 48], mut end: usize) -> usize {
+    while scale > 2 && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    // Padding below two decimals may leave 64 bits: write the zeros instead of multiplying.
+    let pad = 2u32.saturating_sub(scale);
+    for _ in 0..pad {
+        end -= 1;
+        buf[end] = b'0';
+    }
+    let scale = scale + pad;
+    let mut digits = pad;
+    while m > 0 || digits <= scale {
+        if digits == scale && digits > 0 {
+            end -= 1;
+            buf[end] = b'.';
+        }
+        end -= 1;
+        buf[end] = b'0' + (m % 10) as u8;
+        m /= 10;
+        digits += 1;
+    }
+    end
 }
 
 #[cfg(test)]
@@ -488,6 +508,14 @@ mod tests {
         fn money_text_equals_the_decimal_print(lo in proptest::num::u32::ANY, mid in proptest::num::u32::ANY, hi in 0u32..42_949_672, neg: bool, scale in 0u32..=28) {
             let d = Decimal::from_parts(lo, mid, hi, neg, scale);
             proptest::prop_assert_eq!(fmt_money(d), money_by_decimal(d));
+        }
+
+        #[test]
+        fn money_text_of_64_bit_amounts(m in proptest::num::u64::ANY, small in 0u64..100_000, neg: bool, scale in 0u32..=28) {
+            for v in [m, small] {
+                let d = Decimal::from_parts(v as u32, (v >> 32) as u32, 0, neg, scale);
+                proptest::prop_assert_eq!(fmt_money(d), money_by_decimal(d));
+            }
         }
     }
 

@@ -371,8 +371,18 @@ fn build(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: See
         .unwrap_or_default();
     let charging_mode = first_mode(consumption_rows.iter().map(|&r| cons.mode[r as usize]).chain(incentive_rows.iter().map(|&r| inc.mode[r as usize])));
 
-    let products: BTreeSet<usize> = consumption_rows.iter().filter_map(|&r| usize::try_from(ctx.rows.product[r as usize]).ok()).collect();
-    let mut rule_ids = format!("R{rule}");
+    // The distinct products, ascending (a key's rows are nearly always of one product).
+    let mut products: Vec<usize> = Vec::with_capacity(1);
+    for &r in &consumption_rows {
+        if let Ok(p) = usize::try_from(ctx.rows.product[r as usize]) {
+            if !products.contains(&p) {
+                products.push(p);
+            }
+        }
+    }
+    products.sort_unstable();
+    let mut rule_ids = String::with_capacity(32);
+    let _ = write!(rule_ids, "R{rule}");
     for &p in &products {
         let _ = write!(rule_ids, ";product:{}", ctx.rules.products[p].id);
     }
@@ -458,7 +468,7 @@ fn pct(rate: Decimal) -> String {
 }
 
 /// The explanation: Chinese, then ` | `, then English; both name the rule and the numbers.
-fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &BTreeSet<usize>, na: &BTreeSet<i32>, late: bool, lagged: bool) -> String {
+fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &[usize], na: &BTreeSet<i32>, late: bool, lagged: bool) -> String {
     let rules = ctx.rules;
     let r = f.rule;
     let p = f.period;
@@ -468,7 +478,7 @@ fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &BTreeSet<usize>, n
     let d = m(f.delta);
     let (prod_zh, prod_en): (Cow<str>, Cow<str>) = match products.len() {
         1 => {
-            let (zh, en) = &ctx.product_labels[*products.iter().next().unwrap_or(&0)];
+            let (zh, en) = &ctx.product_labels[products[0]];
             (Cow::Borrowed(zh), Cow::Borrowed(en))
         }
         _ => (

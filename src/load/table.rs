@@ -392,9 +392,20 @@ impl Table {
             }
             Body::Csv(mut b) => {
                 let mut rec = csv::StringRecord::new();
+                // The cells of a record are handed over from the stack (no allocation per row)
+                // unless the record is unusually wide.
+                const ON_STACK: usize = 48;
                 while let Some(loc) = next_csv_record(&mut b, &mut rec, &self.label)? {
-                    let cells: Vec<&str> = rec.iter().collect();
-                    f(loc, &cells);
+                    if rec.len() <= ON_STACK {
+                        let mut cells = [""; ON_STACK];
+                        for (cell, v) in cells.iter_mut().zip(rec.iter()) {
+                            *cell = v;
+                        }
+                        f(loc, &cells[..rec.len()]);
+                    } else {
+                        let cells: Vec<&str> = rec.iter().collect();
+                        f(loc, &cells);
+                    }
                 }
             }
         }
