@@ -94,38 +94,73 @@ impl<'a> KeyCodes<'a> {
     }
 }
 
-/// The consumption frame: one row per accepted consumption row.
-pub fn consumption_frame(c: &Consumption, codes: &KeyCodes) -> PolarsResult<LazyFrame> {
+/// The consumption frame: one row per accepted consumption row. The service is carried as its
+/// code (`svcc`, see [`KeyCodes`]); the customer's attributes from the customers file are looked
+/// up here, in Rust (`c_assoc`, null when the customer is not in the file, `lag_from`,
+/// `grace_from`). The texts (`cust`, `svc`, `trade`) are copied into the frame only when
+/// `with_text` (the bill check groups by them): polars then joins and groups on integers alone.
+pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, customers: Option<&Customers>, rules: &RuleSet, with_text: bool) -> PolarsResult<LazyFrame> {
     let n = c.len();
+    let keys = codes.codes(&c.trade_id, &c.service);
+    let svcc: Vec<u32> = keys.iter().map(|&k| (k & 0xffff_ffff) as u32).collect();
     let mut cols = vec![
         Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
-        Column::new("key".into(), codes.codes(&c.trade_id, &c.service)),
+        Column::new("key".into(), keys),
+        Column::new("svcc".into(), svcc),
         num_column::<Int32Type>("cycle", &c.cycle),
-        str_column("cust", &c.customer_id),
         num_column::<Int32Type>("assoc", &c.assoc),
-        str_column("svc", &c.service),
         num_column::<Int32Type>("mode", &c.mode),
-        str_column("trade", &c.trade_id),
         num_column::<Int64Type>("ts", &c.ts),
         num_column::<Int32Type>("day", &c.day),
         dec_column("pay", c.payment.clone(), S)?,
     ];
+    if with_text {
+        cols.push(str_column("cust", &c.customer_id));
+        cols.push(str_column("svc", &c.service));
+        cols.push(str_column("trade", &c.trade_id));
+    }
+    if let Some(customers) = customers {
+        cols.extend(customer_columns(c, customers, rules));
+    }
     for (i, v) in c.counted.iter().enumerate() {
         cols.push(dec_column(&format!("c{i}"), v.clone(), S)?);
     }
     Ok(DataFrame::new(n, cols)?.lazy())
 }
 
+/// Per consumption row, its customer's association type (null when not in the customers file)
+/// and the instants before which its consumption is not attributed.
+fn customer_columns(c: &Consumption, customers: &Customers, rules: &RuleSet) -> [Column; 3] {
+    use rayon::prelude::*;
+    let per_customer: Vec<(i32, i64, i64)> = customers
+        .list
+        .iter()
+        .map(|c| {
+            (
+                c.association.code(),
+                c.associated_at.map_or(i64::MIN, |t| t + rules.association_lag_days * 86_400),
+                c.rebound_at.map_or(i64::MIN, |t| add_months_local(t, rules.rebind_grace_months, rules)),
+            )
+        })
+        .collect();
+    let found: Vec<Option<&(i32, i64, i64)>> = c.customer_id.par_iter().map(|id| customers.index.get(id).map(|&i| &per_customer[i])).collect();
+    [
+        Column::new("c_assoc".into(), found.iter().map(|f| f.map(|f| f.0)).collect::<Int32Chunked>().into_series()),
+        Column::new("lag_from".into(), found.iter().map(|f| f.map(|f| f.1)).collect::<Int64Chunked>().into_series()),
+        Column::new("grace_from".into(), found.iter().map(|f| f.map(|f| f.2)).collect::<Int64Chunked>().into_series()),
+    ]
+}
+
 /// The product decided for each distinct (service type, charging mode, local date).
-pub fn product_frame(keys: &DataFrame, rules: &RuleSet) -> PolarsResult<LazyFrame> {
-    let svc = keys.column("svc")?.str()?;
+pub fn product_frame(keys: &DataFrame, codes: &KeyCodes, rules: &RuleSet) -> PolarsResult<LazyFrame> {
+    let svc = keys.column("svcc")?.u32()?;
     let mode = keys.column("mode")?.i32()?;
     let day = keys.column("day")?.i32()?;
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let n = keys.height();
     let (mut prod, mut lag, mut rate) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
-        let s = svc.get(i).unwrap_or("");
+        let s = svc.get(i).and_then(|c| codes.services.get(c as usize).copied()).unwrap_or("");
         let m = mode.get(i).and_then(crate::model::ChargingMode::from_code);
         let d = epoch + chrono::Duration::days(day.get(i).unwrap_or(0) as i64);
         debug_assert_eq!(epoch_day(d), day.get(i).unwrap_or(0));
@@ -145,37 +180,12 @@ pub fn product_frame(keys: &DataFrame, rules: &RuleSet) -> PolarsResult<LazyFram
     let df = DataFrame::new(
         n,
         vec![
-            keys.column("svc")?.clone(),
+            keys.column("svcc")?.clone(),
             keys.column("mode")?.clone(),
             keys.column("day")?.clone(),
             Column::new("prod".into(), prod),
             Column::new("lag".into(), lag),
             dec_column("rate", rate, S)?,
-        ],
-    )?;
-    Ok(df.lazy())
-}
-
-/// Per customer: association type and the instants before which consumption is not attributed.
-pub fn customer_frame(customers: &Customers, rules: &RuleSet) -> PolarsResult<LazyFrame> {
-    let n = customers.list.len();
-    let mut id = Vec::with_capacity(n);
-    let mut assoc = Vec::with_capacity(n);
-    let mut lag_from = Vec::with_capacity(n);
-    let mut grace_from = Vec::with_capacity(n);
-    for c in &customers.list {
-        id.push(c.customer_id.clone());
-        assoc.push(c.association.code());
-        lag_from.push(c.associated_at.map_or(i64::MIN, |t| t + rules.association_lag_days * 86_400));
-        grace_from.push(c.rebound_at.map_or(i64::MIN, |t| add_months_local(t, rules.rebind_grace_months, rules)));
-    }
-    let df = DataFrame::new(
-        n,
-        vec![
-            Column::new("cust".into(), id),
-            Column::new("c_assoc".into(), assoc),
-            Column::new("lag_from".into(), lag_from),
-            Column::new("grace_from".into(), grace_from),
         ],
     )?;
     Ok(df.lazy())
@@ -218,20 +228,20 @@ pub fn cutoff_frame(cycles: &[i32], rules: &RuleSet) -> PolarsResult<LazyFrame> 
 pub fn decided_consumption(
     cons: LazyFrame,
     products: LazyFrame,
-    customers: Option<LazyFrame>,
+    has_file: bool,
     cutoffs: LazyFrame,
     rules: &RuleSet,
     n_counted: usize,
 ) -> LazyFrame {
-    let keys = [col("svc"), col("mode"), col("day")];
+    let keys = [col("svcc"), col("mode"), col("day")];
     let mut lf = cons.join(products, keys.clone(), keys, JoinArgs::new(JoinType::Left));
     let all_listed = rules.association_types.len() == 2;
     let referral = rules.lists(crate::model::Association::Referral);
     let resale = rules.lists(crate::model::Association::Resale);
-    let has_file = customers.is_some();
-    lf = match customers {
-        Some(c) => lf.join(c, [col("cust")], [col("cust")], JoinArgs::new(JoinType::Left)),
-        None => lf.with_columns([
+    // With a customers file the consumption frame carries c_assoc, lag_from and grace_from.
+    lf = match has_file {
+        true => lf,
+        false => lf.with_columns([
             col("assoc").alias("c_assoc"),
             lit(i64::MIN).alias("lag_from"),
             lit(i64::MIN).alias("grace_from"),

@@ -201,21 +201,18 @@ pub fn run_part(
     // Row level, in polars.
     let t = std::time::Instant::now();
     let codes = frames::KeyCodes::new(cons, &loaded.incentives);
-    let cons_lf = frames::consumption_frame(cons, &codes).stage("building the consumption frame")?;
+    let with_text = loaded.bills.is_some();
+    let cons_lf = frames::consumption_frame(cons, &codes, loaded.customers.as_ref(), rules, with_text).stage("building the consumption frame")?;
     let product_keys = cons_lf
         .clone()
-        .select([col("svc"), col("mode"), col("day")])
+        .select([col("svcc"), col("mode"), col("day")])
         .unique(None, UniqueKeepStrategy::Any)
         .collect()
         .stage("listing distinct products")?;
-    let products = frames::product_frame(&product_keys, rules).stage("matching products")?;
-    let customers = match &loaded.customers {
-        Some(c) => Some(frames::customer_frame(c, rules).stage("building the customers frame")?),
-        None => None,
-    };
+    let products = frames::product_frame(&product_keys, &codes, rules).stage("matching products")?;
     let cycles: Vec<i32> = cons.cycle.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
     let cutoffs = frames::cutoff_frame(&cycles, rules).stage("computing late-window cutoffs")?;
-    let decided = frames::decided_consumption(cons_lf, products, customers, cutoffs, rules, rules.counted.len())
+    let decided = frames::decided_consumption(cons_lf, products, loaded.customers.is_some(), cutoffs, rules, rules.counted.len())
         .sort(["row"], Default::default())
         .collect()
         .stage("deciding consumption rows")?;
