@@ -381,6 +381,10 @@ pub fn i32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i32>>> 
     Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.iter().collect())
 }
 
+pub fn u32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<u32>> {
+    Ok(df.column(name)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect())
+}
+
 pub fn i64_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
     Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.iter().collect())
 }

@@ -212,21 +212,24 @@ pub fn run_part(
     let products = frames::product_frame(&product_keys, &codes, rules).stage("matching products")?;
     let cycles: Vec<i32> = cons.cycle.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
     let cutoffs = frames::cutoff_frame(&cycles, rules).stage("computing late-window cutoffs")?;
-    let decided = frames::decided_consumption(cons_lf, products, loaded.customers.is_some(), cutoffs, rules, rules.counted.len())
-        .sort(["row"], Default::default())
-        .collect()
-        .stage("deciding consumption rows")?;
+    // The joins do not keep row order. Nothing but the row decisions needs it (key row lists are
+    // sorted where they are cited), and those are put in place by their row number instead of
+    // sorting the frame, except for the bill check, whose row lists are read as they come.
+    let decided = frames::decided_consumption(cons_lf, products, loaded.customers.is_some(), cutoffs, rules, rules.counted.len());
+    let decided = if with_text { decided.sort(["row"], Default::default()) } else { decided };
+    let decided = decided.collect().stage("deciding consumption rows")?;
     crate::app::trace("engine: decide rows (polars)", t);
     let t = std::time::Instant::now();
+    let order: Option<Vec<u32>> = match with_text {
+        true => None,
+        false => Some(frames::u32_values(&decided, "row").stage("reading row numbers")?),
+    };
     let rows = RowDecisions {
-        product: frames::i32_values(&decided, "prod").stage("reading products")?.into_iter().map(|v| v.unwrap_or(-1)).collect(),
-        status: frames::i32_values(&decided, "status").stage("reading status")?.into_iter().map(|v| v.unwrap_or(0)).collect(),
-        na_reason: frames::i32_values(&decided, "na").stage("reading attribution")?.into_iter().map(|v| v.unwrap_or(0)).collect(),
-        expected: frames::i32_values(&decided, "exp").stage("reading expected periods")?.into_iter().map(|v| v.unwrap_or(0)).collect(),
-        base: to_scale(frames::dec_values(&decided, "base").stage("reading bases")?)
-            .into_iter()
-            .map(|v| v.unwrap_or(0))
-            .collect(),
+        product: in_row_order(frames::i32_values(&decided, "prod").stage("reading products")?.into_iter().map(|v| v.unwrap_or(-1)).collect(), &order),
+        status: in_row_order(frames::i32_values(&decided, "status").stage("reading status")?.into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
+        na_reason: in_row_order(frames::i32_values(&decided, "na").stage("reading attribution")?.into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
+        expected: in_row_order(frames::i32_values(&decided, "exp").stage("reading expected periods")?.into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
+        base: in_row_order(to_scale(frames::dec_values(&decided, "base").stage("reading bases")?).into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
     };
     if rows.status.len() != cons.len() {
         return Err(EngineError::Invariant(format!("{} consumption rows in, {} decided", cons.len(), rows.status.len())));
@@ -313,6 +316,21 @@ pub fn run_part(
     }
     sink(bill_findings).map_err(EngineError::Sink)?;
     Ok(Outcome { loaded_periods, scope, periods, findings: Vec::new(), counts, rows, bills: bill_cycles })
+}
+
+/// `values` (one per row of a frame whose row numbers are `order`) put in row-number order; as
+/// they are when the frame was already in that order (`None`).
+fn in_row_order<T: Copy + Default>(values: Vec<T>, order: &Option<Vec<u32>>) -> Vec<T> {
+    match order {
+        None => values,
+        Some(order) => {
+            let mut out = vec![T::default(); values.len()];
+            for (&r, v) in order.iter().zip(values) {
+                out[r as usize] = v;
+            }
+            out
+        }
+    }
 }
 
 /// The facts about all keys that deciding one needs (see [`decide::Facts`]), read from the
