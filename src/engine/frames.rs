@@ -344,10 +344,22 @@ pub fn incentive_frame(inc: &Incentives, codes: &KeyCodes) -> PolarsResult<LazyF
             Column::new("key".into(), codes.codes(&inc.trade_id, &inc.service)),
             dec_column("amount", inc.amount.clone(), S)?,
             opt_dec_column("base", &inc.base)?,
-            str_column("dup", &inc.dup_key),
+            Column::new("dup".into(), dup_codes(&inc.dup_key)),
         ],
     )?;
     Ok(df.lazy())
+}
+
+/// Each incentive row's duplicate key as a number, equal exactly when the texts are equal
+/// (counting distinct numbers per key is counting distinct texts, without strings in polars).
+fn dup_codes(keys: &[String]) -> Vec<u32> {
+    let mut seen: polars::prelude::PlHashMap<&str, u32> = polars::prelude::PlHashMap::with_capacity(keys.len());
+    keys.iter()
+        .map(|k| {
+            let next = seen.len() as u32;
+            *seen.entry(k.as_str()).or_insert(next)
+        })
+        .collect()
 }
 
 /// Reads a decimal column as physical values at `scale` (nulls stay `None`).
