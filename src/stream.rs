@@ -298,24 +298,26 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
     let mut head = Vec::new();
     let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &mut |chunk: Vec<Finding>| {
         let records = report::finding_records(&chunk, &loaded);
-        let mut start = 0;
-        for (f, &end) in chunk.iter().zip(&records.ends) {
-            let bytes = &records.bytes[start..end];
+        // The findings come sorted by period: those of the first period are a prefix.
+        let n_first = chunk.iter().take_while(|f| Some(f.period) == sh.first).count();
+        if chunk[n_first..].iter().any(|f| Some(f.period) == sh.first) {
+            return Err("findings of the first period came after later ones: findings.csv would be out of order".into());
+        }
+        let split = if n_first == 0 { 0 } else { records.ends[n_first - 1] };
+        head.extend_from_slice(&records.bytes[..split]);
+        file.write_all(&records.bytes[split..]).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
+        let mut start = split;
+        for (f, &end) in chunk[n_first..].iter().zip(&records.ends[n_first..]) {
+            let len = (end - start) as u64;
             start = end;
-            if Some(f.period) == sh.first {
-                head.extend_from_slice(bytes);
-            } else {
-                file.write_all(bytes).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
-                let len = bytes.len() as u64;
-                match ranges.last_mut() {
-                    Some(r) if r.0 == f.period => r.2 += len,
-                    _ => ranges.push((f.period, offset, offset + len)),
-                }
-                offset += len;
+            match ranges.last_mut() {
+                Some(r) if r.0 == f.period => r.2 += len,
+                _ => ranges.push((f.period, offset, offset + len)),
             }
-            if f.action == Action::Dispute {
-                disputes.push(report::disputes::dispute(f, &loaded, sh.rules));
-            }
+            offset += len;
+        }
+        for f in chunk.iter().filter(|f| f.action == Action::Dispute) {
+            disputes.push(report::disputes::dispute(f, &loaded, sh.rules));
         }
         Ok(())
     })?;
