@@ -366,6 +366,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         inputs.extend(summaries);
         customers = Some(c);
     }
+    load::table::release_spare_buffers();
     crate::app::trace("streaming: read and partition", t);
 
     // Pass 2: reconcile the partitions, as many at a time as there are threads.

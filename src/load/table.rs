@@ -347,6 +347,15 @@ impl std::ops::Deref for Block {
     }
 }
 
+/// Frees the spare buffers (a streamed run calls it once its first pass has read every file, so
+/// that they do not add to the memory of the second).
+pub fn release_spare_buffers() {
+    if let Ok(mut spare) = SPARE.lock() {
+        spare.clear();
+        spare.shrink_to_fit();
+    }
+}
+
 /// An empty buffer, a spare one when there is one.
 fn spare_buffer() -> Vec<u8> {
     let mut buf = SPARE.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
