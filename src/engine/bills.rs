@@ -41,10 +41,10 @@ fn bill_frame(b: &Bills) -> PolarsResult<LazyFrame> {
         vec![
             Column::new("brow".into(), (0..n as u32).collect::<Vec<u32>>()),
             frames::num_column::<Int32Type>("cycle", &b.cycle),
-            frames::str_column("cust", &b.customer_id),
-            frames::str_column("svc", &b.service),
+            frames::str_column("cust", b.customer_id.iter().map(String::as_str)),
+            frames::str_column("svc", b.service.iter().map(String::as_str)),
             frames::num_column::<Int32Type>("mode", &b.mode),
-            frames::str_column("trade", &b.trade_id),
+            frames::str_column("trade", b.trade_id.iter().map(String::as_str)),
             dec_column("amount", b.amount.clone(), AMOUNT_SCALE as usize)?,
         ],
     )?
@@ -212,7 +212,7 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
         let bill_rows = std::mem::take(&mut b_rows[i]);
         let customer_name = consumption_rows
             .iter()
-            .find_map(|&r| loaded.consumption.customer_name[r as usize].clone())
+            .find_map(|&r| loaded.consumption.customer_name.get(r as usize).map(str::to_string))
             .or_else(|| bill_rows.iter().find_map(|&r| bills.customer_name[r as usize].clone()))
             .unwrap_or_default();
         let mode_label = charging_mode.map_or("", |m| m.label());

@@ -360,14 +360,14 @@ fn build(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: See
     let inc = &ctx.loaded.incentives;
     let customer_id = consumption_rows
         .first()
-        .map(|&r| cons.customer_id[r as usize].clone())
-        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_id[r as usize].clone()))
+        .map(|&r| cons.customer_id[r as usize].to_string())
+        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_id.get(r as usize).map(str::to_string)))
         .unwrap_or_default();
     let customer_name = consumption_rows
         .iter()
-        .find_map(|&r| cons.customer_name[r as usize].clone())
+        .find_map(|&r| cons.customer_name.get(r as usize).map(str::to_string))
         .or_else(|| ctx.loaded.customers.as_ref().and_then(|c| c.index.get(&customer_id).and_then(|&i| c.list[i].customer_name.clone())))
-        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_name[r as usize].clone()))
+        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_name.get(r as usize).map(str::to_string)))
         .unwrap_or_default();
     let charging_mode = first_mode(consumption_rows.iter().map(|&r| cons.mode[r as usize]).chain(incentive_rows.iter().map(|&r| inc.mode[r as usize])));
 

@@ -6,7 +6,7 @@
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::load::{to_phys, Consumption, Customers, Incentives};
+use crate::load::{to_phys, Consumption, Customers, Incentives, Texts};
 use crate::model::{epoch_day, AMOUNT_SCALE};
 use crate::rules::RuleSet;
 
@@ -28,8 +28,8 @@ pub const NA_LAG: i32 = 3;
 pub const NA_GRACE: i32 = 4;
 
 /// A string column made from borrowed text: one copy into polars, no `String` per row.
-pub fn str_column(name: &str, values: &[String]) -> Column {
-    StringChunked::from_iter_values(name.into(), values.iter().map(String::as_str)).into_series().into_column()
+pub fn str_column<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
+    StringChunked::from_iter_values(name.into(), values).into_series().into_column()
 }
 
 /// A numeric column copied from a slice (no intermediate `Vec`).
@@ -69,8 +69,8 @@ impl<'a> KeyCodes<'a> {
             v.par_sort_unstable();
             v
         };
-        let trades = sorted(&mut c.trade_id.iter().chain(inc.trade_id.iter()).map(String::as_str));
-        let services = sorted(&mut c.service.iter().chain(inc.service.iter()).map(String::as_str));
+        let trades = sorted(&mut c.trade_id.iter().chain(inc.trade_id.iter()));
+        let services = sorted(&mut c.service.iter().chain(inc.service.iter()));
         let trade_code = trades.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
         let service_code = services.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
         KeyCodes { trades, services, trade_code, service_code }
@@ -82,9 +82,9 @@ impl<'a> KeyCodes<'a> {
         (u64::from(t) << 32) | u64::from(s)
     }
 
-    fn codes(&self, trades: &[String], services: &[String]) -> Vec<u64> {
+    fn codes(&self, trades: &Texts, services: &Texts) -> Vec<u64> {
         use rayon::prelude::*;
-        trades.par_iter().zip(services.par_iter()).map(|(t, s)| self.code(t, s)).collect()
+        (0..trades.len()).into_par_iter().map(|i| self.code(&trades[i], &services[i])).collect()
     }
 
     /// The trade id and service type of a key code.
@@ -115,9 +115,9 @@ pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, customers: Option<&C
         dec_column("pay", c.payment.clone(), S)?,
     ];
     if with_text {
-        cols.push(str_column("cust", &c.customer_id));
-        cols.push(str_column("svc", &c.service));
-        cols.push(str_column("trade", &c.trade_id));
+        cols.push(str_column("cust", c.customer_id.iter()));
+        cols.push(str_column("svc", c.service.iter()));
+        cols.push(str_column("trade", c.trade_id.iter()));
     }
     if let Some(customers) = customers {
         cols.extend(customer_columns(c, customers, rules));
@@ -143,7 +143,8 @@ fn customer_columns(c: &Consumption, customers: &Customers, rules: &RuleSet) -> 
             )
         })
         .collect();
-    let found: Vec<Option<&(i32, i64, i64)>> = c.customer_id.par_iter().map(|id| customers.index.get(id).map(|&i| &per_customer[i])).collect();
+    let found: Vec<Option<&(i32, i64, i64)>> =
+        (0..c.len()).into_par_iter().map(|r| customers.index.get(&c.customer_id[r]).map(|&i| &per_customer[i])).collect();
     [
         Column::new("c_assoc".into(), found.iter().map(|f| f.map(|f| f.0)).collect::<Int32Chunked>().into_series()),
         Column::new("lag_from".into(), found.iter().map(|f| f.map(|f| f.1)).collect::<Int64Chunked>().into_series()),
@@ -352,12 +353,12 @@ pub fn incentive_frame(inc: &Incentives, codes: &KeyCodes) -> PolarsResult<LazyF
 
 /// Each incentive row's duplicate key as a number, equal exactly when the texts are equal
 /// (counting distinct numbers per key is counting distinct texts, without strings in polars).
-fn dup_codes(keys: &[String]) -> Vec<u32> {
+fn dup_codes(keys: &Texts) -> Vec<u32> {
     let mut seen: polars::prelude::PlHashMap<&str, u32> = polars::prelude::PlHashMap::with_capacity(keys.len());
     keys.iter()
         .map(|k| {
             let next = seen.len() as u32;
-            *seen.entry(k.as_str()).or_insert(next)
+            *seen.entry(k).or_insert(next)
         })
         .collect()
 }

@@ -5,7 +5,10 @@
 
 pub mod schema;
 pub mod table;
+pub mod texts;
 pub mod values;
+
+pub use texts::{OptTexts, Texts};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -408,14 +411,14 @@ pub fn from_phys(v: i128) -> Decimal {
 #[derive(Debug, Default)]
 pub struct Consumption {
     pub cycle: Vec<i32>,
-    pub customer_id: Vec<String>,
-    pub customer_name: Vec<Option<String>>,
+    pub customer_id: Texts,
+    pub customer_name: OptTexts,
     /// 0 unknown, 1 referral, 2 resale.
     pub assoc: Vec<i32>,
-    pub service: Vec<String>,
+    pub service: Texts,
     /// 0 not given, else [`ChargingMode::code`].
     pub mode: Vec<i32>,
-    pub trade_id: Vec<String>,
+    pub trade_id: Texts,
     /// UTC epoch seconds.
     pub ts: Vec<i64>,
     /// Local trade date, days since 1970-01-01.
@@ -446,12 +449,12 @@ impl Sink for Consumption {
 
     fn reserve(&mut self, n: usize) {
         self.cycle.reserve(n);
-        self.customer_id.reserve(n);
-        self.customer_name.reserve(n);
+        self.customer_id.reserve(n, 32);
+        self.customer_name.reserve(n, 16);
         self.assoc.reserve(n);
-        self.service.reserve(n);
+        self.service.reserve(n, 28);
         self.mode.reserve(n);
-        self.trade_id.reserve(n);
+        self.trade_id.reserve(n, 16);
         self.ts.reserve(n);
         self.day.reserve(n);
         self.payment.reserve(n);
@@ -523,12 +526,12 @@ impl Sink for Consumption {
             self.counted[i].push(to_phys(v));
         }
         self.cycle.push(cycle.0);
-        self.customer_id.push(customer_id.to_string());
-        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v.to_string()));
+        self.customer_id.push(customer_id);
+        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v));
         self.assoc.push(assoc);
-        self.service.push(service.to_string());
+        self.service.push(service);
         self.mode.push(mode);
-        self.trade_id.push(trade_id.to_string());
+        self.trade_id.push(trade_id);
         self.ts.push(ts);
         self.day.push(tz.local_day(ts));
         self.payment.push(to_phys(payment));
@@ -540,16 +543,16 @@ impl Sink for Consumption {
 #[derive(Debug, Default)]
 pub struct Incentives {
     pub period: Vec<i32>,
-    pub trade_id: Vec<String>,
-    pub service: Vec<String>,
-    pub customer_id: Vec<Option<String>>,
-    pub customer_name: Vec<Option<String>>,
+    pub trade_id: Texts,
+    pub service: Texts,
+    pub customer_id: OptTexts,
+    pub customer_name: OptTexts,
     pub mode: Vec<i32>,
     pub base: Vec<Option<i128>>,
     pub rate: Vec<Option<i128>>,
     pub amount: Vec<i128>,
     /// `id:<incentive_id>`, or the whole row's text when the file has no incentive_id.
-    pub dup_key: Vec<String>,
+    pub dup_key: Texts,
     pub prov: Provenance,
 }
 
@@ -568,15 +571,15 @@ impl Sink for Incentives {
 
     fn reserve(&mut self, n: usize) {
         self.period.reserve(n);
-        self.trade_id.reserve(n);
-        self.service.reserve(n);
-        self.customer_id.reserve(n);
-        self.customer_name.reserve(n);
+        self.trade_id.reserve(n, 16);
+        self.service.reserve(n, 28);
+        self.customer_id.reserve(n, 32);
+        self.customer_name.reserve(n, 16);
         self.mode.reserve(n);
         self.base.reserve(n);
         self.rate.reserve(n);
         self.amount.reserve(n);
-        self.dup_key.reserve(n);
+        self.dup_key.reserve(n, 16);
     }
 
     fn append(&mut self, o: Self) {
@@ -615,15 +618,15 @@ impl Sink for Incentives {
             None => format!("row:{}", cells.join("\u{1f}")),
         };
         self.period.push(period.0);
-        self.trade_id.push(trade_id.to_string());
-        self.service.push(service.to_string());
-        self.customer_id.push(c.get(cells, "customer_id").map(|(v, _)| v.to_string()));
-        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v.to_string()));
+        self.trade_id.push(trade_id);
+        self.service.push(service);
+        self.customer_id.push(c.get(cells, "customer_id").map(|(v, _)| v));
+        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v));
         self.mode.push(mode);
         self.base.push(base.map(to_phys));
         self.rate.push(rate.map(to_phys));
         self.amount.push(to_phys(amount));
-        self.dup_key.push(dup_key);
+        self.dup_key.push(&dup_key);
         Ok(())
     }
 }
@@ -966,17 +969,17 @@ mod spill {
         }
     }
 
-    pub fn string(input: &mut &[u8]) -> Option<String> {
+    pub fn str<'a>(input: &mut &'a [u8]) -> Option<&'a str> {
         let n = u32(input)? as usize;
-        String::from_utf8(take(input, n)?.to_vec()).ok()
+        std::str::from_utf8(take(input, n)?).ok()
     }
 
-    pub fn opt_string(input: &mut &[u8]) -> Option<Option<String>> {
+    pub fn opt_str<'a>(input: &mut &'a [u8]) -> Option<Option<&'a str>> {
         let n = u32(input)?;
         if n == u32::MAX {
             return Some(None);
         }
-        String::from_utf8(take(input, n as usize)?.to_vec()).ok().map(Some)
+        std::str::from_utf8(take(input, n as usize)?).ok().map(Some)
     }
 }
 
@@ -992,7 +995,7 @@ impl Spill for Consumption {
     fn encode(&self, i: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.cycle[i].to_le_bytes());
         spill::put_str(out, &self.customer_id[i]);
-        spill::put_opt_str(out, self.customer_name[i].as_deref());
+        spill::put_opt_str(out, self.customer_name.get(i));
         out.extend_from_slice(&self.assoc[i].to_le_bytes());
         spill::put_str(out, &self.service[i]);
         out.extend_from_slice(&self.mode[i].to_le_bytes());
@@ -1008,12 +1011,12 @@ impl Spill for Consumption {
 
     fn decode(&mut self, input: &mut &[u8]) -> Option<()> {
         let cycle = spill::i32(input)?;
-        let customer_id = spill::string(input)?;
-        let customer_name = spill::opt_string(input)?;
+        let customer_id = spill::str(input)?;
+        let customer_name = spill::opt_str(input)?;
         let assoc = spill::i32(input)?;
-        let service = spill::string(input)?;
+        let service = spill::str(input)?;
         let mode = spill::i32(input)?;
-        let trade_id = spill::string(input)?;
+        let trade_id = spill::str(input)?;
         let ts = spill::i64(input)?;
         let day = spill::i32(input)?;
         let payment = spill::i128(input)?;
@@ -1051,8 +1054,8 @@ impl Spill for Incentives {
         out.extend_from_slice(&self.period[i].to_le_bytes());
         spill::put_str(out, &self.trade_id[i]);
         spill::put_str(out, &self.service[i]);
-        spill::put_opt_str(out, self.customer_id[i].as_deref());
-        spill::put_opt_str(out, self.customer_name[i].as_deref());
+        spill::put_opt_str(out, self.customer_id.get(i));
+        spill::put_opt_str(out, self.customer_name.get(i));
         out.extend_from_slice(&self.mode[i].to_le_bytes());
         spill::put_opt_i128(out, self.base[i]);
         spill::put_opt_i128(out, self.rate[i]);
@@ -1062,15 +1065,15 @@ impl Spill for Incentives {
 
     fn decode(&mut self, input: &mut &[u8]) -> Option<()> {
         let period = spill::i32(input)?;
-        let trade_id = spill::string(input)?;
-        let service = spill::string(input)?;
-        let customer_id = spill::opt_string(input)?;
-        let customer_name = spill::opt_string(input)?;
+        let trade_id = spill::str(input)?;
+        let service = spill::str(input)?;
+        let customer_id = spill::opt_str(input)?;
+        let customer_name = spill::opt_str(input)?;
         let mode = spill::i32(input)?;
         let base = spill::opt_i128(input)?;
         let rate = spill::opt_i128(input)?;
         let amount = spill::i128(input)?;
-        let dup_key = spill::string(input)?;
+        let dup_key = spill::str(input)?;
         self.period.push(period);
         self.trade_id.push(trade_id);
         self.service.push(service);

@@ -36,7 +36,7 @@ pub fn explain(f: &Finding, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet,
             out,
             "    bill cycle {cycle}, traded {}, {} {mode}, payment {}, counted base {} (excluded {})",
             rules.tz.format(cons.ts[r]),
-            cons.service[r],
+            &cons.service[r],
             m(pay),
             m(base),
             m(pay - base)
@@ -44,7 +44,7 @@ pub fn explain(f: &Finding, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet,
         let product = usize::try_from(rows.product[r]).ok().map(|p| &rules.products[p]);
         match product {
             Some(p) => writeln!(out, "    product: {} (rules line {}), rate {}{}", p.id, p.line, p.rate, if p.lag_months > 0 { format!(", lag {} month(s)", p.lag_months) } else { String::new() })?,
-            None => writeln!(out, "    product: none of the {} [[product]] entries matches {} / {mode} on {}", rules.products.len(), cons.service[r], rules.tz.utc_to_local(cons.ts[r]).date())?,
+            None => writeln!(out, "    product: none of the {} [[product]] entries matches {} / {mode} on {}", rules.products.len(), &cons.service[r], rules.tz.utc_to_local(cons.ts[r]).date())?,
         }
         let status = rows.status[r];
         match status {
@@ -139,7 +139,7 @@ fn na_text(code: i32, r: usize, loaded: &Loaded, rules: &RuleSet) -> String {
     let cons = &loaded.consumption;
     let customer = loaded.customers.as_ref().and_then(|c| c.index.get(&cons.customer_id[r]).map(|&i| &c.list[i]));
     match code {
-        NA_NOT_IN_FILE => format!("customer {} is not in the customers file", cons.customer_id[r]),
+        NA_NOT_IN_FILE => format!("customer {} is not in the customers file", &cons.customer_id[r]),
         NA_TYPE => {
             let t = customer.map(|c| c.association).or_else(|| Association::from_code(cons.assoc[r]));
             let listed: Vec<&str> = rules.association_types.iter().map(|a| a.key()).collect();
