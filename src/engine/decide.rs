@@ -230,63 +230,65 @@ pub struct Seen {
 /// Decides the key at index `i` of the sorted key list. `None` when it yields no finding here:
 /// an expected key of a statement not loaded, or the expected half of a PERIOD_SHIFT pair (whose
 /// finding is made at its actual partner).
-pub fn decide_at(i: usize, k: &Key, facts: &Facts, ctx: &Context) -> Option<Decided> {
+pub fn decide_at(i: usize, k: Key, facts: &Facts, ctx: &Context) -> Option<Decided> {
     let first_loaded = ctx.loaded_periods.first().copied();
     let last_loaded = ctx.loaded_periods.last().copied();
-    let d = match (&k.expected, &k.actual) {
-        (_, Some(a)) if a.duplicate => decide_key(k, None, Category::DuplicateIncentive, 1, ctx),
+    let none = Seen::default();
+    let (category, rule, shifted, seen) = match (&k.expected, &k.actual) {
+        (_, Some(a)) if a.duplicate => (Category::DuplicateIncentive, 1, None, none),
         (Some(e), Some(a)) => {
             let delta = a.incentive - e.incentive;
             let (cat, rule) = if delta.is_zero() {
                 (Category::Matched, 2)
             } else if delta.abs() <= ctx.rules.tolerance {
                 (Category::Rounding, 3)
-            } else if rate_differs(k, ctx) {
+            } else if rate_differs(&k, ctx) {
                 (Category::RateMismatch, 4)
             } else if a.base.is_some_and(|b| (b - e.base).abs() > ctx.rules.tolerance) {
                 (Category::BaseMismatch, 5)
             } else {
                 (Category::AmountMismatch, 6)
             };
-            decide_key(k, None, cat, rule, ctx)
+            (cat, rule, None, none)
         }
         (Some(e), None) => {
             if facts.partner.contains_key(&i) {
                 return None; // decided with its actual partner
             } else if last_loaded.is_none_or(|l| k.period > l) {
-                decide_key(k, None, Category::RolloverPending, 8, ctx)
+                (Category::RolloverPending, 8, None, none)
             } else if first_loaded.is_some_and(|f| k.period < f) {
                 // Belongs to a statement that was not loaded: no finding.
                 return None;
             } else if e.incentive.abs() <= ctx.rules.tolerance {
                 let cat = if e.incentive.is_zero() { Category::Matched } else { Category::Rounding };
-                decide_key(k, None, cat, 9, ctx)
+                (cat, 9, None, none)
             } else {
-                decide_key(k, None, Category::MissingIncentive, 10, ctx)
+                (Category::MissingIncentive, 10, None, none)
             }
         }
         (None, Some(_)) => {
             if let Some(exp) = facts.partner.get(&i).and_then(|j| facts.shifted.get(j)) {
-                return Some(decide_key(k, Some(exp), Category::PeriodShift, 7, ctx));
-            }
-            let seen = facts.seen.get(&i).copied().unwrap_or_default();
-            if seen.ineligible || seen.not_attributed {
-                build(k, None, Category::UnexpectedIncentive, 11, seen, ctx)
-            } else if !seen.any && (0..=ctx.rules.max_shift()).any(|s| !ctx.cycles_loaded.contains(&k.period.add_months(-s))) {
-                decide_key(k, None, Category::OutOfScope, 12, ctx)
+                (Category::PeriodShift, 7, Some(exp), none)
             } else {
-                decide_key(k, None, Category::OrphanIncentive, 13, ctx)
+                let seen = facts.seen.get(&i).copied().unwrap_or_default();
+                if seen.ineligible || seen.not_attributed {
+                    (Category::UnexpectedIncentive, 11, None, seen)
+                } else if !seen.any && (0..=ctx.rules.max_shift()).any(|s| !ctx.cycles_loaded.contains(&k.period.add_months(-s))) {
+                    (Category::OutOfScope, 12, None, none)
+                } else {
+                    (Category::OrphanIncentive, 13, None, none)
+                }
             }
         }
         (None, None) => {
             if k.n_ineligible > 0 {
-                decide_key(k, None, Category::IneligibleProduct, 14, ctx)
+                (Category::IneligibleProduct, 14, None, none)
             } else {
-                decide_key(k, None, Category::NotAttributed, 15, ctx)
+                (Category::NotAttributed, 15, None, none)
             }
         }
     };
-    Some(d)
+    Some(build(k, shifted, category, rule, seen, ctx))
 }
 
 /// Does any actual rate differ from the rules' rates of the key's expected rows?
@@ -331,14 +333,11 @@ pub fn action_for(cat: Category, delta: Decimal, tolerance: Decimal) -> Action {
     }
 }
 
-/// Builds the finding of `k` (the actual's key for a PERIOD_SHIFT, with its expected partner).
-fn decide_key(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, ctx: &Context) -> Decided {
-    build(k, shifted, category, rule, Seen::default(), ctx)
-}
-
-/// [`decide_key`] knowing what consumption the key's trade and service have (rule 11 says it).
-fn build(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen, ctx: &Context) -> Decided {
-    let exp_key = shifted.unwrap_or(k);
+/// Builds the finding of `k` (the actual's key for a PERIOD_SHIFT, with its expected partner),
+/// knowing what consumption the key's trade and service have (rule 11 says it). The key is
+/// consumed: its trade id and service move into the finding.
+fn build(k: Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen, ctx: &Context) -> Decided {
+    let exp_key = shifted.unwrap_or(&k);
     let e = exp_key.expected.as_ref();
     let a = k.actual.as_ref();
     let expected = e.map_or(Decimal::ZERO, |e| e.incentive);
@@ -405,28 +404,31 @@ fn build(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: See
     let period = k.period;
     let written = ctx.scope.contains(&period)
         || (category == Category::RolloverPending && consumption_rows.iter().any(|&r| ctx.scope.contains(&Period(cons.cycle[r as usize]))));
+    let id = finding_id('F', &[&period.to_string(), &k.trade_id, &k.service]);
+    let (expected_period, expected_base, expected_incentive) = (e.map(|_| exp_key.period), e.map(|e| e.base), e.map(|e| e.incentive));
+    let (actual_base, actual_incentive, actual_in) = (a.and_then(|a| a.base), a.map(|a| a.incentive), a.map(|_| k.period));
     let mut f = Finding {
-        id: finding_id('F', &[&period.to_string(), &k.trade_id, &k.service]),
+        id,
         period,
         category,
         action,
         rule,
         customer_id,
         customer_name,
-        trade_id: k.trade_id.clone(),
-        service: k.service.clone(),
+        trade_id: k.trade_id,
+        service: k.service,
         charging_mode,
-        expected_period: e.map(|_| exp_key.period),
-        expected_base: e.map(|e| e.base),
-        expected_incentive: e.map(|e| e.incentive),
-        actual_base: a.and_then(|a| a.base),
-        actual_incentive: a.map(|a| a.incentive),
+        expected_period,
+        expected_base,
+        expected_incentive,
+        actual_base,
+        actual_incentive,
         delta,
         rule_ids,
         explanation: String::new(),
         consumption_rows,
         incentive_rows,
-        actual_in: a.map(|_| k.period),
+        actual_in,
         bill_rows: Vec::new(),
     };
     f.explanation = explain(&f, seen, ctx, &products, &na, late, lagged);

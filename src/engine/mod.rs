@@ -274,9 +274,8 @@ pub fn run_part(
         }
         let decided: Vec<Option<decide::Decided>> = {
             use rayon::prelude::*;
-            keys.par_iter().enumerate().map(|(j, k)| decide::decide_at(start + j, k, &facts, &ctx)).collect()
+            keys.into_par_iter().enumerate().map(|(j, k)| decide::decide_at(start + j, k, &facts, &ctx)).collect()
         };
-        drop(keys);
         let mut chunk = Vec::with_capacity(len);
         for d in decided.into_iter().flatten() {
             totals.add_finding(&d.finding);
