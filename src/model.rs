@@ -393,74 +393,65 @@ impl fmt::Display for MoneyText {
 
 /// [`fmt_money`]'s text in `buf`, in integer arithmetic on the decimal's mantissa and scale
 /// (exact, and several times faster than normalising and printing the Decimal: a large run
-/// prints five amounts per finding).
+/// prints about nine amounts per finding).
 fn money_str(v: Decimal, buf: &mut [u8; 48]) -> &str {
-    let mantissa = v.mantissa().unsigned_abs();
-    if mantissa == 0 {
+    let m = v.mantissa().unsigned_abs();
+    if m == 0 {
         return "0.00";
     }
-    let mut end = buf.len();
-    // Amounts fit in 64 bits: work there (128-bit division by 10 is a slow library call).
-    match u64::try_from(mantissa) {
-        Ok(m) => end = put_digits(m, v.scale(), buf, end),
+    // The digits, least significant first, in 64-bit arithmetic (128-bit division is a slow
+    // library call): a wide mantissa is taken as two halves of at most 19 digits.
+    let (mut digits, mut n) = ([0u8; 40], 0usize);
+    match u64::try_from(m) {
+        Ok(x) => push_digits(x, 1, &mut digits, &mut n),
         Err(_) => {
-            let (mut m, mut scale) = (mantissa, v.scale());
-            while scale > 2 && m % 10 == 0 {
-                m /= 10;
-                scale -= 1;
-            }
-            // Below two decimals: pad (at most 100× a 96-bit mantissa fits in u128).
-            while scale < 2 {
-                m *= 10;
-                scale += 1;
-            }
-            let mut digits = 0u32;
-            while m > 0 || digits <= scale {
-                if digits == scale && digits > 0 {
-                    end -= 1;
-                    buf[end] = b'.';
-                }
-                end -= 1;
-                buf[end] = b'0' + (m % 10) as u8;
-                m /= 10;
-                digits += 1;
-            }
+            const E19: u128 = 10_000_000_000_000_000_000;
+            push_digits((m % E19) as u64, 19, &mut digits, &mut n);
+            push_digits((m / E19) as u64, 1, &mut digits, &mut n);
         }
     }
-    if v.is_sign_negative() {
-        end -= 1;
-        buf[end] = b'-';
-    }
-    // Only ASCII digits, '.' and '-' were written.
-    std::str::from_utf8(&buf[end..]).unwrap_or("0.00")
-}
-
-/// Writes `m` at `scale` (trailing zeros beyond two decimals dropped, at least two decimals)
-/// into `buf` ending at `end`; returns where it starts.
-fn put_digits(mut m: u64, mut scale: u32, buf: &mut [u8; 48], mut end: usize) -> usize {
-    while scale > 2 && m % 10 == 0 {
-        m /= 10;
+    // Drop trailing zeros beyond two decimals; pad to two decimals.
+    let (mut low, mut scale) = (0usize, v.scale() as usize);
+    while scale > 2 && digits[low] == 0 {
+        low += 1;
         scale -= 1;
     }
-    // Padding below two decimals may leave 64 bits: write the zeros instead of multiplying.
-    let pad = 2u32.saturating_sub(scale);
-    for _ in 0..pad {
-        end -= 1;
-        buf[end] = b'0';
+    let pad = 2usize.saturating_sub(scale);
+    let mut out = 0;
+    let mut put = |b: u8| {
+        buf[out] = b;
+        out += 1;
+    };
+    if v.is_sign_negative() {
+        put(b'-');
     }
-    let scale = scale + pad;
-    let mut digits = pad;
-    while m > 0 || digits <= scale {
-        if digits == scale && digits > 0 {
-            end -= 1;
-            buf[end] = b'.';
+    let point = low + scale;
+    if n > point {
+        for i in (point..n).rev() {
+            put(b'0' + digits[i]);
         }
-        end -= 1;
-        buf[end] = b'0' + (m % 10) as u8;
-        m /= 10;
-        digits += 1;
+    } else {
+        put(b'0');
     }
-    end
+    put(b'.');
+    for i in (low..point).rev() {
+        put(b'0' + if i < n { digits[i] } else { 0 });
+    }
+    for _ in 0..pad {
+        put(b'0');
+    }
+    // Only ASCII digits, '.' and '-' were written.
+    std::str::from_utf8(&buf[..out]).unwrap_or("0.00")
+}
+
+/// Appends the decimal digits of `x`, least significant first, at least `at_least` of them.
+fn push_digits(mut x: u64, at_least: usize, digits: &mut [u8; 40], n: &mut usize) {
+    let start = *n;
+    while x > 0 || *n - start < at_least {
+        digits[*n] = (x % 10) as u8;
+        x /= 10;
+        *n += 1;
+    }
 }
 
 #[cfg(test)]
