@@ -147,11 +147,11 @@ fn cited(prov: &Provenance) -> Provenance {
 
 /// findings.csv: the BOM, the header, then for each period the findings of that period of each
 /// partition in turn (`parts[k]` with the byte range of each period in it).
-fn concatenate(parts: &[PartFindings], w: BufWriter<File>, out: &Path) -> Result<(), Error> {
+fn concatenate(parts: &[PartFindings], w: report::FindingsCsv, out: &Path) -> Result<(), Error> {
     use std::io::{Seek, SeekFrom};
     // The parts are copied file to file (std uses copy_file_range on Linux: no trip through
     // user space).
-    let mut w = w.into_inner().map_err(|e| io_error(out)(e.into_error()))?;
+    let mut w = w.into_file()?;
     let periods: std::collections::BTreeSet<Period> = parts.iter().flat_map(|(_, r)| r.iter().map(|(p, _, _)| *p)).collect();
     let mut files = Vec::with_capacity(parts.len());
     for (path, _) in parts {
@@ -175,34 +175,23 @@ fn concatenate(parts: &[PartFindings], w: BufWriter<File>, out: &Path) -> Result
     Ok(())
 }
 
-/// Creates findings.csv with its byte order mark and header.
-fn begin_findings(out: &Path) -> Result<BufWriter<File>, Error> {
-    let mut w = BufWriter::with_capacity(1 << 20, File::create(out).map_err(io_error(out))?);
-    w.write_all(b"\xEF\xBB\xBF").map_err(io_error(out))?;
-    let mut header = csv::Writer::from_writer(Vec::new());
-    header.write_record(report::FINDINGS_HEADER).map_err(|source| ReportError::Csv { path: out.display().to_string(), source })?;
-    let header = header.into_inner().map_err(|e| io_error(out)(e.into_error()))?;
-    w.write_all(&header).map_err(io_error(out))?;
-    Ok(w)
-}
-
 /// The partitions reconciled so far, and how many of them have had their first-period findings
 /// appended to findings.csv (`out`, absent without csv output).
 struct Done {
     parts: Vec<Option<Result<Part, Error>>>,
     written: usize,
-    out: Option<BufWriter<File>>,
+    out: Option<report::FindingsCsv>,
 }
 
 impl Done {
     /// Appends the first-period findings of the partitions that are next in order and done.
-    fn write_heads(&mut self, path: &Path) -> Result<(), ()> {
+    fn write_heads(&mut self) -> Result<(), ()> {
         while let Some(Some(result)) = self.parts.get_mut(self.written) {
             let Ok(part) = result else { return Err(()) };
             let head = std::mem::take(&mut part.head);
             if let Some(out) = self.out.as_mut() {
-                if let Err(e) = out.write_all(&head) {
-                    *result = Err(io_error(path)(e));
+                if let Err(e) = out.write_records(&head) {
+                    *result = Err(Error::Report(e));
                     return Err(());
                 }
             }
@@ -379,7 +368,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // it, in partition order, as soon as the partitions before it are done; the later periods'
     // are copied from the part files afterwards (pass 3).
     let findings_path = args.out.join("findings.csv");
-    let head = if formats.csv { Some(begin_findings(&findings_path)?) } else { None };
+    let head = if formats.csv { Some(report::FindingsCsv::create(&findings_path)?) } else { None };
     // Plain threads, not a rayon loop: a rayon worker waiting inside a partition's own parallel
     // steps would start further partitions, and memory would hold many at once.
     let workers = rayon::current_num_threads().clamp(1, n);
@@ -397,7 +386,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                 let failed = match done.lock() {
                     Ok(mut d) => {
                         d.parts[p] = Some(r);
-                        d.write_heads(&findings_path).is_err()
+                        d.write_heads().is_err()
                     }
                     Err(_) => true,
                 };

@@ -187,8 +187,19 @@ impl FindingsCsv {
     }
 
     pub fn write_chunk(&mut self, chunk: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
-        let records = finding_records(chunk, loaded);
-        self.file.write_all(&records.bytes).map_err(io_err(&self.path))
+        self.write_records(&finding_records(chunk, loaded).bytes)
+    }
+
+    /// Appends records already formatted (see [`finding_records`]).
+    pub fn write_records(&mut self, bytes: &[u8]) -> Result<(), ReportError> {
+        self.file.write_all(bytes).map_err(io_err(&self.path))
+    }
+
+    /// The file, everything written so far flushed to it (a streamed run copies the rest of its
+    /// findings into it file to file).
+    pub fn into_file(self) -> Result<File, ReportError> {
+        let path = self.path;
+        self.file.into_inner().map_err(|e| io_err(&path)(e.into_error()))
     }
 
     pub fn finish(mut self) -> Result<(), ReportError> {
