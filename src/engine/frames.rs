@@ -1,5 +1,6 @@
 //! The polars side of the engine: loaded columns become lazy frames with `Decimal` money, and
-//! the row-level work (product and customer joins, status, base, expected period, grouping into
+//! the row-level work (product join, attribution from the customer attributes looked up per row
+//! in Rust, status, base, expected period, grouping into
 //! keys, the full outer join of expected, actual and no-side groups, the waterfall sums) runs
 //! there. What comes back to Rust is one row per key and one row per (cycle, period, status).
 
