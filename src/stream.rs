@@ -368,12 +368,12 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // it, in partition order, as soon as the partitions before it are done; the later periods'
     // are copied from the part files afterwards (pass 3).
     let findings_path = args.out.join("findings.csv");
-    let head = if formats.csv { Some(report::FindingsCsv::create(&findings_path)?) } else { None };
+    let findings_csv = if formats.csv { Some(report::FindingsCsv::create(&findings_path)?) } else { None };
     // Plain threads, not a rayon loop: a rayon worker waiting inside a partition's own parallel
     // steps would start further partitions, and memory would hold many at once.
     let workers = rayon::current_num_threads().clamp(1, n);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let done: std::sync::Mutex<Done> = std::sync::Mutex::new(Done { parts: (0..n).map(|_| None).collect(), written: 0, out: head });
+    let done: std::sync::Mutex<Done> = std::sync::Mutex::new(Done { parts: (0..n).map(|_| None).collect(), written: 0, out: findings_csv });
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
@@ -396,7 +396,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
             });
         }
     });
-    let Done { parts, out: head, .. } = done.into_inner().map_err(|_| Error::Usage("a partition worker panicked".into()))?;
+    let Done { parts, out: findings_csv, .. } = done.into_inner().map_err(|_| Error::Usage("a partition worker panicked".into()))?;
     let parts: Vec<Part> = parts.into_iter().flatten().collect::<Result<_, _>>()?;
     if parts.len() != n {
         return Err(Error::Usage("a partition was not reconciled".into()));
@@ -426,8 +426,8 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // Pass 3: concatenate and write.
     progress.stage("writing reports");
     let t = std::time::Instant::now();
-    if let Some(head) = head {
-        concatenate(&finding_parts, head, &findings_path)?;
+    if let Some(findings_csv) = findings_csv {
+        concatenate(&finding_parts, findings_csv, &findings_path)?;
     }
     report::disputes::sort(&mut disputes);
     let outcome = Outcome {

@@ -217,7 +217,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
             }
         };
         let mut rest = spare_buffer();
-        rest.reserve(block + (1 << 16));
+        rest.reserve(block.saturating_add(1 << 16));
         rest.extend_from_slice(&pending[cut..]);
         pending.truncate(cut);
         let mut raw = std::mem::replace(&mut pending, rest);
