@@ -12,7 +12,8 @@
 #
 # For each N: generate (or reuse) the data, then run recon, DuckDB and the scan one after another,
 # never in parallel, each under /usr/bin/time -v (wall time, peak RSS), with the input files warm
-# in the page cache and after waiting for the machine to be idle. recon runs with
+# in the page cache, after earlier runs' outputs are written back (sync) and after waiting for the
+# machine to be idle. recon runs with
 # `--customers` (the rebind grace needs it) and `--format csv,json`, without `--bills` (the SQL
 # does not reconcile the partner bill), inside `ulimit -v` so that it aborts instead of taking the
 # machine down. Before the timed runs, all three run on CHECK_ROWS rows and benches/compare.py
@@ -119,6 +120,12 @@ gen() {
 
 warm() { cat "$1/consumption.csv" "$1/incentives.csv" "$1/customers.csv" > /dev/null; }
 
+# settle: writes back what earlier runs left dirty in the page cache (GBs of findings) before the
+# next contender starts; otherwise that writeback competes with it for the two cores, and a
+# 5 GB write measured here took 2.0 s into a clean page cache and 12.9 s behind another's dirty
+# pages.
+settle() { sync; }
+
 # recon_args DATA OUT: sets RA to the arguments of recon's run.
 recon_args() {
     RA=(run --rules "$1/rules.toml" --consumption "$1/consumption.csv" --incentives "$1/incentives.csv"
@@ -151,10 +158,10 @@ mb() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1e6}'; }
 
 run_three() { # data dir, label; sets R_*, D_*, P_*
     local d=$1
-    rm -rf "$d/recon-out" "$d/duck"
+    rm -rf "$d/recon-out" "$d/recon-mem-out" "$d/duck"
     mkdir -p "$d/duck"
 
-    BUSY_R=$(wait_idle); warm "$d"
+    settle; BUSY_R=$(wait_idle); warm "$d"
     log "recon  $(basename "$d")"
     recon_args "$d" "$d/recon-out"
     # the limit applies to recon alone (bash execs it); RECON_TRACE=1 logs its stage times
@@ -165,7 +172,7 @@ run_three() { # data dir, label; sets R_*, D_*, P_*
         R_STATUS="$R_STATUS: $(grep -v '^\[trace\]' "$d/recon.stderr" | head -1 | cut -c1-120)"
     fi
 
-    BUSY_M=$(wait_idle); warm "$d"
+    settle; BUSY_M=$(wait_idle); warm "$d"
     log "recon --in-memory $(basename "$d")"
     recon_args "$d" "$d/recon-mem-out"
     timed recon-mem "$d/recon-mem" env RECON_TRACE=1 bash -c 'ulimit -v "$1"; shift; exec "$@"' _ "$RECON_VLIMIT_KB" "$R" "${RA[@]}" --in-memory
@@ -178,13 +185,13 @@ run_three() { # data dir, label; sets R_*, D_*, P_*
         done
     fi
 
-    BUSY_D=$(wait_idle); warm "$d"
+    settle; BUSY_D=$(wait_idle); warm "$d"
     log "duckdb $(basename "$d")"
     timed duckdb "$d/duck/run" "$PY" "$here/duckdb_run.py" "$d" "$d/duck" --threads "$DUCKDB_THREADS" \
         --memory-limit "$DUCKDB_MEMORY" --temp "$d/duck/duckdb_tmp" --trace
     D_WALL=$WALL D_RSS=$RSS_KB D_STATUS=$STATUS
 
-    BUSY_P=$(wait_idle); warm "$d"
+    settle; BUSY_P=$(wait_idle); warm "$d"
     log "polars $(basename "$d")"
     timed polars "$d/scan" "$PY" "$here/polars_scan.py" "$d"
     P_WALL=$WALL P_RSS=$RSS_KB P_STATUS=$STATUS
