@@ -342,9 +342,38 @@ pub(crate) struct Cols {
     idx: polars::prelude::PlHashMap<&'static str, (usize, String)>,
 }
 
+/// A column's position in the rows of one table (`None`: the table lacks it), looked up once per
+/// table rather than by name for every cell.
+#[derive(Clone, Copy)]
+pub(crate) struct Col {
+    name: &'static str,
+    at: Option<usize>,
+}
+
 impl Cols {
     fn new(map: &HeaderMap) -> Cols {
         Cols { idx: map.used.iter().map(|(n, i, h)| (*n, (*i, h.clone()))).collect() }
+    }
+
+    fn col(&self, name: &'static str) -> Col {
+        Col { name, at: self.idx.get(name).map(|(i, _)| *i) }
+    }
+
+    /// The trimmed cell of a column, `None` when the column is absent or the cell empty.
+    fn cell<'a>(&self, cells: &[&'a str], c: Col) -> Option<&'a str> {
+        let v = cells.get(c.at?).map_or("", |s| s.trim());
+        (!v.is_empty()).then_some(v)
+    }
+
+    fn required_at<'a>(&self, cells: &[&'a str], c: Col) -> Result<&'a str, CellError> {
+        self.cell(cells, c).ok_or_else(|| CellError { column: self.header(c.name), value: String::new(), reason: format!("{} is empty", c.name) })
+    }
+
+    fn parse_at<T>(&self, cells: &[&str], c: Col, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, CellError> {
+        match self.cell(cells, c) {
+            None => Ok(None),
+            Some(v) => f(v).map(Some).map_err(|reason| CellError { column: self.header(c.name), value: v.to_string(), reason }),
+        }
     }
 
     /// The trimmed cell of a column, `None` when the column is absent or the cell empty.
@@ -440,8 +469,42 @@ impl Consumption {
     }
 }
 
+/// The columns of a consumption table.
+pub(crate) struct ConsumptionCols {
+    cols: Cols,
+    customer_id: Col,
+    service: Col,
+    trade_id: Col,
+    trade_time: Col,
+    bill_cycle: Col,
+    association_type: Col,
+    charging_mode: Col,
+    payment_amount: Col,
+    components: [(Component, Col); Component::ALL.len()],
+    customer_name: Col,
+}
+
+impl ConsumptionCols {
+    fn new(map: &HeaderMap) -> ConsumptionCols {
+        let cols = Cols::new(map);
+        ConsumptionCols {
+            customer_id: cols.col("customer_id"),
+            service: cols.col("service_type_code"),
+            trade_id: cols.col("trade_id"),
+            trade_time: cols.col("trade_time"),
+            bill_cycle: cols.col("bill_cycle"),
+            association_type: cols.col("association_type"),
+            charging_mode: cols.col("charging_mode"),
+            payment_amount: cols.col("payment_amount"),
+            components: Component::ALL.map(|comp| (comp, cols.col(comp.name()))),
+            customer_name: cols.col("customer_name"),
+            cols,
+        }
+    }
+}
+
 impl Sink for Consumption {
-    type Ctx = Cols;
+    type Ctx = ConsumptionCols;
 
     fn fresh(&self) -> Self {
         Consumption { counted: vec![Vec::new(); self.counted.len()], ..Consumption::default() }
@@ -483,7 +546,7 @@ impl Sink for Consumption {
         }
     }
 
-    fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<Cols, LoadError> {
+    fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<ConsumptionCols, LoadError> {
         if self.counted.len() != rules.counted.len() {
             self.counted = vec![Vec::new(); rules.counted.len()];
         }
@@ -499,23 +562,23 @@ impl Sink for Consumption {
                 ));
             }
         }
-        Ok(Cols::new(map))
+        Ok(ConsumptionCols::new(map))
     }
 
-    fn push(&mut self, c: &Cols, cells: &[&str], rules: &RuleSet) -> Result<(), CellError> {
-        let tz = rules.tz;
-        let customer_id = c.required(cells, "customer_id")?;
-        let service = c.required(cells, "service_type_code")?;
-        let trade_id = c.required(cells, "trade_id")?;
-        let time_text = c.required(cells, "trade_time")?;
+    fn push(&mut self, k: &ConsumptionCols, cells: &[&str], rules: &RuleSet) -> Result<(), CellError> {
+        let (tz, c) = (rules.tz, &k.cols);
+        let customer_id = c.required_at(cells, k.customer_id)?;
+        let service = c.required_at(cells, k.service)?;
+        let trade_id = c.required_at(cells, k.trade_id)?;
+        let time_text = c.required_at(cells, k.trade_time)?;
         let ts = parse_time(time_text, tz).map_err(|reason| CellError { column: c.header("trade_time"), value: time_text.into(), reason })?;
-        let cycle = c.parse(cells, "bill_cycle", period_value)?.unwrap_or_else(|| tz.period_of(ts));
-        let assoc = c.parse(cells, "association_type", assoc_value)?.map_or(0, Association::code);
-        let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
-        let given_payment = c.parse(cells, "payment_amount", parse_amount)?.flatten();
+        let cycle = c.parse_at(cells, k.bill_cycle, period_value)?.unwrap_or_else(|| tz.period_of(ts));
+        let assoc = c.parse_at(cells, k.association_type, assoc_value)?.map_or(0, Association::code);
+        let mode = c.parse_at(cells, k.charging_mode, |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
+        let given_payment = c.parse_at(cells, k.payment_amount, parse_amount)?.flatten();
         let mut components: [(Component, Option<Decimal>); Component::ALL.len()] = Component::ALL.map(|comp| (comp, None));
-        for (comp, v) in components.iter_mut() {
-            *v = c.parse(cells, comp.name(), parse_amount)?.flatten();
+        for ((_, v), &(_, col)) in components.iter_mut().zip(&k.components) {
+            *v = c.parse_at(cells, col, parse_amount)?.flatten();
         }
         let payment = match given_payment {
             Some(p) => p,
@@ -527,7 +590,7 @@ impl Sink for Consumption {
         }
         self.cycle.push(cycle.0);
         self.customer_id.push(customer_id);
-        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v));
+        self.customer_name.push(c.cell(cells, k.customer_name));
         self.assoc.push(assoc);
         self.service.push(service);
         self.mode.push(mode);
@@ -566,8 +629,23 @@ impl Incentives {
     }
 }
 
+/// The columns of a statement table.
+pub(crate) struct IncentiveCols {
+    cols: Cols,
+    period: Col,
+    trade_id: Col,
+    service: Col,
+    amount: Col,
+    charging_mode: Col,
+    base: Col,
+    rate: Col,
+    incentive_id: Col,
+    customer_id: Col,
+    customer_name: Col,
+}
+
 impl Sink for Incentives {
-    type Ctx = Cols;
+    type Ctx = IncentiveCols;
 
     fn reserve(&mut self, n: usize) {
         self.period.reserve(n);
@@ -596,37 +674,50 @@ impl Sink for Incentives {
         self.dup_key.append(&mut o.dup_key);
     }
 
-    fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<Cols, LoadError> {
-        Ok(Cols::new(map))
+    fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<IncentiveCols, LoadError> {
+        let cols = Cols::new(map);
+        Ok(IncentiveCols {
+            period: cols.col("incentive_period"),
+            trade_id: cols.col("trade_id"),
+            service: cols.col("service_type_code"),
+            amount: cols.col("incentive_amount"),
+            charging_mode: cols.col("charging_mode"),
+            base: cols.col("base_amount"),
+            rate: cols.col("rate"),
+            incentive_id: cols.col("incentive_id"),
+            customer_id: cols.col("customer_id"),
+            customer_name: cols.col("customer_name"),
+            cols,
+        })
     }
 
-    fn push(&mut self, c: &Cols, cells: &[&str], _rules: &RuleSet) -> Result<(), CellError> {
-        let period = match c.parse(cells, "incentive_period", period_value)? {
+    fn push(&mut self, k: &IncentiveCols, cells: &[&str], _rules: &RuleSet) -> Result<(), CellError> {
+        let c = &k.cols;
+        let period = match c.parse_at(cells, k.period, period_value)? {
             Some(p) => p,
             None => return Err(CellError { column: c.header("incentive_period"), value: String::new(), reason: "incentive_period is empty".into() }),
         };
-        let trade_id = c.required(cells, "trade_id")?;
-        let service = c.required(cells, "service_type_code")?;
-        let amount_text = c.required(cells, "incentive_amount")?;
+        let trade_id = c.required_at(cells, k.trade_id)?;
+        let service = c.required_at(cells, k.service)?;
+        let amount_text = c.required_at(cells, k.amount)?;
         let amount = required_amount(amount_text).map_err(|reason| CellError { column: c.header("incentive_amount"), value: amount_text.into(), reason })?;
-        let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
-        let base = c.parse(cells, "base_amount", parse_amount)?.flatten();
-        let rate = c.parse(cells, "rate", parse_rate)?.flatten();
+        let mode = c.parse_at(cells, k.charging_mode, |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
+        let base = c.parse_at(cells, k.base, parse_amount)?.flatten();
+        let rate = c.parse_at(cells, k.rate, parse_rate)?.flatten();
         // Duplicates are told apart by incentive_id; a row without one, by its whole text.
-        let dup_key = match c.get(cells, "incentive_id") {
-            Some((id, _)) => format!("id:{id}"),
-            None => format!("row:{}", cells.join("\u{1f}")),
-        };
+        match c.cell(cells, k.incentive_id) {
+            Some(id) => self.dup_key.push_parts(&["id:", id]),
+            None => self.dup_key.push_joined("row:", cells, "\u{1f}"),
+        }
         self.period.push(period.0);
         self.trade_id.push(trade_id);
         self.service.push(service);
-        self.customer_id.push(c.get(cells, "customer_id").map(|(v, _)| v));
-        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v));
+        self.customer_id.push(c.cell(cells, k.customer_id));
+        self.customer_name.push(c.cell(cells, k.customer_name));
         self.mode.push(mode);
         self.base.push(base.map(to_phys));
         self.rate.push(rate.map(to_phys));
         self.amount.push(to_phys(amount));
-        self.dup_key.push(&dup_key);
         Ok(())
     }
 }

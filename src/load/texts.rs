@@ -17,6 +17,26 @@ impl Texts {
         self.ends.push(self.bytes.len());
     }
 
+    /// Pushes the concatenation of `parts` as one value.
+    pub fn push_parts(&mut self, parts: &[&str]) {
+        for p in parts {
+            self.bytes.push_str(p);
+        }
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Pushes `prefix` followed by `items` joined with `sep` as one value.
+    pub fn push_joined(&mut self, prefix: &str, items: &[&str], sep: &str) {
+        self.bytes.push_str(prefix);
+        for (i, it) in items.iter().enumerate() {
+            if i > 0 {
+                self.bytes.push_str(sep);
+            }
+            self.bytes.push_str(it);
+        }
+        self.ends.push(self.bytes.len());
+    }
+
     pub fn get(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.bytes[start..self.ends[i]]
@@ -126,5 +146,16 @@ mod tests {
         p.push(None);
         o.append(&mut p);
         assert_eq!(o.iter().collect::<Vec<_>>(), vec![Some("a"), None, Some(""), None]);
+    }
+
+    #[test]
+    fn parts_and_joins_are_one_value_each() {
+        let mut t = Texts::default();
+        t.push_parts(&["id:", "IN1"]);
+        t.push_joined("row:", &["a", "", "b c"], "\u{1f}");
+        t.push_joined("row:", &[], ",");
+        t.push("z");
+        assert_eq!(t.iter().collect::<Vec<_>>(), vec!["id:IN1", "row:a\u{1f}\u{1f}b c", "row:", "z"]);
+        assert_eq!(t.get(1), format!("row:{}", ["a", "", "b c"].join("\u{1f}")));
     }
 }
