@@ -83,7 +83,7 @@ impl<'a> KeyCodes<'a> {
         (u64::from(t) << 32) | u64::from(s)
     }
 
-    fn codes(&self, trades: &Texts, services: &Texts) -> Vec<u64> {
+    pub(crate) fn codes(&self, trades: &Texts, services: &Texts) -> Vec<u64> {
         use rayon::prelude::*;
         (0..trades.len()).into_par_iter().map(|i| self.code(&trades[i], &services[i])).collect()
     }
@@ -296,7 +296,9 @@ pub fn flow_sums(decided: LazyFrame) -> LazyFrame {
 
 /// One row per key `(period, trade, svc)` (trade and service as one code, see [`KeyCodes`]),
 /// sorted by period, trade id and service: the expected side (`e_`), the actual side (`a_`) and
-/// the no-side consumption (`n_`), full-outer-joined.
+/// the no-side consumption (`n_`), full-outer-joined. The rows behind each key are not listed
+/// here: list columns are copied a row at a time by each join and the sort (a tenth of a
+/// streamed run's polars time), so the engine gathers them by key in Rust (`KeyRows`).
 pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
     let expected = decided
         .clone()
@@ -306,14 +308,12 @@ pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
         .agg([
             col("base").sum().alias("e_base"),
             col("inc_raw").sum().alias("e_inc_raw"),
-            col("row").implode(true).alias("e_rows"),
             len().alias("e_n"),
         ]);
     let noside = decided
         .filter(col("status").neq(lit(ELIGIBLE)))
         .group_by([col("cycle").alias("period"), col("key")])
         .agg([
-            col("row").implode(true).alias("n_rows"),
             col("status").eq(lit(INELIGIBLE)).sum().alias("n_inel"),
             col("status").eq(lit(NOT_ATTRIBUTED)).sum().alias("n_na"),
         ]);
@@ -323,7 +323,6 @@ pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
             col("amount").sum().alias("a_inc"),
             col("base").sum().alias("a_base"),
             col("base").count().alias("a_base_n"),
-            col("row").implode(true).alias("a_rows"),
             col("dup").n_unique().alias("a_distinct"),
             len().alias("a_n"),
         ]);
@@ -336,14 +335,15 @@ pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
 }
 
 /// The incentive frame: one row per accepted incentive row.
-pub fn incentive_frame(inc: &Incentives, codes: &KeyCodes) -> PolarsResult<LazyFrame> {
+/// `keys` are the rows' key codes ([`KeyCodes::codes`]).
+pub fn incentive_frame(inc: &Incentives, keys: Vec<u64>) -> PolarsResult<LazyFrame> {
     let n = inc.len();
     let df = DataFrame::new(
         n,
         vec![
             Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
             num_column::<Int32Type>("period", &inc.period),
-            Column::new("key".into(), codes.codes(&inc.trade_id, &inc.service)),
+            Column::new("key".into(), keys),
             dec_column("amount", inc.amount.clone(), S)?,
             opt_dec_column("base", &inc.base)?,
             Column::new("dup".into(), dup_codes(&inc.dup_key)),
@@ -393,6 +393,10 @@ pub fn row_lists(df: &DataFrame, name: &str) -> PolarsResult<Vec<Vec<u32>>> {
 
 pub fn i32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i32>>> {
     Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.iter().collect())
+}
+
+pub fn u64_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
+    Ok(df.column(name)?.u64()?.iter().map(|v| v.unwrap_or(u64::MAX)).collect())
 }
 
 pub fn u32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<u32>> {

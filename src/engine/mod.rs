@@ -231,6 +231,7 @@ pub fn run_part(
         expected: in_row_order(frames::i32_values(&decided, "exp").stage("reading expected periods")?.into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
         base: in_row_order(to_scale(frames::dec_values(&decided, "base").stage("reading bases")?).into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
     };
+    let cons_keys = in_row_order(frames::u64_values(&decided, "key").stage("reading row keys")?, &order);
     if rows.status.len() != cons.len() {
         return Err(EngineError::Invariant(format!("{} consumption rows in, {} decided", cons.len(), rows.status.len())));
     }
@@ -238,11 +239,14 @@ pub fn run_part(
     crate::app::trace("engine: read row decisions", t);
     let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
-    let inc_lf = frames::incentive_frame(&loaded.incentives, &codes).stage("building the incentive frame")?;
+    let inc_keys = codes.codes(&loaded.incentives.trade_id, &loaded.incentives.service);
+    let inc_lf = frames::incentive_frame(&loaded.incentives, inc_keys.clone()).stage("building the incentive frame")?;
     let (bill_findings, bill_cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules)?;
     let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
     let mut keys_df = keys_df;
     keys_df.rechunk_mut_par();
+    let mut key_rows = KeyRows::gather(&keys_df, &rows, &cons.cycle, &cons_keys, &loaded.incentives.period, &inc_keys)?;
+    drop((cons_keys, inc_keys));
     crate::app::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
 
@@ -252,7 +256,7 @@ pub fn run_part(
     };
     let product_labels = decide::product_labels(rules);
     let ctx = decide::Context { rules, product_labels: &product_labels, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
-    let facts = facts(&keys_df, &ctx, &codes)?;
+    let facts = facts(&keys_df, &ctx, &codes, &key_rows)?;
     crate::app::trace("engine: pairing facts", t);
     let t = std::time::Instant::now();
 
@@ -266,7 +270,7 @@ pub fn run_part(
     let mut sink_time = std::time::Duration::ZERO;
     while start < keys_df.height() {
         let len = chunk_keys.min(keys_df.height() - start);
-        let keys = read_keys(&keys_df.slice(start as i64, len), rules, &codes)?;
+        let keys = read_keys(&keys_df.slice(start as i64, len), rules, &codes, &mut |i| key_rows.take(start + i))?;
         for k in &keys {
             cons_rows += k.expected.as_ref().map_or(0, |e| e.rows.len()) + k.noside_rows.len();
             inc_rows += k.actual.as_ref().map_or(0, |a| a.rows.len());
@@ -334,7 +338,7 @@ fn in_row_order<T: Copy + Default>(values: Vec<T>, order: &Option<Vec<u32>>) -> 
 
 /// The facts about all keys that deciding one needs (see [`decide::Facts`]), read from the
 /// columns of the key frame without materialising the keys.
-fn facts(df: &DataFrame, ctx: &decide::Context, codes: &frames::KeyCodes) -> Result<decide::Facts, EngineError> {
+fn facts(df: &DataFrame, ctx: &decide::Context, codes: &frames::KeyCodes, key_rows: &KeyRows) -> Result<decide::Facts, EngineError> {
     use polars::prelude::PlHashMap as HashMap;
     let st = "pairing keys";
     let period = df.column("period").stage(st)?.cast(&DataType::Int32).stage(st)?;
@@ -369,7 +373,7 @@ fn facts(df: &DataFrame, ctx: &decide::Context, codes: &frames::KeyCodes) -> Res
     shifted.sort_unstable();
     if !shifted.is_empty() {
         let idx = IdxCa::from_vec("i".into(), shifted.iter().map(|&i| i as IdxSize).collect());
-        let keys = read_keys(&df.take(&idx).stage(st)?, ctx.rules, codes)?;
+        let keys = read_keys(&df.take(&idx).stage(st)?, ctx.rules, codes, &mut |i| key_rows.copy(shifted[i]))?;
         facts.shifted = shifted.into_iter().zip(keys).collect();
     }
 
@@ -435,31 +439,79 @@ pub fn phys_to_decimal(v: i128, scale: usize) -> Decimal {
     Decimal::from_i128_with_scale(v, s)
 }
 
-fn read_keys(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes) -> Result<Vec<Key>, EngineError> {
+/// The rows behind each key of the key frame, by key index: its expected rows, actual rows and
+/// no-side rows, each ascending. Gathered here, by each row's (period, key code), rather than as
+/// polars list columns (see [`frames::keys_frame`]).
+struct KeyRows {
+    lists: Vec<[Vec<u32>; 3]>,
+}
+
+impl KeyRows {
+    fn gather(df: &DataFrame, rows: &RowDecisions, cycle: &[i32], cons_keys: &[u64], inc_period: &[i32], inc_keys: &[u64]) -> Result<KeyRows, EngineError> {
+        let st = "listing each key's rows";
+        let period = frames::i32_values(df, "period").stage(st)?;
+        let key = frames::u64_values(df, "key").stage(st)?;
+        let mut index: PlHashMap<(i32, u64), u32> = PlHashMap::with_capacity(df.height());
+        for (i, (p, k)) in period.iter().zip(&key).enumerate() {
+            index.insert((p.unwrap_or(0), *k), i as u32);
+        }
+        let mut lists: Vec<[Vec<u32>; 3]> = (0..df.height()).map(|_| Default::default()).collect();
+        let mut lost = 0usize;
+        for (r, &k) in cons_keys.iter().enumerate() {
+            let (side, p) = match rows.status[r] == frames::ELIGIBLE {
+                true => (0, rows.expected[r]),
+                false => (2, cycle[r]),
+            };
+            match index.get(&(p, k)) {
+                Some(&i) => lists[i as usize][side].push(r as u32),
+                None => lost += 1,
+            }
+        }
+        for (r, (&p, &k)) in inc_period.iter().zip(inc_keys).enumerate() {
+            match index.get(&(p, k)) {
+                Some(&i) => lists[i as usize][1].push(r as u32),
+                None => lost += 1,
+            }
+        }
+        if lost > 0 {
+            return Err(EngineError::Invariant(format!("{lost} rows have no key in the key frame")));
+        }
+        Ok(KeyRows { lists })
+    }
+
+    /// The lists of key `i`, moved out.
+    fn take(&mut self, i: usize) -> [Vec<u32>; 3] {
+        self.lists.get_mut(i).map(std::mem::take).unwrap_or_default()
+    }
+
+    fn copy(&self, i: usize) -> [Vec<u32>; 3] {
+        self.lists.get(i).cloned().unwrap_or_default()
+    }
+}
+
+fn read_keys(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes, lists: &mut dyn FnMut(usize) -> [Vec<u32>; 3]) -> Result<Vec<Key>, EngineError> {
     let st = "reading keys";
     let period = frames::i32_values(df, "period").stage(st)?;
     let key: Vec<Option<u64>> = df.column("key").stage(st)?.u64().stage(st)?.iter().collect();
     let (e_base, e_base_s) = frames::dec_values(df, "e_base").stage(st)?;
     let (e_raw, e_raw_s) = frames::dec_values(df, "e_inc_raw").stage(st)?;
-    let mut e_rows = frames::row_lists(df, "e_rows").stage(st)?;
     let (a_inc, a_inc_s) = frames::dec_values(df, "a_inc").stage(st)?;
     let (a_base, a_base_s) = frames::dec_values(df, "a_base").stage(st)?;
     let a_base_n = frames::i64_values(df, "a_base_n").stage(st)?;
-    let mut a_rows = frames::row_lists(df, "a_rows").stage(st)?;
     let a_distinct = frames::i64_values(df, "a_distinct").stage(st)?;
     let a_n = frames::i64_values(df, "a_n").stage(st)?;
     let e_n = frames::i64_values(df, "e_n").stage(st)?;
-    let mut n_rows = frames::row_lists(df, "n_rows").stage(st)?;
     let n_inel = frames::i64_values(df, "n_inel").stage(st)?;
     let n_na = frames::i64_values(df, "n_na").stage(st)?;
     let mut keys = Vec::with_capacity(df.height());
     for i in 0..df.height() {
+        let [mut e_rows, mut a_rows, n_rows] = lists(i);
         let expected = match e_n[i] {
             Some(n) if n > 0 => {
                 Some(ExpectedSide {
                     base: phys_to_decimal(e_base[i].unwrap_or(0), e_base_s),
                     incentive: round_phys(e_raw[i].unwrap_or(0), e_raw_s, rules),
-                    rows: std::mem::take(&mut e_rows[i]),
+                    rows: std::mem::take(&mut e_rows),
                 })
             }
             _ => None,
@@ -468,7 +520,7 @@ fn read_keys(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes) -> Resul
             Some(n) if n > 0 => Some(ActualSide {
                 incentive: phys_to_decimal(a_inc[i].unwrap_or(0), a_inc_s),
                 base: (a_base_n[i].unwrap_or(0) > 0).then(|| phys_to_decimal(a_base[i].unwrap_or(0), a_base_s)),
-                rows: std::mem::take(&mut a_rows[i]),
+                rows: std::mem::take(&mut a_rows),
                 duplicate: a_distinct[i].unwrap_or(n) < n,
             }),
             _ => None,
@@ -479,7 +531,7 @@ fn read_keys(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes) -> Resul
             service: codes.text(key[i].unwrap_or(u64::MAX)).1.to_string(),
             expected,
             actual,
-            noside_rows: std::mem::take(&mut n_rows[i]),
+            noside_rows: n_rows,
             n_ineligible: n_inel[i].unwrap_or(0) as u32,
             n_not_attributed: n_na[i].unwrap_or(0) as u32,
         });
