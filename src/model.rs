@@ -394,7 +394,7 @@ impl fmt::Display for MoneyText {
 /// [`fmt_money`]'s text in `buf`, in integer arithmetic on the decimal's mantissa and scale
 /// (exact, and several times faster than normalising and printing the Decimal: a large run
 /// prints about nine amounts per finding).
-fn money_str(v: Decimal, buf: &mut [u8; 48]) -> &str {
+pub fn money_str(v: Decimal, buf: &mut [u8; 48]) -> &str {
     let m = v.mantissa().unsigned_abs();
     if m == 0 {
         return "0.00";

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::frames::{INELIGIBLE, NA_GRACE, NA_LAG, NA_NOT_IN_FILE, NA_TYPE, NOT_ATTRIBUTED};
 use super::{first_mode, Key, RowDecisions};
 use crate::load::{from_phys, Loaded};
-use crate::model::{Association, ChargingMode, MoneyText, Period};
+use crate::model::{money_str, Association, ChargingMode, MoneyText, Period};
 use crate::rules::{hex, RuleSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -489,12 +489,35 @@ fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &[usize], na: &BTre
         ),
     };
     if f.category == Category::Matched && r == 2 {
-        // Most keys match: their text is written in one go (the same words as the general case).
-        let mut s = String::with_capacity(320);
-        let _ = write!(
-            s,
-            "R2 实得激励 {a_inc} 等于应得激励 {e_inc}（激励基数 {e_base} × 产品 {prod_zh}） | R2 actual incentive {a_inc} equals expected {e_inc} (base {e_base} × product {prod_en})"
-        );
+        // Most keys match: their text is pieced together directly, each amount printed once
+        // (the same words as the general case).
+        let (mut ba, mut be, mut bb) = ([0u8; 48], [0u8; 48], [0u8; 48]);
+        let a = money_str(f.actual_incentive.unwrap_or_default(), &mut ba);
+        let e = money_str(f.expected_incentive.unwrap_or_default(), &mut be);
+        let b = money_str(f.expected_base.unwrap_or_default(), &mut bb);
+        let pieces: [&str; 17] = [
+            "R2 实得激励 ",
+            a,
+            " 等于应得激励 ",
+            e,
+            "（激励基数 ",
+            b,
+            " × 产品 ",
+            &prod_zh,
+            "） | R2 actual incentive ",
+            a,
+            " equals expected ",
+            e,
+            " (base ",
+            b,
+            " × product ",
+            &prod_en,
+            ")",
+        ];
+        let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        for p in pieces {
+            s.push_str(p);
+        }
         return s;
     }
     let basis_zh = format!("激励基数 {e_base} × 产品 {prod_zh}");
