@@ -20,7 +20,7 @@ use crate::model::{Association, ChargingMode, Component, ModeCoding, Period, Pol
 use crate::rules::RuleSet;
 use schema::{aliases_for, map_headers, HeaderMap, Kind};
 use table::{read_tables, CiteStyle, InputFile, Table};
-use values::{parse_amount, parse_naive, parse_rate, parse_time};
+use values::{parse_amount, parse_amount_phys, parse_naive, parse_rate, parse_time};
 
 /// An input that cannot be used at all. Each names the file and says what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -575,18 +575,19 @@ impl Sink for Consumption {
         let cycle = c.parse_at(cells, k.bill_cycle, period_value)?.unwrap_or_else(|| tz.period_of(ts));
         let assoc = c.parse_at(cells, k.association_type, assoc_value)?.map_or(0, Association::code);
         let mode = c.parse_at(cells, k.charging_mode, |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
-        let given_payment = c.parse_at(cells, k.payment_amount, parse_amount)?.flatten();
-        let mut components: [(Component, Option<Decimal>); Component::ALL.len()] = Component::ALL.map(|comp| (comp, None));
+        // Amounts as physical values at AMOUNT_SCALE: sums of them are exact.
+        let given_payment = c.parse_at(cells, k.payment_amount, parse_amount_phys)?.flatten();
+        let mut components: [(Component, Option<i128>); Component::ALL.len()] = Component::ALL.map(|comp| (comp, None));
         for ((_, v), &(_, col)) in components.iter_mut().zip(&k.components) {
-            *v = c.parse_at(cells, col, parse_amount)?.flatten();
+            *v = c.parse_at(cells, col, parse_amount_phys)?.flatten();
         }
         let payment = match given_payment {
             Some(p) => p,
             None => components.iter().filter_map(|(_, v)| *v).sum(),
         };
         for (i, comp) in rules.counted.iter().enumerate() {
-            let v = components.iter().find(|(c, _)| c == comp).and_then(|(_, v)| *v).unwrap_or(Decimal::ZERO);
-            self.counted[i].push(to_phys(v));
+            let v = components.iter().find(|(c, _)| c == comp).and_then(|(_, v)| *v).unwrap_or(0);
+            self.counted[i].push(v);
         }
         self.cycle.push(cycle.0);
         self.customer_id.push(customer_id);
@@ -597,7 +598,7 @@ impl Sink for Consumption {
         self.trade_id.push(trade_id);
         self.ts.push(ts);
         self.day.push(tz.local_day(ts));
-        self.payment.push(to_phys(payment));
+        self.payment.push(payment);
         Ok(())
     }
 }
@@ -700,9 +701,9 @@ impl Sink for Incentives {
         let trade_id = c.required_at(cells, k.trade_id)?;
         let service = c.required_at(cells, k.service)?;
         let amount_text = c.required_at(cells, k.amount)?;
-        let amount = required_amount(amount_text).map_err(|reason| CellError { column: c.header("incentive_amount"), value: amount_text.into(), reason })?;
+        let amount = parse_amount_phys(amount_text).and_then(|a| a.ok_or_else(|| "amount is empty".to_string())).map_err(|reason| CellError { column: c.header("incentive_amount"), value: amount_text.into(), reason })?;
         let mode = c.parse_at(cells, k.charging_mode, |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
-        let base = c.parse_at(cells, k.base, parse_amount)?.flatten();
+        let base = c.parse_at(cells, k.base, parse_amount_phys)?.flatten();
         let rate = c.parse_at(cells, k.rate, parse_rate)?.flatten();
         // Duplicates are told apart by incentive_id; a row without one, by its whole text.
         match c.cell(cells, k.incentive_id) {
@@ -715,9 +716,9 @@ impl Sink for Incentives {
         self.customer_id.push(c.cell(cells, k.customer_id));
         self.customer_name.push(c.cell(cells, k.customer_name));
         self.mode.push(mode);
-        self.base.push(base.map(to_phys));
+        self.base.push(base);
         self.rate.push(rate.map(to_phys));
-        self.amount.push(to_phys(amount));
+        self.amount.push(amount);
         Ok(())
     }
 }

@@ -44,6 +44,42 @@ pub fn parse_amount(raw: &str) -> Result<Option<Decimal>, String> {
     fit_scale(d).map(Some).ok_or_else(|| format!("amount {raw:?} has more than {AMOUNT_SCALE} decimal places"))
 }
 
+/// [`parse_amount`] as the physical value at [`AMOUNT_SCALE`] (what [`super::to_phys`] gives):
+/// the common shape (`-1234.50`, at most 18 digits and 10 places) is read straight into an
+/// integer, anything else goes the general way.
+pub fn parse_amount_phys(raw: &str) -> Result<Option<i128>, String> {
+    match plain_phys(raw.trim().as_bytes()) {
+        Some(v) => Ok(Some(v)),
+        None => Ok(parse_amount(raw)?.map(super::to_phys)),
+    }
+}
+
+/// `[-]digits[.digits]` with at most 18 digits and [`AMOUNT_SCALE`] places, scaled to
+/// [`AMOUNT_SCALE`]; `None` for any other text.
+fn plain_phys(b: &[u8]) -> Option<i128> {
+    let (negative, digits) = match b.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, b),
+    };
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(p) if p + 1 < digits.len() => (&digits[..p], &digits[p + 1..]),
+        Some(_) => return None,
+        None => (digits, &[][..]),
+    };
+    if int.is_empty() || int.len() + frac.len() > 18 || frac.len() > AMOUNT_SCALE as usize {
+        return None;
+    }
+    let mut m: i128 = 0;
+    for &c in int.iter().chain(frac) {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        m = m * 10 + i128::from(c - b'0');
+    }
+    m *= 10i128.pow(AMOUNT_SCALE - frac.len() as u32);
+    Some(if negative { -m } else { m })
+}
+
 /// A decimal in plain or scientific notation (`1.5E-3`, as some exports write small floats).
 fn parse_plain_decimal(s: &str) -> Option<Decimal> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
@@ -199,6 +235,26 @@ mod tests {
         assert!(parse_amount("1.2.3").is_err());
         assert!(parse_amount("0.12345678901").is_err());
         assert_eq!(amt("1.5E-3"), Some("0.0015".into()));
+    }
+
+    #[test]
+    fn amounts_read_straight_as_integers_equal_the_general_reading() {
+        let general = |s: &str| parse_amount(s).map(|o| o.map(crate::load::to_phys));
+        for s in [
+            "0", "-0", "-0.00", "007.50", "1234.5", "-1234.50", "0.0000000001", "999999999999999999", "99999999.9999999999",
+            "1.", ".5", "-.5", "-", "", " 12.30 ", "1.2.3", "1,234.50", "(3.20)", "0.12345678901", "1234567890123456789",
+            "12345678901234567.89", "1.5E-3", "+5", "--5", "5-",
+        ] {
+            assert_eq!(parse_amount_phys(s), general(s), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_amounts_read_as_integers_equal_the_general_reading(neg in proptest::bool::ANY, int in 0u64..10_000_000_000_000, frac in "[0-9]{0,11}") {
+            let s = format!("{}{int}{}{frac}", if neg { "-" } else { "" }, if frac.is_empty() { "" } else { "." });
+            proptest::prop_assert_eq!(parse_amount_phys(&s), parse_amount(&s).map(|o| o.map(crate::load::to_phys)));
+        }
     }
 
     #[test]
