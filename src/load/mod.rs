@@ -376,30 +376,22 @@ impl Cols {
         }
     }
 
-    /// The trimmed cell of a column, `None` when the column is absent or the cell empty.
-    fn get<'a>(&self, cells: &[&'a str], name: &str) -> Option<(&'a str, &str)> {
-        let (i, h) = self.idx.get(name)?;
-        let v = cells.get(*i).map_or("", |s| s.trim());
-        (!v.is_empty()).then_some((v, h.as_str()))
-    }
-
     fn header(&self, name: &str) -> String {
         self.idx.get(name).map_or(name.to_string(), |(_, h)| h.clone())
     }
 
-    fn required<'a>(&self, cells: &[&'a str], name: &str) -> Result<&'a str, CellError> {
-        self.get(cells, name).map(|(v, _)| v).ok_or_else(|| CellError {
-            column: self.header(name),
-            value: String::new(),
-            reason: format!("{name} is empty"),
-        })
+    // By name, for the small files (customers, bills): one lookup per cell is nothing there.
+
+    fn get<'a>(&self, cells: &[&'a str], name: &'static str) -> Option<&'a str> {
+        self.cell(cells, self.col(name))
     }
 
-    fn parse<T>(&self, cells: &[&str], name: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, CellError> {
-        match self.get(cells, name) {
-            None => Ok(None),
-            Some((v, h)) => f(v).map(Some).map_err(|reason| CellError { column: h.to_string(), value: v.to_string(), reason }),
-        }
+    fn required<'a>(&self, cells: &[&'a str], name: &'static str) -> Result<&'a str, CellError> {
+        self.required_at(cells, self.col(name))
+    }
+
+    fn parse<T>(&self, cells: &[&str], name: &'static str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, CellError> {
+        self.parse_at(cells, self.col(name), f)
     }
 }
 
@@ -791,7 +783,7 @@ impl Sink for Customers {
         self.index.insert(customer_id.to_string(), self.list.len());
         self.list.push(Customer {
             customer_id: customer_id.to_string(),
-            customer_name: c.get(cells, "customer_name").map(|(v, _)| v.to_string()),
+            customer_name: c.get(cells, "customer_name").map(str::to_string),
             association,
             associated_at,
             rebound_at,
@@ -855,10 +847,10 @@ impl Sink for Bills {
         let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Bill))?.map_or(0, ChargingMode::code);
         self.cycle.push(cycle.0);
         self.customer_id.push(customer_id.to_string());
-        self.customer_name.push(c.get(cells, "customer_name").map(|(v, _)| v.to_string()));
+        self.customer_name.push(c.get(cells, "customer_name").map(str::to_string));
         self.service.push(service.to_string());
         self.amount.push(to_phys(amount));
-        self.trade_id.push(c.get(cells, "trade_id").map_or(String::new(), |(v, _)| v.to_string()));
+        self.trade_id.push(c.get(cells, "trade_id").map_or(String::new(), str::to_string));
         self.mode.push(mode);
         Ok(())
     }
