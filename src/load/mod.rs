@@ -20,7 +20,7 @@ use crate::model::{Association, ChargingMode, Component, ModeCoding, Period, Pol
 use crate::rules::RuleSet;
 use schema::{aliases_for, map_headers, HeaderMap, Kind};
 use table::{read_tables, CiteStyle, InputFile, Table};
-use values::{parse_amount, parse_amount_phys, parse_naive, parse_rate, parse_time};
+use values::{parse_amount_phys, parse_naive, parse_rate, parse_time};
 
 /// An input that cannot be used at all. Each names the file and says what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -413,8 +413,8 @@ fn assoc_value(v: &str) -> Result<Association, String> {
     Association::parse(v).ok_or_else(|| format!("unknown association type {v:?}: expected 代售, 顾问销售, resale, referral, 1 or 2"))
 }
 
-fn required_amount(v: &str) -> Result<Decimal, String> {
-    parse_amount(v)?.ok_or_else(|| "amount is empty".to_string())
+fn required_amount(v: &str) -> Result<i128, String> {
+    parse_amount_phys(v)?.ok_or_else(|| "amount is empty".to_string())
 }
 
 /// A decimal as the physical `i128` of polars' `Decimal(38, AMOUNT_SCALE)`.
@@ -693,7 +693,7 @@ impl Sink for Incentives {
         let trade_id = c.required_at(cells, k.trade_id)?;
         let service = c.required_at(cells, k.service)?;
         let amount_text = c.required_at(cells, k.amount)?;
-        let amount = parse_amount_phys(amount_text).and_then(|a| a.ok_or_else(|| "amount is empty".to_string())).map_err(|reason| CellError { column: c.header("incentive_amount"), value: amount_text.into(), reason })?;
+        let amount = required_amount(amount_text).map_err(|reason| CellError { column: c.header("incentive_amount"), value: amount_text.into(), reason })?;
         let mode = c.parse_at(cells, k.charging_mode, |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
         let base = c.parse_at(cells, k.base, parse_amount_phys)?.flatten();
         let rate = c.parse_at(cells, k.rate, parse_rate)?.flatten();
@@ -849,7 +849,7 @@ impl Sink for Bills {
         self.customer_id.push(customer_id.to_string());
         self.customer_name.push(c.get(cells, "customer_name").map(str::to_string));
         self.service.push(service.to_string());
-        self.amount.push(to_phys(amount));
+        self.amount.push(amount);
         self.trade_id.push(c.get(cells, "trade_id").map_or(String::new(), str::to_string));
         self.mode.push(mode);
         Ok(())
