@@ -75,6 +75,24 @@ impl Period {
     }
 }
 
+impl Period {
+    /// The `YYYY-MM` that `Display` writes, in `buf` (no String: a large run hashes one per key).
+    pub fn text(self, buf: &mut [u8; 16]) -> &str {
+        let (y, m) = (self.year(), self.month());
+        if (0..=9999).contains(&y) {
+            let y = y as u32;
+            *buf = [0; 16];
+            buf[..7].copy_from_slice(&[b'0' + (y / 1000) as u8, b'0' + (y / 100 % 10) as u8, b'0' + (y / 10 % 10) as u8, b'0' + (y % 10) as u8, b'-', b'0' + (m / 10) as u8, b'0' + (m % 10) as u8]);
+            return std::str::from_utf8(&buf[..7]).unwrap_or_default();
+        }
+        use std::io::Write as _;
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(cursor, "{self}");
+        let n = cursor.position() as usize;
+        std::str::from_utf8(&buf[..n]).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}", self.year(), self.month())
@@ -468,6 +486,14 @@ mod tests {
             "0.00".to_string()
         } else {
             v.to_string()
+        }
+    }
+
+    #[test]
+    fn period_text_is_what_display_writes() {
+        let mut buf = [0u8; 16];
+        for p in [Period(0), Period(1900 * 12), Period(2026 * 12 + 9), Period(9999 * 12 + 11), Period(10_000 * 12), Period(-13)] {
+            assert_eq!(p.text(&mut buf), p.to_string());
         }
     }
 

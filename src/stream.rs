@@ -31,7 +31,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::app::{Error, RunArgs, Status};
-use crate::engine::{self, Action, Counts, Finding, Globals, Outcome, PeriodReport};
+use crate::engine::{self, Action, Counts, Globals, Outcome, PeriodReport};
 use crate::load::schema::Kind;
 use crate::load::{self, InputPaths, Loaded, Provenance, Spill};
 use crate::model::Period;
@@ -285,28 +285,29 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
     let mut offset = 0u64;
     let mut disputes = Vec::new();
     let mut head = Vec::new();
-    let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &mut |chunk: Vec<Finding>| {
-        let records = report::finding_records(&chunk, &loaded);
-        // The findings come sorted by period: those of the first period are a prefix.
-        let n_first = chunk.iter().take_while(|f| Some(f.period) == sh.first).count();
-        if chunk[n_first..].iter().any(|f| Some(f.period) == sh.first) {
-            return Err("findings of the first period came after later ones: findings.csv would be out of order".into());
-        }
-        let split = if n_first == 0 { 0 } else { records.ends[n_first - 1] };
-        head.extend_from_slice(&records.bytes[..split]);
-        file.write_all(&records.bytes[split..]).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
-        let mut start = split;
-        for (f, &end) in chunk[n_first..].iter().zip(&records.ends[n_first..]) {
-            let len = (end - start) as u64;
-            start = end;
-            match ranges.last_mut() {
-                Some(r) if r.0 == f.period => r.2 += len,
-                _ => ranges.push((f.period, offset, offset + len)),
+    let render = report::Render { loaded: &loaded, rules: sh.rules, csv: true };
+    let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &render, &mut |batches: Vec<report::Rendered>| {
+        for b in batches {
+            let (records, periods) = (&b.records, &b.periods);
+            // The findings come sorted by period: those of the first period are a prefix.
+            let n_first = periods.iter().take_while(|&&p| Some(p) == sh.first).count();
+            if periods[n_first..].iter().any(|&p| Some(p) == sh.first) || (n_first > 0 && offset > 0) {
+                return Err("findings of the first period came after later ones: findings.csv would be out of order".into());
             }
-            offset += len;
-        }
-        for f in chunk.iter().filter(|f| f.action == Action::Dispute) {
-            disputes.push(report::disputes::dispute(f, &loaded, sh.rules));
+            let split = if n_first == 0 { 0 } else { records.ends[n_first - 1] };
+            head.extend_from_slice(&records.bytes[..split]);
+            file.write_all(&records.bytes[split..]).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
+            let mut start = split;
+            for (&p, &end) in periods[n_first..].iter().zip(&records.ends[n_first..]) {
+                let len = (end - start) as u64;
+                start = end;
+                match ranges.last_mut() {
+                    Some(r) if r.0 == p => r.2 += len,
+                    _ => ranges.push((p, offset, offset + len)),
+                }
+                offset += len;
+            }
+            disputes.extend(b.disputes);
         }
         Ok(())
     })?;

@@ -15,7 +15,7 @@ use super::frames::{INELIGIBLE, NA_GRACE, NA_LAG, NA_NOT_IN_FILE, NA_TYPE, NOT_A
 use super::{first_mode, Key, RowDecisions};
 use crate::load::{from_phys, Loaded};
 use crate::model::{money_str, Association, ChargingMode, MoneyText, Period};
-use crate::rules::{hex, RuleSet};
+use crate::rules::RuleSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
@@ -137,19 +137,22 @@ impl Action {
     }
 }
 
-/// One finding: a key and its decision, with everything the reports show.
+/// One finding: a key and its decision, with everything the reports show. Generic over how it
+/// holds its texts (`S`) and row lists (`R`): a [`Finding`] owns them (what the reports keep); a
+/// [`FindingRef`] borrows them from the key, the loaded rows and the decider's buffers (a streamed
+/// run writes each finding's record straight from it and owns nothing per key).
 #[derive(Debug, Clone)]
-pub struct Finding {
-    pub id: String,
+pub struct FindingOf<S, R> {
+    pub id: S,
     pub period: Period,
     pub category: Category,
     pub action: Action,
     /// The contract §3 rule number that decided it (1..=15).
     pub rule: u8,
-    pub customer_id: String,
-    pub customer_name: String,
-    pub trade_id: String,
-    pub service: String,
+    pub customer_id: S,
+    pub customer_name: S,
+    pub trade_id: S,
+    pub service: S,
     pub charging_mode: Option<ChargingMode>,
     pub expected_period: Option<Period>,
     pub expected_base: Option<Decimal>,
@@ -157,21 +160,73 @@ pub struct Finding {
     pub actual_base: Option<Decimal>,
     pub actual_incentive: Option<Decimal>,
     pub delta: Decimal,
-    pub rule_ids: String,
-    pub explanation: String,
-    pub consumption_rows: Vec<u32>,
-    pub incentive_rows: Vec<u32>,
+    pub rule_ids: S,
+    pub explanation: S,
+    pub consumption_rows: R,
+    pub incentive_rows: R,
     /// Where each side lies, for the waterfall's category deltas.
     pub actual_in: Option<Period>,
     /// Partner bill lines behind a bill finding (cited in the `incentive_rows` column).
-    pub bill_rows: Vec<u32>,
+    pub bill_rows: R,
 }
 
-/// A decided key; `written` says whether it is in scope.
-#[derive(Debug, Clone)]
-pub struct Decided {
-    pub finding: Finding,
-    pub written: bool,
+/// A finding that owns its texts and row lists.
+pub type Finding = FindingOf<String, Vec<u32>>;
+
+/// A finding that borrows them.
+pub type FindingRef<'a> = FindingOf<&'a str, &'a [u32]>;
+
+impl<S, R> FindingOf<S, R> {
+    /// The same finding with each text and row list mapped.
+    fn map<'s, S2, R2>(&'s self, s: impl Fn(&'s S) -> S2, r: impl Fn(&'s R) -> R2) -> FindingOf<S2, R2> {
+        FindingOf {
+            id: s(&self.id),
+            period: self.period,
+            category: self.category,
+            action: self.action,
+            rule: self.rule,
+            customer_id: s(&self.customer_id),
+            customer_name: s(&self.customer_name),
+            trade_id: s(&self.trade_id),
+            service: s(&self.service),
+            charging_mode: self.charging_mode,
+            expected_period: self.expected_period,
+            expected_base: self.expected_base,
+            expected_incentive: self.expected_incentive,
+            actual_base: self.actual_base,
+            actual_incentive: self.actual_incentive,
+            delta: self.delta,
+            rule_ids: s(&self.rule_ids),
+            explanation: s(&self.explanation),
+            consumption_rows: r(&self.consumption_rows),
+            incentive_rows: r(&self.incentive_rows),
+            actual_in: self.actual_in,
+            bill_rows: r(&self.bill_rows),
+        }
+    }
+}
+
+impl Finding {
+    /// This finding, borrowed.
+    pub fn view(&self) -> FindingRef<'_> {
+        self.map(String::as_str, Vec::as_slice)
+    }
+}
+
+impl FindingRef<'_> {
+    /// This finding, owned.
+    pub fn to_finding(&self) -> Finding {
+        self.map(|s| s.to_string(), |r| r.to_vec())
+    }
+}
+
+/// Buffers that deciding a key writes into, reused from key to key by one thread.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    rows: Vec<u32>,
+    products: Vec<usize>,
+    rule_ids: String,
+    explanation: String,
 }
 
 pub struct Context<'a> {
@@ -186,6 +241,13 @@ pub struct Context<'a> {
 }
 
 pub fn finding_id(prefix: char, parts: &[&str]) -> String {
+    let mut buf = [0u8; 13];
+    finding_id_in(prefix, parts, &mut buf).to_string()
+}
+
+/// [`finding_id`] written in `buf` (no String per finding).
+pub fn finding_id_in<'b>(prefix: char, parts: &[&str], buf: &'b mut [u8; 13]) -> &'b str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut h = Sha256::new();
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
@@ -194,10 +256,12 @@ pub fn finding_id(prefix: char, parts: &[&str]) -> String {
         h.update(p.as_bytes());
     }
     let digest = h.finalize();
-    let mut id = String::with_capacity(13);
-    id.push(prefix);
-    id.push_str(&hex(&digest[..6]));
-    id
+    buf[0] = if prefix.is_ascii() { prefix as u8 } else { b'?' };
+    for (i, &b) in digest[..6].iter().enumerate() {
+        buf[1 + 2 * i] = DIGITS[(b >> 4) as usize];
+        buf[2 + 2 * i] = DIGITS[(b & 15) as usize];
+    }
+    std::str::from_utf8(&buf[..]).unwrap_or_default()
 }
 
 /// How each product is named in explanations (`ecs（6%）` and `ecs at 6%`), made once per run.
@@ -209,12 +273,12 @@ pub fn product_labels(rules: &RuleSet) -> Vec<(String, String)> {
 /// actual-only keys, what consumption their (trade, service) has in any loaded cycle. Built once
 /// over all keys (see `engine::facts`), before the keys are decided chunk by chunk.
 #[derive(Debug, Default)]
-pub struct Facts {
+pub struct Facts<'a> {
     /// Key index → its PERIOD_SHIFT partner (both directions).
     pub partner: HashMap<usize, usize>,
     /// The expected-only keys that have a partner, read ahead (their finding is made at the
     /// actual's position, which may lie in another chunk).
-    pub shifted: HashMap<usize, Key>,
+    pub shifted: HashMap<usize, Key<'a>>,
     /// Actual-only keys without a partner → the consumption their (trade, service) has.
     pub seen: HashMap<usize, Seen>,
 }
@@ -227,10 +291,11 @@ pub struct Seen {
     pub not_attributed: bool,
 }
 
-/// Decides the key at index `i` of the sorted key list. `None` when it yields no finding here:
-/// an expected key of a statement not loaded, or the expected half of a PERIOD_SHIFT pair (whose
-/// finding is made at its actual partner).
-pub fn decide_at(i: usize, k: Key, facts: &Facts, ctx: &Context) -> Option<Decided> {
+/// Decides the key at index `i` of the sorted key list and hands its finding to `emit`, with
+/// whether it is in scope (written). `None` when it yields no finding here: an expected key of a
+/// statement not loaded, or the expected half of a PERIOD_SHIFT pair (whose finding is made at
+/// its actual partner).
+pub fn decide_at<T>(i: usize, k: &Key, facts: &Facts, ctx: &Context, scratch: &mut Scratch, emit: impl FnOnce(&FindingRef, bool) -> T) -> Option<T> {
     let first_loaded = ctx.loaded_periods.first().copied();
     let last_loaded = ctx.loaded_periods.last().copied();
     let none = Seen::default();
@@ -288,7 +353,7 @@ pub fn decide_at(i: usize, k: Key, facts: &Facts, ctx: &Context) -> Option<Decid
             }
         }
     };
-    Some(build(k, shifted, category, rule, seen, ctx))
+    Some(build(k, shifted, category, rule, seen, ctx, scratch, emit))
 }
 
 /// Does any actual rate differ from the rules' rates of the key's expected rows?
@@ -334,10 +399,12 @@ pub fn action_for(cat: Category, delta: Decimal, tolerance: Decimal) -> Action {
 }
 
 /// Builds the finding of `k` (the actual's key for a PERIOD_SHIFT, with its expected partner),
-/// knowing what consumption the key's trade and service have (rule 11 says it). The key is
-/// consumed: its trade id and service move into the finding.
-fn build(k: Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen, ctx: &Context) -> Decided {
-    let exp_key = shifted.unwrap_or(&k);
+/// knowing what consumption the key's trade and service have (rule 11 says it), and hands it to
+/// `emit`. Its texts are borrowed from the key and the loaded rows; its row list, rule ids and
+/// explanation are written in `scratch`.
+#[allow(clippy::too_many_arguments)]
+fn build<T>(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen, ctx: &Context, scratch: &mut Scratch, emit: impl FnOnce(&FindingRef, bool) -> T) -> T {
+    let exp_key = shifted.unwrap_or(k);
     let e = exp_key.expected.as_ref();
     let a = k.actual.as_ref();
     let expected = e.map_or(Decimal::ZERO, |e| e.incentive);
@@ -347,32 +414,37 @@ fn build(k: Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen
         _ => actual - expected,
     };
     let action = action_for(category, delta, ctx.rules.tolerance);
-    let mut consumption_rows: Vec<u32> = e.map_or_else(Vec::new, |e| e.rows.clone());
-    consumption_rows.extend(exp_key.noside_rows.iter().copied());
+    let Scratch { rows, products, rule_ids, explanation } = scratch;
+    rows.clear();
+    rows.extend_from_slice(e.map_or(&[][..], |e| &e.rows));
+    rows.extend_from_slice(&exp_key.noside_rows);
     if shifted.is_some() {
-        consumption_rows.extend(k.noside_rows.iter().copied());
+        rows.extend_from_slice(&k.noside_rows);
     }
-    consumption_rows.sort_unstable();
-    let incentive_rows: Vec<u32> = a.map_or_else(Vec::new, |a| a.rows.clone());
+    if !rows.is_sorted() {
+        rows.sort_unstable();
+    }
+    let consumption_rows: &[u32] = rows;
+    let incentive_rows: &[u32] = a.map_or(&[][..], |a| &a.rows);
 
     let cons = &ctx.loaded.consumption;
     let inc = &ctx.loaded.incentives;
-    let customer_id = consumption_rows
+    let customer_id: &str = consumption_rows
         .first()
-        .map(|&r| cons.customer_id[r as usize].to_string())
-        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_id.get(r as usize).map(str::to_string)))
+        .map(|&r| &cons.customer_id[r as usize])
+        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_id.get(r as usize)))
         .unwrap_or_default();
-    let customer_name = consumption_rows
+    let customer_name: &str = consumption_rows
         .iter()
-        .find_map(|&r| cons.customer_name.get(r as usize).map(str::to_string))
-        .or_else(|| ctx.loaded.customers.as_ref().and_then(|c| c.index.get(&customer_id).and_then(|&i| c.list[i].customer_name.clone())))
-        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_name.get(r as usize).map(str::to_string)))
+        .find_map(|&r| cons.customer_name.get(r as usize))
+        .or_else(|| ctx.loaded.customers.as_ref().and_then(|c| c.index.get(customer_id).and_then(|&i| c.list[i].customer_name.as_deref())))
+        .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_name.get(r as usize)))
         .unwrap_or_default();
     let charging_mode = first_mode(consumption_rows.iter().map(|&r| cons.mode[r as usize]).chain(incentive_rows.iter().map(|&r| inc.mode[r as usize])));
 
     // The distinct products, ascending (a key's rows are nearly always of one product).
-    let mut products: Vec<usize> = Vec::with_capacity(1);
-    for &r in &consumption_rows {
+    products.clear();
+    for &r in consumption_rows {
         if let Ok(p) = usize::try_from(ctx.rows.product[r as usize]) {
             if !products.contains(&p) {
                 products.push(p);
@@ -380,10 +452,11 @@ fn build(k: Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen
         }
     }
     products.sort_unstable();
-    let mut rule_ids = String::with_capacity(32);
+    rule_ids.clear();
     let _ = write!(rule_ids, "R{rule}");
-    for &p in &products {
-        let _ = write!(rule_ids, ";product:{}", ctx.rules.products[p].id);
+    for &p in products.iter() {
+        rule_ids.push_str(";product:");
+        rule_ids.push_str(&ctx.rules.products[p].id);
     }
     let na: BTreeSet<i32> = consumption_rows
         .iter()
@@ -391,23 +464,25 @@ fn build(k: Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen
         .map(|&r| ctx.rows.na_reason[r as usize])
         .collect();
     for code in &na {
-        let _ = write!(rule_ids, ";attribution:{}", na_key(*code));
+        rule_ids.push_str(";attribution:");
+        rule_ids.push_str(na_key(*code));
     }
     let (late, lagged) = shift_reasons(exp_key, ctx);
     if late {
-        let _ = write!(rule_ids, ";rollover:late_window_hours");
+        rule_ids.push_str(";rollover:late_window_hours");
     }
     if lagged {
-        let _ = write!(rule_ids, ";rollover:lag_months");
+        rule_ids.push_str(";rollover:lag_months");
     }
 
     let period = k.period;
     let written = ctx.scope.contains(&period)
         || (category == Category::RolloverPending && consumption_rows.iter().any(|&r| ctx.scope.contains(&Period(cons.cycle[r as usize]))));
-    let id = finding_id('F', &[&period.to_string(), &k.trade_id, &k.service]);
+    let (mut id_buf, mut period_buf) = ([0u8; 13], [0u8; 16]);
+    let id = finding_id_in('F', &[period.text(&mut period_buf), k.trade_id, k.service], &mut id_buf);
     let (expected_period, expected_base, expected_incentive) = (e.map(|_| exp_key.period), e.map(|e| e.base), e.map(|e| e.incentive));
     let (actual_base, actual_incentive, actual_in) = (a.and_then(|a| a.base), a.map(|a| a.incentive), a.map(|_| k.period));
-    let mut f = Finding {
+    let mut f = FindingRef {
         id,
         period,
         category,
@@ -425,14 +500,16 @@ fn build(k: Key, shifted: Option<&Key>, category: Category, rule: u8, seen: Seen
         actual_incentive,
         delta,
         rule_ids,
-        explanation: String::new(),
+        explanation: "",
         consumption_rows,
         incentive_rows,
         actual_in,
-        bill_rows: Vec::new(),
+        bill_rows: &[],
     };
-    f.explanation = explain(&f, seen, ctx, &products, &na, late, lagged);
-    Decided { finding: f, written }
+    explanation.clear();
+    explain(&f, seen, ctx, products, &na, late, lagged, explanation);
+    f.explanation = explanation.as_str();
+    emit(&f, written)
 }
 
 /// Did the expected rows of this key roll over through the late window, or a lag?
@@ -469,8 +546,10 @@ fn pct(rate: Decimal) -> String {
     format!("{}%", (rate * Decimal::ONE_HUNDRED).normalize())
 }
 
-/// The explanation: Chinese, then ` | `, then English; both name the rule and the numbers.
-fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &[usize], na: &BTreeSet<i32>, late: bool, lagged: bool) -> String {
+/// The explanation, appended to `out`: Chinese, then ` | `, then English; both name the rule and
+/// the numbers.
+#[allow(clippy::too_many_arguments)]
+fn explain(f: &FindingRef, seen: Seen, ctx: &Context, products: &[usize], na: &BTreeSet<i32>, late: bool, lagged: bool, out: &mut String) {
     let rules = ctx.rules;
     let r = f.rule;
     let p = f.period;
@@ -514,11 +593,10 @@ fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &[usize], na: &BTre
             &prod_en,
             ")",
         ];
-        let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
         for p in pieces {
-            s.push_str(p);
+            out.push_str(p);
         }
-        return s;
+        return;
     }
     let basis_zh = format!("激励基数 {e_base} × 产品 {prod_zh}");
     let basis_en = format!("base {e_base} × product {prod_en}");
@@ -616,10 +694,10 @@ fn explain(f: &Finding, seen: Seen, ctx: &Context, products: &[usize], na: &BTre
         | Category::BillExtraLine
         | Category::BillNotResale => (String::new(), String::new()),
     };
-    format!("{zh} | {en}")
+    let _ = write!(out, "{zh} | {en}");
 }
 
-fn ineligible_reason(f: &Finding, ctx: &Context) -> (String, String) {
+fn ineligible_reason(f: &FindingRef, ctx: &Context) -> (String, String) {
     let cons = &ctx.loaded.consumption;
     let total = super::sum_phys(f.consumption_rows.iter().map(|&r| &cons.payment[r as usize]));
     let mode = f.charging_mode.map_or("-", |m| m.label());
@@ -646,11 +724,11 @@ fn ineligible_reason(f: &Finding, ctx: &Context) -> (String, String) {
     }
 }
 
-fn na_reason(f: &Finding, ctx: &Context, na: &BTreeSet<i32>) -> (String, String) {
+fn na_reason(f: &FindingRef, ctx: &Context, na: &BTreeSet<i32>) -> (String, String) {
     let rules = ctx.rules;
     let cons = &ctx.loaded.consumption;
     let total = super::sum_phys(f.consumption_rows.iter().map(|&r| &cons.payment[r as usize]));
-    let customer = ctx.loaded.customers.as_ref().and_then(|c| c.index.get(&f.customer_id).map(|&i| &c.list[i]));
+    let customer = ctx.loaded.customers.as_ref().and_then(|c| c.index.get(f.customer_id).map(|&i| &c.list[i]));
     let first_ts = f.consumption_rows.iter().map(|&r| cons.ts[r as usize]).min().unwrap_or(0);
     let when = rules.tz.format(first_ts);
     let mut zh = Vec::new();

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use crate::load::{from_phys, Loaded};
 use crate::model::{ChargingMode, Period, AMOUNT_SCALE};
 use crate::rules::RuleSet;
-pub use decide::{Action, Category, Finding};
+pub use decide::{Action, Category, Finding, FindingRef};
 pub use waterfall::{PeriodReport, Waterfall};
 
 /// An engine failure: polars refused a step, the scope names an unloaded period, or an
@@ -64,12 +64,12 @@ pub struct ActualSide {
     pub duplicate: bool,
 }
 
-/// One key with whatever it has on each side.
+/// One key with whatever it has on each side (its texts borrowed from the loaded rows).
 #[derive(Debug, Clone)]
-pub struct Key {
+pub struct Key<'a> {
     pub period: Period,
-    pub trade_id: String,
-    pub service: String,
+    pub trade_id: &'a str,
+    pub service: &'a str,
     pub expected: Option<ExpectedSide>,
     pub actual: Option<ActualSide>,
     /// Ineligible and non-attributed consumption rows of this bill cycle, trade and service.
@@ -99,13 +99,20 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, f: &Finding) {
+    fn add(&mut self, f: &FindingRef) {
         self.total += 1;
         match f.action {
             Action::None => self.none += 1,
             Action::Dispute => self.dispute += 1,
             Action::Review => self.review += 1,
         }
+    }
+
+    pub fn absorb(&mut self, o: Counts) {
+        self.total += o.total;
+        self.none += o.none;
+        self.dispute += o.dispute;
+        self.review += o.review;
     }
 }
 
@@ -143,6 +150,9 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// overrides it (the outputs do not depend on it; the tests check that with tiny chunks).
 pub const CHUNK_KEYS: usize = 1 << 17;
 
+/// Keys decided by one thread in a row (a batch for [`Emit`]).
+const BATCH_KEYS: usize = 1024;
+
 /// Reconciles and keeps every finding in `Outcome::findings`.
 pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome, EngineError> {
     let mut all = Vec::new();
@@ -152,6 +162,25 @@ pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome
     })?;
     outcome.findings = all;
     Ok(outcome)
+}
+
+/// What the engine hands each written finding to, as it is decided: `emit` runs on the deciding
+/// threads, in parallel, each filling a batch of its own; the batches of a chunk of keys reach the
+/// sink in finding order. A finding is borrowed for the call only: what the batch needs of it
+/// must be copied or written out there.
+pub trait Emit: Sync {
+    type Batch: Send + Default;
+    fn emit(&self, batch: &mut Self::Batch, f: &FindingRef);
+}
+
+/// Keeps every finding, owned.
+pub struct Owned;
+
+impl Emit for Owned {
+    type Batch = Vec<Finding>;
+    fn emit(&self, batch: &mut Vec<Finding>, f: &FindingRef) {
+        batch.push(f.to_finding());
+    }
 }
 
 /// What a partition of a streamed run must know about all the inputs, not just its own rows.
@@ -180,17 +209,19 @@ pub fn run_with(
     scope: &[Period],
     sink: &mut dyn FnMut(Vec<Finding>) -> Result<(), SinkError>,
 ) -> Result<Outcome, EngineError> {
-    run_part(loaded, rules, scope, None, sink)
+    run_part(loaded, rules, scope, None, &Owned, &mut |batches: Vec<Vec<Finding>>| sink(batches.into_iter().flatten().collect()))
 }
 
 /// [`run_with`] on a partition of the inputs (every key, and every (trade, service), lies
-/// wholly in one partition): the loaded periods and cycles come from `globals`.
-pub fn run_part(
+/// wholly in one partition; the loaded periods and cycles come from `globals`), each finding
+/// handed to `emit` and its batches to `sink`.
+pub fn run_part<E: Emit>(
     loaded: &Loaded,
     rules: &RuleSet,
     scope: &[Period],
     globals: Option<&Globals>,
-    sink: &mut dyn FnMut(Vec<Finding>) -> Result<(), SinkError>,
+    emit: &E,
+    sink: &mut dyn FnMut(Vec<E::Batch>) -> Result<(), SinkError>,
 ) -> Result<Outcome, EngineError> {
     let cons = &loaded.consumption;
     let (loaded_periods, scope) = match globals {
@@ -276,20 +307,36 @@ pub fn run_part(
             inc_rows += k.actual.as_ref().map_or(0, |a| a.rows.len());
             totals.add_key(k);
         }
-        let decided: Vec<Option<decide::Decided>> = {
+        // Decided in parallel, a batch of keys at a time: each batch its own waterfall tallies,
+        // counts and sink batch, added up in key order.
+        let decided: Vec<(E::Batch, waterfall::Totals, Counts)> = {
             use rayon::prelude::*;
-            keys.into_par_iter().enumerate().map(|(j, k)| decide::decide_at(start + j, k, &facts, &ctx)).collect()
+            keys.par_chunks(BATCH_KEYS)
+                .enumerate()
+                .map(|(b, part)| {
+                    let (mut batch, mut tally, mut n) = (E::Batch::default(), waterfall::Totals::default(), Counts::default());
+                    let mut scratch = decide::Scratch::default();
+                    for (j, k) in part.iter().enumerate() {
+                        decide::decide_at(start + b * BATCH_KEYS + j, k, &facts, &ctx, &mut scratch, |f, written| {
+                            tally.add_finding(f);
+                            if written {
+                                n.add(f);
+                                emit.emit(&mut batch, f);
+                            }
+                        });
+                    }
+                    (batch, tally, n)
+                })
+                .collect()
         };
-        let mut chunk = Vec::with_capacity(len);
-        for d in decided.into_iter().flatten() {
-            totals.add_finding(&d.finding);
-            if d.written {
-                counts.add(&d.finding);
-                chunk.push(d.finding);
-            }
+        let mut batches = Vec::with_capacity(decided.len());
+        for (batch, tally, n) in decided {
+            totals.absorb(tally);
+            counts.absorb(n);
+            batches.push(batch);
         }
         let t_sink = std::time::Instant::now();
-        sink(chunk).map_err(EngineError::Sink)?;
+        sink(batches).map_err(EngineError::Sink)?;
         sink_time += t_sink.elapsed();
         start += len;
     }
@@ -314,10 +361,12 @@ pub fn run_part(
         waterfall::Error::Open(msg) => EngineError::Invariant(msg),
     })?;
     crate::app::trace("engine: waterfall", t);
+    let mut batch = E::Batch::default();
     for f in &bill_findings {
-        counts.add(f);
+        counts.add(&f.view());
+        emit.emit(&mut batch, &f.view());
     }
-    sink(bill_findings).map_err(EngineError::Sink)?;
+    sink(vec![batch]).map_err(EngineError::Sink)?;
     Ok(Outcome { loaded_periods, scope, periods, findings: Vec::new(), counts, rows, bills: bill_cycles })
 }
 
@@ -338,7 +387,7 @@ fn in_row_order<T: Copy + Default>(values: Vec<T>, order: &Option<Vec<u32>>) -> 
 
 /// The facts about all keys that deciding one needs (see [`decide::Facts`]), read from the
 /// columns of the key frame without materialising the keys.
-fn facts(df: &DataFrame, ctx: &decide::Context, codes: &frames::KeyCodes, key_rows: &KeyRows) -> Result<decide::Facts, EngineError> {
+fn facts<'c>(df: &DataFrame, ctx: &decide::Context, codes: &frames::KeyCodes<'c>, key_rows: &KeyRows) -> Result<decide::Facts<'c>, EngineError> {
     use polars::prelude::PlHashMap as HashMap;
     let st = "pairing keys";
     let period = df.column("period").stage(st)?.cast(&DataType::Int32).stage(st)?;
@@ -489,7 +538,7 @@ impl KeyRows {
     }
 }
 
-fn read_keys(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes, lists: &mut dyn FnMut(usize) -> [Vec<u32>; 3]) -> Result<Vec<Key>, EngineError> {
+fn read_keys<'c>(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes<'c>, lists: &mut dyn FnMut(usize) -> [Vec<u32>; 3]) -> Result<Vec<Key<'c>>, EngineError> {
     let st = "reading keys";
     let period = frames::i32_values(df, "period").stage(st)?;
     let key: Vec<Option<u64>> = df.column("key").stage(st)?.u64().stage(st)?.iter().collect();
@@ -525,10 +574,11 @@ fn read_keys(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes, lists: &
             }),
             _ => None,
         };
+        let (trade_id, service) = codes.text(key[i].unwrap_or(u64::MAX));
         keys.push(Key {
             period: Period(period[i].unwrap_or(0)),
-            trade_id: codes.text(key[i].unwrap_or(u64::MAX)).0.to_string(),
-            service: codes.text(key[i].unwrap_or(u64::MAX)).1.to_string(),
+            trade_id,
+            service,
             expected,
             actual,
             noside_rows: n_rows,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use super::decide::{Category, Finding};
+use super::decide::{Category, FindingRef};
 use super::frames::{self, ELIGIBLE, INELIGIBLE, NOT_ATTRIBUTED};
 use super::{phys_to_decimal, Key};
 use crate::model::Period;
@@ -110,8 +110,26 @@ impl Totals {
         }
     }
 
+    /// Adds the tallies of another run of keys.
+    pub fn absorb(&mut self, o: Totals) {
+        for (p, (a, b, c)) in o.keys {
+            let t = self.keys.entry(p).or_default();
+            t.0 += a;
+            t.1 += b;
+            t.2 += c;
+        }
+        for (p, cats) in o.categories {
+            let into = self.categories.entry(p).or_default();
+            for (cat, (n, d)) in cats {
+                let t = into.entry(cat).or_default();
+                t.0 += n;
+                t.1 += d;
+            }
+        }
+    }
+
     /// Every decided key, in scope or not (a side may lie in a period in scope either way).
-    pub fn add_finding(&mut self, f: &Finding) {
+    pub fn add_finding(&mut self, f: &FindingRef) {
         self.categories.entry(f.period).or_default().entry(f.category).or_default().0 += 1;
         if matches!(f.category, Category::IneligibleProduct | Category::NotAttributed) {
             return;

@@ -10,7 +10,7 @@ use std::path::Path;
 use rust_decimal::Decimal;
 
 use super::{cite_rows, csv_err, io_err, ReportError};
-use crate::engine::{Action, Category, Finding, Outcome};
+use crate::engine::{Action, Category, FindingRef, Outcome};
 use crate::load::Loaded;
 use crate::model::{fmt_money, Period};
 use crate::rules::RuleSet;
@@ -35,7 +35,7 @@ pub struct Dispute {
 
 /// The disputes of a run, grouped by period (in period order, then by finding order).
 pub fn disputes(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet) -> Vec<Dispute> {
-    let mut out: Vec<Dispute> = outcome.findings.iter().filter(|f| f.action == Action::Dispute).map(|f| dispute(f, loaded, rules)).collect();
+    let mut out: Vec<Dispute> = outcome.findings.iter().filter(|f| f.action == Action::Dispute).map(|f| dispute(&f.view(), loaded, rules)).collect();
     sort(&mut out);
     out
 }
@@ -63,7 +63,7 @@ pub fn totals(disputes: &[Dispute]) -> Vec<(Period, usize, Decimal, Decimal, Dec
 }
 
 /// The dispute line of a `dispute` finding (its evidence cites the rows `loaded` holds).
-pub fn dispute(f: &Finding, loaded: &Loaded, rules: &RuleSet) -> Dispute {
+pub fn dispute(f: &FindingRef, loaded: &Loaded, rules: &RuleSet) -> Dispute {
     let expected = f.expected_incentive.unwrap_or_default();
     let actual = f.actual_incentive.unwrap_or_default();
     let products: Vec<String> = f
@@ -76,7 +76,7 @@ pub fn dispute(f: &Finding, loaded: &Loaded, rules: &RuleSet) -> Dispute {
         })
         .collect();
     let mode = f.charging_mode.map_or(String::new(), |m| format!("，计费模式 {}", m.label()));
-    let customer = if f.customer_name.is_empty() { f.customer_id.clone() } else { format!("{}（{}）", f.customer_name, f.customer_id) };
+    let customer = if f.customer_name.is_empty() { f.customer_id.to_string() } else { format!("{}（{}）", f.customer_name, f.customer_id) };
     let base = f.expected_base.map_or(String::new(), |b| format!("，激励基数 {}", fmt_money(b)));
     let why = match f.category {
         Category::MissingIncentive => "激励明细中缺少该订单的激励".to_string(),
@@ -110,11 +110,11 @@ pub fn dispute(f: &Finding, loaded: &Loaded, rules: &RuleSet) -> Dispute {
     );
     Dispute {
         period: f.period,
-        id: f.id.clone(),
-        trade_id: f.trade_id.clone(),
-        customer_id: f.customer_id.clone(),
-        customer_name: f.customer_name.clone(),
-        service: f.service.clone(),
+        id: f.id.to_string(),
+        trade_id: f.trade_id.to_string(),
+        customer_id: f.customer_id.to_string(),
+        customer_name: f.customer_name.to_string(),
+        service: f.service.to_string(),
         expected,
         actual,
         delta: f.delta,

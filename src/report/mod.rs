@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::engine::{Action, Category, Finding, Outcome};
+use crate::engine::{Action, Category, Emit, Finding, FindingRef, Outcome};
 use crate::load::{InputSummary, Loaded, Provenance, Reject};
 use crate::model::{fmt_money, Period};
 use crate::rules::RuleSet;
@@ -209,24 +209,18 @@ impl FindingsCsv {
 
 /// Appends one finding's findings.csv record (the fields of [`finding_record`], without building
 /// them as separate strings) to `out`, as the csv crate writes it (see [`push_field`]).
-pub fn write_finding(out: &mut Vec<u8>, f: &Finding, loaded: &Loaded, scratch: &mut String) {
-    use std::fmt::Write as _;
-    push_field(out, &f.id);
-    scratch.clear();
-    let _ = write!(scratch, "{}", f.period);
-    push_field(out, scratch);
+pub fn write_finding(out: &mut Vec<u8>, f: &FindingRef, loaded: &Loaded, scratch: &mut String) {
+    let mut buf = [0u8; 16];
+    push_field(out, f.id);
+    push_field(out, f.period.text(&mut buf));
     push_field(out, f.category.name());
     push_field(out, f.action.name());
-    push_field(out, &f.customer_id);
-    push_field(out, &f.customer_name);
-    push_field(out, &f.trade_id);
-    push_field(out, &f.service);
+    push_field(out, f.customer_id);
+    push_field(out, f.customer_name);
+    push_field(out, f.trade_id);
+    push_field(out, f.service);
     push_field(out, f.charging_mode.map_or("", |m| m.label()));
-    scratch.clear();
-    if let Some(p) = f.expected_period {
-        let _ = write!(scratch, "{p}");
-    }
-    push_field(out, scratch);
+    push_field(out, f.expected_period.map_or("", |p| p.text(&mut buf)));
     for v in [f.expected_base, f.expected_incentive, f.actual_base, f.actual_incentive, Some(f.delta)] {
         scratch.clear();
         if let Some(v) = v {
@@ -234,15 +228,15 @@ pub fn write_finding(out: &mut Vec<u8>, f: &Finding, loaded: &Loaded, scratch: &
         }
         push_field(out, scratch);
     }
-    push_field(out, &f.rule_ids);
-    push_field(out, &f.explanation);
+    push_field(out, f.rule_ids);
+    push_field(out, f.explanation);
     scratch.clear();
-    cite_rows_into(&loaded.consumption.prov, &f.consumption_rows, scratch);
+    cite_rows_into(&loaded.consumption.prov, f.consumption_rows, scratch);
     push_field(out, scratch);
     scratch.clear();
     match (&loaded.bills, f.bill_rows.is_empty()) {
-        (Some(b), false) => cite_rows_into(&b.prov, &f.bill_rows, scratch),
-        _ => cite_rows_into(&loaded.incentives.prov, &f.incentive_rows, scratch),
+        (Some(b), false) => cite_rows_into(&b.prov, f.bill_rows, scratch),
+        _ => cite_rows_into(&loaded.incentives.prov, f.incentive_rows, scratch),
     }
     push_field(out, scratch);
     // push_field put a comma after each field: the last one ends the record instead.
@@ -298,7 +292,7 @@ pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Records {
             let mut scratch = String::new();
             let mut ends = Vec::with_capacity(part.len());
             for f in part {
-                write_finding(&mut bytes, f, loaded, &mut scratch);
+                write_finding(&mut bytes, &f.view(), loaded, &mut scratch);
                 ends.push(bytes.len());
             }
             Records { bytes, ends }
@@ -319,9 +313,43 @@ pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Records {
 
 /// The findings.csv records of a chunk of findings: their bytes, one after the other, and where
 /// each ends.
+#[derive(Debug, Default)]
 pub struct Records {
     pub bytes: Vec<u8>,
     pub ends: Vec<usize>,
+}
+
+/// Findings rendered as they are decided (a streamed run, which keeps no finding): their
+/// findings.csv records (when csv is written) with the period of each, and the dispute lines of
+/// the `dispute` ones.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub records: Records,
+    pub periods: Vec<crate::model::Period>,
+    pub disputes: Vec<disputes::Dispute>,
+    scratch: String,
+}
+
+/// The [`Emit`] that renders findings (see [`Rendered`]).
+pub struct Render<'a> {
+    pub loaded: &'a Loaded,
+    pub rules: &'a RuleSet,
+    /// Whether findings.csv is written.
+    pub csv: bool,
+}
+
+impl Emit for Render<'_> {
+    type Batch = Rendered;
+    fn emit(&self, b: &mut Rendered, f: &FindingRef) {
+        if self.csv {
+            write_finding(&mut b.records.bytes, f, self.loaded, &mut b.scratch);
+            b.records.ends.push(b.records.bytes.len());
+            b.periods.push(f.period);
+        }
+        if f.action == Action::Dispute {
+            b.disputes.push(disputes::dispute(f, self.loaded, self.rules));
+        }
+    }
 }
 
 pub fn write_findings(path: &Path, findings: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
@@ -639,7 +667,7 @@ mod tests {
         f.actual_incentive = Some(Decimal::new(5, 0));
         for f in [finding(1, Action::None), f] {
             let mut got = Vec::new();
-            write_finding(&mut got, &f, &loaded, &mut String::new());
+            write_finding(&mut got, &f.view(), &loaded, &mut String::new());
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record(finding_record(&f, &loaded)).unwrap();
             let want = w.into_inner().unwrap();
