@@ -10,7 +10,6 @@ pub mod values;
 
 pub use texts::{OptTexts, Texts};
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 
@@ -728,7 +727,9 @@ pub struct Customer {
 #[derive(Debug, Default)]
 pub struct Customers {
     pub list: Vec<Customer>,
-    pub index: HashMap<String, usize>,
+    /// Customer id → position in `list` (a fast hash: a large run looks up every consumption
+    /// row's customer, and most findings' names).
+    pub index: polars::prelude::PlHashMap<String, usize>,
     pub prov: Provenance,
 }
 

@@ -342,6 +342,10 @@ impl Emit for Render<'_> {
     type Batch = Rendered;
     fn emit(&self, b: &mut Rendered, f: &FindingRef) {
         if self.csv {
+            if b.records.bytes.capacity() == 0 {
+                // about a batch of records (see engine::BATCH_KEYS), without growing it on the way
+                b.records.bytes.reserve(1 << 19);
+            }
             write_finding(&mut b.records.bytes, f, self.loaded, &mut b.scratch);
             b.records.ends.push(b.records.bytes.len());
             b.periods.push(f.period);
