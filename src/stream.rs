@@ -53,6 +53,18 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// `cuts[k-1] <= t < cuts[k]`).
 struct Ranges {
     cuts: Vec<String>,
+    /// Each cut's first 16 bytes as a number ([`prefix`]): most trade ids are told apart by it
+    /// alone, without comparing text (every accepted row is routed).
+    prefixes: Vec<u128>,
+}
+
+/// The first 16 bytes of `s`, zero-padded, as a big-endian number: `a < b` when
+/// `prefix(a) < prefix(b)`, and `prefix(a) <= prefix(b)` when `a <= b`.
+fn prefix(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = s.len().min(16);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_be_bytes(b)
 }
 
 impl Ranges {
@@ -64,7 +76,8 @@ impl Ranges {
         if cuts.first().is_some_and(|c| Some(c) == samples.first()) {
             cuts.remove(0);
         }
-        Ranges { cuts }
+        let prefixes = cuts.iter().map(|c| prefix(c)).collect();
+        Ranges { cuts, prefixes }
     }
 
     fn len(&self) -> usize {
@@ -72,7 +85,12 @@ impl Ranges {
     }
 
     fn of(&self, trade: &str) -> usize {
-        self.cuts.partition_point(|c| c.as_str() <= trade)
+        // The cuts of a smaller prefix lie below the trade id, those of a larger one above it:
+        // only those of the same prefix are compared as text.
+        let p = prefix(trade);
+        let lo = self.prefixes.partition_point(|&c| c < p);
+        let same = self.prefixes[lo..].partition_point(|&c| c == p);
+        lo + self.cuts[lo..lo + same].partition_point(|c| c.as_str() <= trade)
     }
 }
 
@@ -447,4 +465,31 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     report::print_summary(out, &outcome, &summary_loaded, rules, &args.out).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !summary_loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ranges;
+
+    /// The partition of a trade id as the plain text comparison gives it.
+    fn by_text(r: &Ranges, trade: &str) -> usize {
+        r.cuts.partition_point(|c| c.as_str() <= trade)
+    }
+
+    #[test]
+    fn routing_by_prefix_is_routing_by_text() {
+        let ids = ["CS26090000000000", "CS26090000000000a", "CS26090000000000b", "CS2609000000000", "CS26090000000000\0", "TX1", "", "é", "CS26090000000001"];
+        let r = Ranges::from_samples(ids.iter().map(|s| s.to_string()).collect(), 6);
+        for t in ids.iter().copied().chain(["A", "CS26090000000000\0\0", "CS26090000000000aa", "Z", "CS260900000000009"]) {
+            assert_eq!(r.of(t), by_text(&r, t), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_trade_id_goes_where_text_order_puts_it(samples in proptest::collection::vec("[AB\\x00]{0,18}", 1..40), n in 1usize..8, trade in "[AB\\x00]{0,18}") {
+            let r = Ranges::from_samples(samples, n);
+            proptest::prop_assert_eq!(r.of(&trade), by_text(&r, &trade));
+        }
+    }
 }

@@ -106,58 +106,35 @@ pub fn read_one(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
 /// its sha256 and whether it is UTF-8; GBK blocks are decoded one by one. Returns the sha256.
 pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Table) -> Result<(), LoadError>) -> Result<String, LoadError> {
     let io = |source| LoadError::Io { path: label.to_string(), source };
-    // First pass: whether the whole file is UTF-8 (the sha256 is taken in the second).
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    // (reads of at most a block: tiny blocks in the tests cut characters everywhere)
-    let mut buf = vec![0u8; block.clamp(1, 8 << 20)];
-    let (mut utf8, mut carry, mut head) = (true, Vec::<u8>::new(), Vec::<u8>::new());
-    let mut offset = 0usize;
-    let mut bad_at = 0usize;
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
+    // First pass: whether the whole file is UTF-8 (the sha256 is taken in the second), checked
+    // in parallel on memory maps of it (no copy through a buffer), a window at a time (so that
+    // the mapped pages, which count as the process's memory, stay few).
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len() as usize;
+    // (windows and pieces of a few blocks at most: tiny blocks in the tests cut characters at
+    // both everywhere)
+    let window = block.saturating_mul(4).clamp(4, 64 << 20);
+    let (mut head, mut checked, mut at) = (Vec::new(), Ok(()), 0usize);
+    while at < len && checked.is_ok() {
+        // SAFETY: the map is only read, here, while the file is open; a file changed meanwhile
+        // is caught by the second pass, which reads it again and takes its sha256.
+        let map = unsafe { memmap2::MmapOptions::new().offset(at as u64).len((len - at).min(window + 3)).map(&file) }.map_err(io)?;
+        if at == 0 {
+            head = map[..map.len().min(3)].to_vec();
         }
-        if head.len() < 3 {
-            head.extend(buf[..n].iter().take(3 - head.len()));
+        // The window ends before the first byte of a character (see utf8_check).
+        let mut end = map.len().min(window);
+        let limit = (end + 3).min(map.len());
+        while end < limit && map[end] & 0xC0 == 0x80 {
+            end += 1;
         }
-        if utf8 {
-            // A character cut by the read boundary is completed from the next read.
-            let mut from = 0;
-            if let Some(&lead) = carry.first() {
-                let len = match lead {
-                    0xC0..=0xDF => 2,
-                    0xE0..=0xEF => 3,
-                    _ => 4,
-                };
-                from = (len - carry.len()).min(n);
-                carry.extend_from_slice(&buf[..from]);
-                if carry.len() == len {
-                    if std::str::from_utf8(&carry).is_err() {
-                        utf8 = false;
-                        bad_at = offset;
-                    }
-                    carry.clear();
-                }
-            }
-            if utf8 && from < n {
-                if let Err(e) = std::str::from_utf8(&buf[from..n]) {
-                    if e.error_len().is_none() {
-                        carry = buf[from + e.valid_up_to()..n].to_vec();
-                    } else {
-                        utf8 = false;
-                        bad_at = offset + from + e.valid_up_to();
-                    }
-                }
-            }
-            offset += n;
-        }
+        checked = utf8_check(&map[..end], block.clamp(1, 8 << 20)).map_err(|bad| at + bad);
+        at += end;
     }
-    if !carry.is_empty() {
-        utf8 = false;
-        bad_at = offset;
-    }
+    let (utf8, bad_at) = match checked {
+        Ok(()) => (true, 0),
+        Err(at) => (false, at),
+    };
     let bom = head.starts_with(b"\xEF\xBB\xBF");
     if bom && !utf8 {
         return Err(LoadError::Undecodable { path: label.to_string(), line: 0, expected: "UTF-8 (the file starts with a UTF-8 byte order mark)".into() })
@@ -170,7 +147,9 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
     };
 
     // Second pass: blocks cut at record boundaries.
+    drop(file);
     let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
     let mut pending = spare_buffer();
     pending.reserve(block.saturating_add(1 << 16));
     let mut lines_before = 0u32;
@@ -221,7 +200,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         rest.extend_from_slice(&pending[cut..]);
         pending.truncate(cut);
         let mut raw = std::mem::replace(&mut pending, rest);
-        let newlines = raw.iter().filter(|&&c| c == b'\n').count() as u32;
+        let newlines = newlines(&raw) as u32;
         if first && bom {
             raw.drain(..3);
         }
@@ -257,10 +236,37 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
     Ok(hex(&hasher.finalize()))
 }
 
+/// How many line breaks (`\n`) `bytes` hold.
+fn newlines(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', bytes).count()
+}
+
+/// `Err(offset)` of the first byte that is not UTF-8 in `bytes`, checked in parallel pieces of
+/// about `piece` bytes, each cut before the first byte of a character.
+fn utf8_check(bytes: &[u8], piece: usize) -> Result<(), usize> {
+    use rayon::prelude::*;
+    let mut cuts = vec![0];
+    let mut at = piece.max(1);
+    while at < bytes.len() {
+        // a character is at most 4 bytes: past 3 continuation bytes the text is not UTF-8, and
+        // the piece that starts there fails
+        let mut c = at;
+        while c < bytes.len() && c < at + 3 && bytes[c] & 0xC0 == 0x80 {
+            c += 1;
+        }
+        cuts.push(c);
+        at = c + piece.max(1);
+    }
+    cuts.push(bytes.len());
+    cuts.dedup();
+    let bad = cuts.par_windows(2).filter_map(|w| std::str::from_utf8(&bytes[w[0]..w[1]]).err().map(|e| w[0] + e.valid_up_to())).min();
+    bad.map_or(Ok(()), Err)
+}
+
 fn with_line(e: LoadError, path: &Path, offset: usize) -> LoadError {
     match e {
         LoadError::Undecodable { path: p, expected, .. } => {
-            let line = std::fs::read(path).map(|b| b[..offset.min(b.len())].iter().filter(|&&c| c == b'\n').count() + 1).unwrap_or(0);
+            let line = std::fs::read(path).map(|b| newlines(&b[..offset.min(b.len())]) + 1).unwrap_or(0);
             LoadError::Undecodable { path: p, line, expected }
         }
         other => other,
@@ -453,21 +459,21 @@ impl Table {
         for i in 1..parts {
             let at = from + rest.len() * i / parts;
             // cut after the next line break
-            match data[at..].iter().position(|&c| c == b'\n') {
+            match memchr::memchr(b'\n', &data[at..]) {
                 Some(nl) if at + nl + 1 > *cuts.last().unwrap_or(&0) && at + nl + 1 < data.len() => cuts.push(at + nl + 1),
                 _ => {}
             }
         }
         cuts.push(data.len());
         let (seen_byte, seen_line) = (b.seen_byte, b.seen_line);
-        let mut line = seen_line + data[seen_byte.min(from)..from].iter().filter(|&&c| c == b'\n').count() as u32;
+        let mut line = seen_line + newlines(&data[seen_byte.min(from)..from]) as u32;
         let mut out = Vec::with_capacity(cuts.len() - 1);
         for w in cuts.windows(2) {
             let (start, end) = (w[0], w[1]);
             let shared = Shared { data: whole.data.clone(), start: whole.start + start, end: whole.start + end };
             // The first record of a part starts on the line after the previous part's last break.
             let body = CsvBody { reader: csv_reader(shared), seen_byte: 0, seen_line: line };
-            let lines = data[start..end].iter().filter(|&&c| c == b'\n').count();
+            let lines = newlines(&data[start..end]);
             line += lines as u32;
             out.push(Table {
                 label: self.label.clone(),
@@ -585,7 +591,7 @@ fn next_csv_record(b: &mut CsvBody, rec: &mut csv::StringRecord, label: &str) ->
             start += 1;
         }
         let start = start.max(b.seen_byte);
-        b.seen_line += data[b.seen_byte..start].iter().filter(|&&c| c == b'\n').count() as u32;
+        b.seen_line += newlines(&data[b.seen_byte..start]) as u32;
         b.seen_byte = start;
         return Ok(Some(b.seen_line));
     }
@@ -725,4 +731,38 @@ pub fn read_tar_gz(bytes: &[u8], label: &str) -> Result<Vec<Table>, LoadError> {
     }
     parts.sort_by(|a, b| a.0.cmp(&b.0));
     parts.into_iter().map(|(name, b)| read_csv(b, &format!("{label}/{name}"))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8_check;
+
+    fn whole(bytes: &[u8]) -> Result<(), usize> {
+        std::str::from_utf8(bytes).map(|_| ()).map_err(|e| e.valid_up_to())
+    }
+
+    #[test]
+    fn pieces_cut_inside_characters_still_read_as_utf8() {
+        let text = "账期,客户ID\n2026-10,é😀x\n".repeat(5);
+        for piece in 1..12 {
+            assert_eq!(utf8_check(text.as_bytes(), piece), Ok(()), "piece {piece}");
+        }
+        let mut gbk = text.into_bytes();
+        gbk[40] = 0xB9; // a lone lead byte of GBK
+        for piece in 1..12 {
+            assert_eq!(utf8_check(&gbk, piece), whole(&gbk), "piece {piece}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_parallel_check_agrees_with_one_over_the_whole(bytes in proptest::collection::vec(proptest::prop_oneof![0x20u8..0x7f, 0x80u8..0xc0, 0xc2u8..0xf5, proptest::strategy::Just(0xffu8)], 0..64), piece in 1usize..20) {
+            proptest::prop_assert_eq!(utf8_check(&bytes, piece).is_ok(), whole(&bytes).is_ok());
+        }
+
+        #[test]
+        fn valid_text_is_utf8_in_any_pieces(text in "\\PC{0,40}", piece in 1usize..20) {
+            proptest::prop_assert_eq!(utf8_check(text.as_bytes(), piece), Ok(()));
+        }
+    }
 }
