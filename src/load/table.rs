@@ -223,7 +223,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
             }
             Some(h) => {
                 let end = text.len();
-                let body = CsvBody { reader: csv_reader(Shared { data: Arc::new(Block(text)), start: 0, end }), seen_byte: 0, seen_line: lines_before + 1 };
+                let body = CsvBody { reader: csv_reader(Shared { data: Arc::new(Block(text)), start: 0, end }), seen_byte: 0, seen_line: lines_before + 1, next: 0 };
                 Table { label: label.to_string(), encoding, sheet: None, headers: h.clone(), body: Body::Csv(Box::new(body)), cite: CiteStyle::Line, rows_hint: 0 }
             }
         };
@@ -310,8 +310,11 @@ enum Body {
 
 struct CsvBody {
     reader: csv::Reader<Cursor<Shared>>,
+    /// The line (`seen_line`) of the byte at `seen_byte`: where lines are counted from.
     seen_byte: usize,
     seen_line: u32,
+    /// Where the next record starts (see [`plain_line`]).
+    next: usize,
 }
 
 /// A byte range of a decoded text shared between the parts of a table read in parallel.
@@ -394,7 +397,13 @@ pub enum CiteStyle {
 
 impl Table {
     /// Calls `f(location, cells)` for each non-blank row, in order, then frees the rows.
-    pub fn for_each_row(&mut self, mut f: impl FnMut(u32, &[&str])) -> Result<(), LoadError> {
+    pub fn for_each_row(&mut self, f: impl FnMut(u32, &[&str])) -> Result<(), LoadError> {
+        self.rows(true, f)
+    }
+
+    /// [`Table::for_each_row`]; with `plain_lines` false every CSV record goes through the csv
+    /// crate (the tests check that the plain-line path reads the same).
+    fn rows(&mut self, plain_lines: bool, mut f: impl FnMut(u32, &[&str])) -> Result<(), LoadError> {
         let body = std::mem::replace(&mut self.body, Body::Rows(Vec::new()));
         match body {
             Body::Rows(rows) => {
@@ -410,17 +419,42 @@ impl Table {
                 // The cells of a record are handed over from the stack (no allocation per row)
                 // unless the record is unusually wide.
                 const ON_STACK: usize = 48;
-                while let Some(loc) = next_csv_record(&mut b, &mut rec, &self.label)? {
-                    if rec.len() <= ON_STACK {
-                        let mut cells = [""; ON_STACK];
-                        for (cell, v) in cells.iter_mut().zip(rec.iter()) {
-                            *cell = v;
+                fn hand_over<'r>(cells: impl Iterator<Item = &'r str> + Clone, loc: u32, f: &mut impl FnMut(u32, &[&str])) {
+                    let mut on_stack = [""; ON_STACK];
+                    let mut n = 0;
+                    for v in cells.clone() {
+                        if n == ON_STACK {
+                            let all: Vec<&str> = cells.collect();
+                            return f(loc, &all);
                         }
-                        f(loc, &cells[..rec.len()]);
-                    } else {
-                        let cells: Vec<&str> = rec.iter().collect();
-                        f(loc, &cells);
+                        on_stack[n] = v;
+                        n += 1;
                     }
+                    f(loc, &on_stack[..n]);
+                }
+                // Most lines are plain (no quote, no CR inside): they are split on commas here;
+                // any other record is read by the csv crate (see `plain_line`).
+                // (the text is UTF-8, checked once here: else the csv reader reads it all and
+                // names the record that is not)
+                let shared = b.reader.get_ref().get_ref().clone();
+                let text = std::str::from_utf8(shared.as_ref()).ok();
+                let mut plain = plain_lines && text.is_some();
+                loop {
+                    if let (true, Some(text)) = (plain, text) {
+                        match plain_line(&mut b, text) {
+                            Plain::Line(loc, line) => {
+                                if !line.split(',').all(|c| c.trim().is_empty()) {
+                                    hand_over(line.split(','), loc, &mut f);
+                                }
+                                continue;
+                            }
+                            Plain::End => break,
+                            Plain::Quoted => {}
+                            Plain::OtherBreaks => plain = false,
+                        }
+                    }
+                    let Some(loc) = next_csv_record(&mut b, &mut rec, &self.label)? else { break };
+                    hand_over(rec.iter(), loc, &mut f);
                 }
             }
         }
@@ -472,7 +506,7 @@ impl Table {
             let (start, end) = (w[0], w[1]);
             let shared = Shared { data: whole.data.clone(), start: whole.start + start, end: whole.start + end };
             // The first record of a part starts on the line after the previous part's last break.
-            let body = CsvBody { reader: csv_reader(shared), seen_byte: 0, seen_line: line };
+            let body = CsvBody { reader: csv_reader(shared), seen_byte: 0, seen_line: line, next: 0 };
             let lines = newlines(&data[start..end]);
             line += lines as u32;
             out.push(Table {
@@ -565,7 +599,7 @@ pub fn read_csv(bytes: Vec<u8>, label: &str) -> Result<Table, LoadError> {
     let (text, start, encoding) = decode(bytes, label)?;
     let end = text.len();
     let reader = csv_reader(Shared { data: Arc::new(Block(text)), start, end });
-    let mut body = Box::new(CsvBody { reader, seen_byte: 0, seen_line: 1 });
+    let mut body = Box::new(CsvBody { reader, seen_byte: 0, seen_line: 1, next: 0 });
     let mut rec = csv::StringRecord::new();
     if next_csv_record(&mut body, &mut rec, label)?.is_none() {
         return Err(LoadError::NoHeader { path: label.to_string() });
@@ -574,12 +608,61 @@ pub fn read_csv(bytes: Vec<u8>, label: &str) -> Result<Table, LoadError> {
     Ok(Table { label: label.to_string(), encoding, sheet: None, headers, body: Body::Csv(body), cite: CiteStyle::Line, rows_hint: 0 })
 }
 
+/// What [`plain_line`] found.
+enum Plain<'a> {
+    /// A line with neither quote nor CR inside (blank or not), and the line it is.
+    Line(u32, &'a str),
+    /// The end of the text.
+    End,
+    /// A line with a quote: the csv reader, positioned at it, reads the record.
+    Quoted,
+    /// A CR inside a line (CR-only line breaks?): the csv reader reads the rest of the table.
+    OtherBreaks,
+}
+
+/// Takes the next line of `text` (the text of `b`) when it reads as the csv crate would read it,
+/// split on commas: no quote in it, no CR but one before its LF. Otherwise the csv reader is put
+/// at the line and reads on from there.
+fn plain_line<'t>(b: &mut CsvBody, text: &'t str) -> Plain<'t> {
+    let pos = b.next;
+    let data = text.as_bytes();
+    if pos >= data.len() {
+        return Plain::End;
+    }
+    let rest = &data[pos..];
+    let (mut end, next) = match memchr::memchr(b'\n', rest) {
+        Some(i) => (pos + i, pos + i + 1),
+        None => (data.len(), data.len()),
+    };
+    if end > pos && data[end - 1] == b'\r' {
+        end -= 1;
+    }
+    let line_no = b.seen_line + newlines(&data[b.seen_byte.min(pos)..pos]) as u32;
+    if let Some(i) = memchr::memchr2(b'"', b'\r', &data[pos..end]) {
+        // The csv reader takes over at this line (its line count as ours, for its messages).
+        let mut at = csv::Position::new();
+        at.set_byte(pos as u64).set_line(u64::from(line_no));
+        if b.reader.seek(at).is_err() || data[pos + i] == b'\r' {
+            return Plain::OtherBreaks;
+        }
+        return Plain::Quoted;
+    }
+    // (LF and CR are ASCII: the line's ends are character boundaries)
+    let line = &text[pos..end];
+    b.seen_byte = next;
+    b.seen_line = line_no + u32::from(data[next - 1] == b'\n');
+    b.next = next;
+    Plain::Line(line_no, line)
+}
+
 /// Reads the next non-blank record; returns the physical line where it starts (counted from
 /// the record's byte offset, whatever the line terminator; the header is line 1).
 fn next_csv_record(b: &mut CsvBody, rec: &mut csv::StringRecord, label: &str) -> Result<Option<u32>, LoadError> {
     loop {
         let mut start = b.reader.position().byte() as usize;
-        if !b.reader.read_record(rec).map_err(|e| csv_error(label, e))? {
+        let read = b.reader.read_record(rec).map_err(|e| csv_error(label, e))?;
+        b.next = b.reader.position().byte() as usize;
+        if !read {
             return Ok(None);
         }
         if rec.iter().all(|c| c.trim().is_empty()) {
@@ -735,7 +818,45 @@ pub fn read_tar_gz(bytes: &[u8], label: &str) -> Result<Vec<Table>, LoadError> {
 
 #[cfg(test)]
 mod tests {
-    use super::utf8_check;
+    use super::{read_csv, utf8_check};
+
+    /// Every row of a CSV text as the table hands it over, read with and without plain lines.
+    fn both_ways(text: &str) -> (Vec<(u32, Vec<String>)>, Vec<(u32, Vec<String>)>) {
+        let read = |plain: bool| {
+            let mut out = Vec::new();
+            if let Ok(mut t) = read_csv(text.as_bytes().to_vec(), "t.csv") {
+                out.push((0, t.headers.clone()));
+                let _ = t.rows(plain, |loc, cells| out.push((loc, cells.iter().map(|c| c.to_string()).collect())));
+            }
+            out
+        };
+        (read(true), read(false))
+    }
+
+    #[test]
+    fn plain_lines_read_as_the_csv_crate_reads_them() {
+        for text in [
+            "a,b\n1,2\n",
+            "a,b\r\n1,2\r\n\r\n3,4",
+            "a,b\n1,\"x\ny\"\n2,\"q\"\"q\"\n3,4\n",
+            "a,b\r1,2\r3,4\r",
+            "a,b\n\n , \n1,2,3,4,5\n,\n",
+            "a\n1,2\r\n3\r4\n5\n",
+            "a,b\n1,\"2\n",
+            &format!("a\n{}\n", vec!["x"; 60].join(",")),
+        ] {
+            let (plain, csv) = both_ways(text);
+            assert_eq!(plain, csv, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_reads_the_same_with_plain_lines(text in "[ab,\"\r\n 元]{0,60}") {
+            let (plain, csv) = both_ways(&text);
+            proptest::prop_assert_eq!(plain, csv);
+        }
+    }
 
     fn whole(bytes: &[u8]) -> Result<(), usize> {
         std::str::from_utf8(bytes).map(|_| ()).map_err(|e| e.valid_up_to())
