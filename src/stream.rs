@@ -279,7 +279,7 @@ struct Shared<'a> {
     rules: &'a RuleSet,
     periods: &'a [Period],
     globals: &'a Globals,
-    customers: Option<&'a load::Customers>,
+    customers: Option<&'a std::sync::Arc<load::Customers>>,
     cons_prov: &'a Provenance,
     inc_prov: &'a Provenance,
     tmp: &'a Path,
@@ -289,7 +289,7 @@ struct Shared<'a> {
 
 /// Reconciles partition `p` from its spill files.
 fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Error> {
-    let mut loaded = Loaded { customers: sh.customers.map(load::Customers::copy), ..Loaded::default() };
+    let mut loaded = Loaded { customers: sh.customers.cloned(), ..Loaded::default() };
     loaded.consumption.counted = vec![Vec::new(); sh.rules.counted.len()];
     let mut prov = cited(sh.cons_prov);
     read_back(cons, &mut loaded.consumption, &mut prov)?;
@@ -372,7 +372,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     if !paths.customers.is_empty() {
         let (c, summaries) = load::load_customers(&paths, rules, &mut rejects)?;
         inputs.extend(summaries);
-        customers = Some(c);
+        customers = Some(std::sync::Arc::new(c));
     }
     load::table::release_spare_buffers();
     crate::app::trace("streaming: read and partition", t);

@@ -437,7 +437,7 @@ fn build<T>(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: 
     let customer_name: &str = consumption_rows
         .iter()
         .find_map(|&r| cons.customer_name.get(r as usize))
-        .or_else(|| ctx.loaded.customers.as_ref().and_then(|c| c.index.get(customer_id).and_then(|&i| c.list[i].customer_name.as_deref())))
+        .or_else(|| customer_of(ctx, consumption_rows, customer_id).and_then(|c| c.customer_name.as_deref()))
         .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_name.get(r as usize)))
         .unwrap_or_default();
     let charging_mode = first_mode(consumption_rows.iter().map(|&r| cons.mode[r as usize]).chain(incentive_rows.iter().map(|&r| inc.mode[r as usize])));
@@ -510,6 +510,19 @@ fn build<T>(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: 
     explain(&f, seen, ctx, products, &na, late, lagged, explanation);
     f.explanation = explanation.as_str();
     emit(&f, written)
+}
+
+/// The customers-file entry of a finding's customer (`customer_id`, the customer of its first
+/// consumption row when it has one): through that row's position, found once per row, else
+/// looked up by id.
+fn customer_of<'a>(ctx: &Context<'a>, consumption_rows: &[u32], customer_id: &str) -> Option<&'a crate::load::Customer> {
+    let customers = ctx.loaded.customers.as_deref()?;
+    let i = match consumption_rows.first().and_then(|&r| ctx.rows.customer.get(r as usize)) {
+        Some(&i) if i == super::frames::NO_CUSTOMER => return None,
+        Some(&i) => i as usize,
+        None => *customers.index.get(customer_id)?,
+    };
+    customers.list.get(i)
 }
 
 /// Did the expected rows of this key roll over through the late window, or a lag?
@@ -728,7 +741,7 @@ fn na_reason(f: &FindingRef, ctx: &Context, na: &BTreeSet<i32>) -> (String, Stri
     let rules = ctx.rules;
     let cons = &ctx.loaded.consumption;
     let total = super::sum_phys(f.consumption_rows.iter().map(|&r| &cons.payment[r as usize]));
-    let customer = ctx.loaded.customers.as_ref().and_then(|c| c.index.get(f.customer_id).map(|&i| &c.list[i]));
+    let customer = customer_of(ctx, f.consumption_rows, f.customer_id);
     let first_ts = f.consumption_rows.iter().map(|&r| cons.ts[r as usize]).min().unwrap_or(0);
     let when = rules.tz.format(first_ts);
     let mut zh = Vec::new();

@@ -100,7 +100,7 @@ impl<'a> KeyCodes<'a> {
 /// up here, in Rust (`c_assoc`, null when the customer is not in the file, `lag_from`,
 /// `grace_from`). The texts (`cust`, `svc`, `trade`) are copied into the frame only when
 /// `with_text` (the bill check groups by them): polars then joins and groups on integers alone.
-pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, customers: Option<&Customers>, rules: &RuleSet, with_text: bool) -> PolarsResult<LazyFrame> {
+pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, customers: Option<(&Customers, &[u32])>, rules: &RuleSet, with_text: bool) -> PolarsResult<LazyFrame> {
     let n = c.len();
     let keys = codes.codes(&c.trade_id, &c.service);
     let svcc: Vec<u32> = keys.iter().map(|&k| (k & 0xffff_ffff) as u32).collect();
@@ -120,8 +120,8 @@ pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, customers: Option<&C
         cols.push(str_column("svc", c.service.iter()));
         cols.push(str_column("trade", c.trade_id.iter()));
     }
-    if let Some(customers) = customers {
-        cols.extend(customer_columns(c, customers, rules));
+    if let Some((customers, index)) = customers {
+        cols.extend(customer_columns(customers, index, rules));
     }
     for (i, v) in c.counted.iter().enumerate() {
         cols.push(dec_column(&format!("c{i}"), v.clone(), S)?);
@@ -129,10 +129,20 @@ pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, customers: Option<&C
     Ok(DataFrame::new(n, cols)?.lazy())
 }
 
-/// Per consumption row, its customer's association type (null when not in the customers file)
-/// and the instants before which its consumption is not attributed.
-fn customer_columns(c: &Consumption, customers: &Customers, rules: &RuleSet) -> [Column; 3] {
+/// Per consumption row, its customer's position in the customers file ([`NO_CUSTOMER`] when not
+/// in it).
+pub fn customer_index(c: &Consumption, customers: &Customers) -> Vec<u32> {
     use rayon::prelude::*;
+    (0..c.len()).into_par_iter().map(|r| customers.index.get(&c.customer_id[r]).map_or(NO_CUSTOMER, |&i| i as u32)).collect()
+}
+
+/// A consumption row whose customer is not in the customers file (see [`customer_index`]).
+pub const NO_CUSTOMER: u32 = u32::MAX;
+
+/// Per consumption row (its customer's position, [`customer_index`]), its customer's association
+/// type (null when not in the customers file) and the instants before which its consumption is
+/// not attributed.
+fn customer_columns(customers: &Customers, index: &[u32], rules: &RuleSet) -> [Column; 3] {
     let per_customer: Vec<(i32, i64, i64)> = customers
         .list
         .iter()
@@ -144,8 +154,7 @@ fn customer_columns(c: &Consumption, customers: &Customers, rules: &RuleSet) -> 
             )
         })
         .collect();
-    let found: Vec<Option<&(i32, i64, i64)>> =
-        (0..c.len()).into_par_iter().map(|r| customers.index.get(&c.customer_id[r]).map(|&i| &per_customer[i])).collect();
+    let found: Vec<Option<&(i32, i64, i64)>> = index.iter().map(|&i| per_customer.get(i as usize)).collect();
     [
         Column::new("c_assoc".into(), found.iter().map(|f| f.map(|f| f.0)).collect::<Int32Chunked>().into_series()),
         Column::new("lag_from".into(), found.iter().map(|f| f.map(|f| f.1)).collect::<Int64Chunked>().into_series()),

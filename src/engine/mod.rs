@@ -87,6 +87,9 @@ pub struct RowDecisions {
     pub na_reason: Vec<i32>,
     pub expected: Vec<i32>,
     pub base: Vec<i128>,
+    /// The row's customer's position in the customers file ([`frames::NO_CUSTOMER`] when not in
+    /// it); empty without a customers file.
+    pub customer: Vec<u32>,
 }
 
 /// How many findings a run wrote, by action.
@@ -233,7 +236,8 @@ pub fn run_part<E: Emit>(
     let t = std::time::Instant::now();
     let codes = frames::KeyCodes::new(cons, &loaded.incentives);
     let with_text = loaded.bills.is_some();
-    let cons_lf = frames::consumption_frame(cons, &codes, loaded.customers.as_ref(), rules, with_text).stage("building the consumption frame")?;
+    let customer = loaded.customers.as_ref().map(|c| frames::customer_index(cons, c)).unwrap_or_default();
+    let cons_lf = frames::consumption_frame(cons, &codes, loaded.customers.as_deref().map(|c| (c, customer.as_slice())), rules, with_text).stage("building the consumption frame")?;
     let product_keys = cons_lf
         .clone()
         .select([col("svcc"), col("mode"), col("day")])
@@ -261,6 +265,7 @@ pub fn run_part<E: Emit>(
         na_reason: in_row_order(frames::i32_values(&decided, "na").stage("reading attribution")?.into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
         expected: in_row_order(frames::i32_values(&decided, "exp").stage("reading expected periods")?.into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
         base: in_row_order(to_scale(frames::dec_values(&decided, "base").stage("reading bases")?).into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
+        customer,
     };
     let cons_keys = in_row_order(frames::u64_values(&decided, "key").stage("reading row keys")?, &order);
     if rows.status.len() != cons.len() {

@@ -360,7 +360,7 @@ impl Cols {
 
     /// The trimmed cell of a column, `None` when the column is absent or the cell empty.
     fn cell<'a>(&self, cells: &[&'a str], c: Col) -> Option<&'a str> {
-        let v = cells.get(c.at?).map_or("", |s| s.trim());
+        let v = cells.get(c.at?).map_or("", |s| trim(s));
         (!v.is_empty()).then_some(v)
     }
 
@@ -391,6 +391,16 @@ impl Cols {
 
     fn parse<T>(&self, cells: &[&str], name: &'static str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, CellError> {
         self.parse_at(cells, self.col(name), f)
+    }
+}
+
+/// `s.trim()`, without looking at each character when the first and the last are plainly not
+/// white space (ASCII other than tab to CR and space).
+fn trim(s: &str) -> &str {
+    let plain = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if plain(a) && plain(z) => s,
+        _ => s.trim(),
     }
 }
 
@@ -733,16 +743,6 @@ pub struct Customers {
     pub prov: Provenance,
 }
 
-impl Customers {
-    /// A copy (each partition of a streamed run gets one).
-    pub fn copy(&self) -> Customers {
-        Customers {
-            list: self.list.clone(),
-            index: self.index.clone(),
-            prov: Provenance { tables: self.prov.tables.iter().map(Table::cited).collect(), rows: self.prov.rows.clone() },
-        }
-    }
-}
 
 impl Sink for Customers {
     type Ctx = Cols;
@@ -874,7 +874,8 @@ pub struct InputPaths {
 pub struct Loaded {
     pub consumption: Consumption,
     pub incentives: Incentives,
-    pub customers: Option<Customers>,
+    /// Shared: each partition of a streamed run reads the same one.
+    pub customers: Option<std::sync::Arc<Customers>>,
     /// Partner bill lines, when `--bills` was given.
     pub bills: Option<Bills>,
     pub inputs: Vec<InputSummary>,
@@ -900,7 +901,7 @@ pub fn load_all(paths: &InputPaths, rules: &RuleSet) -> Result<Loaded, LoadError
     if !paths.customers.is_empty() {
         let (customers, summaries) = load_customers(paths, rules, &mut out.rejects)?;
         out.inputs.extend(summaries);
-        out.customers = Some(customers);
+        out.customers = Some(std::sync::Arc::new(customers));
     }
 
     if !paths.bills.is_empty() {
@@ -1233,4 +1234,14 @@ pub(crate) fn sample_trade_ids(paths: &[PathBuf], root: &Path, kind: Kind, rules
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    proptest::proptest! {
+        #[test]
+        fn the_quick_trim_is_trim(s in "[ \t\r\n\u{b}\u{c}\u{3000}\u{a0}a1,]{0,8}") {
+            proptest::prop_assert_eq!(super::trim(&s), s.trim());
+        }
+    }
 }

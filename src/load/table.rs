@@ -419,18 +419,24 @@ impl Table {
                 // The cells of a record are handed over from the stack (no allocation per row)
                 // unless the record is unusually wide.
                 const ON_STACK: usize = 48;
+                // (blank records are skipped)
                 fn hand_over<'r>(cells: impl Iterator<Item = &'r str> + Clone, loc: u32, f: &mut impl FnMut(u32, &[&str])) {
                     let mut on_stack = [""; ON_STACK];
                     let mut n = 0;
                     for v in cells.clone() {
                         if n == ON_STACK {
                             let all: Vec<&str> = cells.collect();
-                            return f(loc, &all);
+                            if !all.iter().all(|c| c.trim().is_empty()) {
+                                f(loc, &all);
+                            }
+                            return;
                         }
                         on_stack[n] = v;
                         n += 1;
                     }
-                    f(loc, &on_stack[..n]);
+                    if !on_stack[..n].iter().all(|c| c.trim().is_empty()) {
+                        f(loc, &on_stack[..n]);
+                    }
                 }
                 // Most lines are plain (no quote, no CR inside): they are split on commas here;
                 // any other record is read by the csv crate (see `plain_line`).
@@ -443,9 +449,7 @@ impl Table {
                     if let (true, Some(text)) = (plain, text) {
                         match plain_line(&mut b, text) {
                             Plain::Line(loc, line) => {
-                                if !line.split(',').all(|c| c.trim().is_empty()) {
-                                    hand_over(line.split(','), loc, &mut f);
-                                }
+                                hand_over(line.split(','), loc, &mut f);
                                 continue;
                             }
                             Plain::End => break,
