@@ -377,7 +377,21 @@ fn dup_codes(keys: &Texts) -> Vec<u32> {
 pub fn dec_values(df: &DataFrame, name: &str) -> PolarsResult<(Vec<Option<i128>>, usize)> {
     let ca = df.column(name)?.decimal()?;
     let scale = ca.scale();
-    Ok((ca.physical().iter().collect(), scale))
+    Ok((opt_values(ca.physical()), scale))
+}
+
+/// The values of a numeric column, null or not, read chunk by chunk from its buffers (not an
+/// element at a time through a boxed iterator: the engine reads a dozen columns of every key).
+fn opt_values<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Vec<Option<T::Native>> {
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        let values = arr.values().as_slice();
+        match arr.validity() {
+            Some(valid) if valid.unset_bits() > 0 => out.extend(values.iter().zip(valid.iter()).map(|(&v, ok)| ok.then_some(v))),
+            _ => out.extend(values.iter().map(|&v| Some(v))),
+        }
+    }
+    out
 }
 
 /// Reads a list-of-u32 column (row indices) through its offsets, without a Series per row.
@@ -401,19 +415,29 @@ pub fn row_lists(df: &DataFrame, name: &str) -> PolarsResult<Vec<Vec<u32>>> {
 }
 
 pub fn i32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i32>>> {
-    Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.iter().collect())
+    let c = df.column(name)?;
+    match c.dtype() {
+        DataType::Int32 => Ok(opt_values(c.i32()?)),
+        _ => Ok(opt_values(c.cast(&DataType::Int32)?.i32()?)),
+    }
 }
 
 pub fn u64_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
-    Ok(df.column(name)?.u64()?.iter().map(|v| v.unwrap_or(u64::MAX)).collect())
+    Ok(opt_values(df.column(name)?.u64()?).into_iter().map(|v| v.unwrap_or(u64::MAX)).collect())
 }
 
 pub fn u32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<u32>> {
-    Ok(df.column(name)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect())
+    Ok(opt_values(df.column(name)?.u32()?).into_iter().map(|v| v.unwrap_or(0)).collect())
 }
 
 pub fn i64_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
-    Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.iter().collect())
+    let c = df.column(name)?;
+    // (counts come as u32)
+    match c.dtype() {
+        DataType::UInt32 => Ok(opt_values(c.u32()?).into_iter().map(|v| v.map(i64::from)).collect()),
+        DataType::Int64 => Ok(opt_values(c.i64()?)),
+        _ => Ok(opt_values(c.cast(&DataType::Int64)?.i64()?)),
+    }
 }
 
 pub fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {

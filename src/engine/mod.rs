@@ -546,7 +546,7 @@ impl KeyRows {
 fn read_keys<'c>(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes<'c>, lists: &mut dyn FnMut(usize) -> [Vec<u32>; 3]) -> Result<Vec<Key<'c>>, EngineError> {
     let st = "reading keys";
     let period = frames::i32_values(df, "period").stage(st)?;
-    let key: Vec<Option<u64>> = df.column("key").stage(st)?.u64().stage(st)?.iter().collect();
+    let key = frames::u64_values(df, "key").stage(st)?;
     let (e_base, e_base_s) = frames::dec_values(df, "e_base").stage(st)?;
     let (e_raw, e_raw_s) = frames::dec_values(df, "e_inc_raw").stage(st)?;
     let (a_inc, a_inc_s) = frames::dec_values(df, "a_inc").stage(st)?;
@@ -579,7 +579,7 @@ fn read_keys<'c>(df: &DataFrame, rules: &RuleSet, codes: &frames::KeyCodes<'c>, 
             }),
             _ => None,
         };
-        let (trade_id, service) = codes.text(key[i].unwrap_or(u64::MAX));
+        let (trade_id, service) = codes.text(key[i]);
         keys.push(Key {
             period: Period(period[i].unwrap_or(0)),
             trade_id,
