@@ -281,7 +281,7 @@ pub fn run_part<E: Emit>(
     let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
     let mut keys_df = keys_df;
     keys_df.rechunk_mut_par();
-    let mut key_rows = KeyRows::gather(&keys_df, &rows, &cons.cycle, &cons_keys, &loaded.incentives.period, &inc_keys)?;
+    let mut key_rows = KeyRows::gather(&keys_df, codes.trades.len(), &rows, &cons.cycle, &cons_keys, &loaded.incentives.period, &inc_keys)?;
     drop((cons_keys, inc_keys));
     crate::app::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
@@ -501,14 +501,33 @@ struct KeyRows {
 }
 
 impl KeyRows {
-    fn gather(df: &DataFrame, rows: &RowDecisions, cycle: &[i32], cons_keys: &[u64], inc_period: &[i32], inc_keys: &[u64]) -> Result<KeyRows, EngineError> {
+    fn gather(df: &DataFrame, n_trades: usize, rows: &RowDecisions, cycle: &[i32], cons_keys: &[u64], inc_period: &[i32], inc_keys: &[u64]) -> Result<KeyRows, EngineError> {
         let st = "listing each key's rows";
-        let period = frames::i32_values(df, "period").stage(st)?;
+        let period: Vec<i32> = frames::i32_values(df, "period").stage(st)?.into_iter().map(|p| p.unwrap_or(0)).collect();
         let key = frames::u64_values(df, "key").stage(st)?;
-        let mut index: PlHashMap<(i32, u64), u32> = PlHashMap::with_capacity(df.height());
-        for (i, (p, k)) in period.iter().zip(&key).enumerate() {
-            index.insert((p.unwrap_or(0), *k), i as u32);
+        // The frame is sorted by period and key (trade code, then service code): the keys of one
+        // period and trade lie together. Where each such run starts, in a dense table by
+        // (period's place, trade code), instead of hashing every row's key.
+        let periods: Vec<i32> = period.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut first = vec![u32::MAX; periods.len() * n_trades];
+        for (i, (p, k)) in period.iter().zip(&key).enumerate().rev() {
+            let (slot, trade) = (periods.binary_search(p).unwrap_or(0), (k >> 32) as usize);
+            if trade < n_trades {
+                first[slot * n_trades + trade] = i as u32;
+            }
         }
+        let find = |p: i32, k: u64| -> Option<usize> {
+            let slot = periods.binary_search(&p).ok()?;
+            let trade = (k >> 32) as usize;
+            let mut i = *first.get(slot * n_trades + trade)? as usize;
+            while i < key.len() && period[i] == p && key[i] >> 32 == k >> 32 {
+                if key[i] == k {
+                    return Some(i);
+                }
+                i += 1;
+            }
+            None
+        };
         let mut lists: Vec<[Vec<u32>; 3]> = (0..df.height()).map(|_| Default::default()).collect();
         let mut lost = 0usize;
         for (r, &k) in cons_keys.iter().enumerate() {
@@ -516,14 +535,14 @@ impl KeyRows {
                 true => (0, rows.expected[r]),
                 false => (2, cycle[r]),
             };
-            match index.get(&(p, k)) {
-                Some(&i) => lists[i as usize][side].push(r as u32),
+            match find(p, k) {
+                Some(i) => lists[i][side].push(r as u32),
                 None => lost += 1,
             }
         }
         for (r, (&p, &k)) in inc_period.iter().zip(inc_keys).enumerate() {
-            match index.get(&(p, k)) {
-                Some(&i) => lists[i as usize][1].push(r as u32),
+            match find(p, k) {
+                Some(i) => lists[i][1].push(r as u32),
                 None => lost += 1,
             }
         }

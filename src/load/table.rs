@@ -529,13 +529,28 @@ impl Table {
 
     /// [`Table::cite`] appended to `out`.
     pub fn cite_into(&self, loc: u32, out: &mut String) {
-        use std::fmt::Write as _;
+        let mut n = itoa::Buffer::new();
+        let loc = n.format(loc);
         out.push_str(&self.label);
-        let _ = match &self.cite {
-            CiteStyle::Line => write!(out, ":{loc}"),
-            CiteStyle::Sheet(s) => write!(out, "!{s}:{loc}"),
-            CiteStyle::Record(key) => write!(out, ":{key}[{loc}]"),
-        };
+        match &self.cite {
+            CiteStyle::Line => {
+                out.push(':');
+                out.push_str(loc);
+            }
+            CiteStyle::Sheet(s) => {
+                out.push('!');
+                out.push_str(s);
+                out.push(':');
+                out.push_str(loc);
+            }
+            CiteStyle::Record(key) => {
+                out.push(':');
+                out.push_str(key);
+                out.push('[');
+                out.push_str(loc);
+                out.push(']');
+            }
+        }
     }
 
     /// `file:12`, `book.xlsx!明细:12`, `body.json:fee_records[3]`.
