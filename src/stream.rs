@@ -168,21 +168,28 @@ fn cited(prov: &Provenance) -> Provenance {
 fn concatenate(parts: &[PartFindings], w: report::FindingsCsv, out: &Path) -> Result<(), Error> {
     use std::io::{Seek, SeekFrom};
     // The parts are copied file to file (std uses copy_file_range on Linux: no trip through
-    // user space).
+    // user space), and each is removed as soon as its last range is copied: its pages in the
+    // page cache go back to the kernel for the copies still to come (new pages cost this machine
+    // far more than reused ones: BENCHMARKS.md).
     let mut w = w.into_file()?;
     let periods: std::collections::BTreeSet<Period> = parts.iter().flat_map(|(_, r)| r.iter().map(|(p, _, _)| *p)).collect();
     let mut files = Vec::with_capacity(parts.len());
     for (path, _) in parts {
-        files.push(File::open(path).map_err(io_error(path))?);
+        files.push(Some(File::open(path).map_err(io_error(path))?));
     }
     for period in periods {
-        for ((path, ranges), file) in parts.iter().zip(files.iter_mut()) {
+        for ((path, ranges), slot) in parts.iter().zip(files.iter_mut()) {
+            let Some(file) = slot.as_mut() else { continue };
             for &(_, start, end) in ranges.iter().filter(|(p, _, _)| *p == period) {
                 file.seek(SeekFrom::Start(start)).map_err(io_error(path))?;
                 let copied = std::io::copy(&mut Read::by_ref(file).take(end - start), &mut w).map_err(io_error(path))?;
                 if copied != end - start {
                     return Err(Error::Usage(format!("{}: a findings part of this run is cut short", path.display())));
                 }
+            }
+            if ranges.iter().all(|(p, _, _)| *p <= period) {
+                *slot = None;
+                let _ = std::fs::remove_file(path);
             }
         }
     }
