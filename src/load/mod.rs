@@ -19,7 +19,7 @@ use crate::model::{Association, ChargingMode, Component, ModeCoding, Period, Pol
 use crate::rules::RuleSet;
 use schema::{aliases_for, map_headers, HeaderMap, Kind};
 use table::{read_tables, CiteStyle, InputFile, Table};
-use values::{parse_amount_phys, parse_naive, parse_rate, parse_time};
+use values::{parse_amount_phys, parse_naive, parse_rate_phys, parse_time};
 
 /// An input that cannot be used at all. Each names the file and says what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -705,7 +705,7 @@ impl Sink for Incentives {
         let amount = required_amount(amount_text).map_err(|reason| CellError { column: c.header("incentive_amount"), value: amount_text.into(), reason })?;
         let mode = c.parse_at(cells, k.charging_mode, |v| mode_value(v, ModeCoding::Api))?.map_or(0, ChargingMode::code);
         let base = c.parse_at(cells, k.base, parse_amount_phys)?.flatten();
-        let rate = c.parse_at(cells, k.rate, parse_rate)?.flatten();
+        let rate = c.parse_at(cells, k.rate, parse_rate_phys)?.flatten();
         // Duplicates are told apart by incentive_id; a row without one, by its whole text.
         match c.cell(cells, k.incentive_id) {
             Some(id) => self.dup_key.push_parts(&["id:", id]),
@@ -718,7 +718,7 @@ impl Sink for Incentives {
         self.customer_name.push(c.cell(cells, k.customer_name));
         self.mode.push(mode);
         self.base.push(base);
-        self.rate.push(rate.map(to_phys));
+        self.rate.push(rate);
         self.amount.push(amount);
         Ok(())
     }

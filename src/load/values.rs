@@ -115,6 +115,21 @@ pub fn parse_rate(raw: &str) -> Result<Option<Decimal>, String> {
     Ok(Some(d.normalize()))
 }
 
+/// [`parse_rate`] as the physical value at [`AMOUNT_SCALE`]: `6%`, `12.5%` and `0.06` are read
+/// straight into an integer; anything else (and every refusal) goes the general way.
+pub fn parse_rate_phys(raw: &str) -> Result<Option<i128>, String> {
+    const ONE: i128 = 10i128.pow(AMOUNT_SCALE);
+    let s = raw.trim().as_bytes();
+    let fast = match s.split_last() {
+        Some((b'%', num)) => plain_phys(num).filter(|v| v % 100 == 0).map(|v| v / 100),
+        _ => plain_phys(s),
+    };
+    match fast {
+        Some(v) if (0..=ONE).contains(&v) => Ok(Some(v)),
+        _ => Ok(parse_rate(raw)?.map(super::to_phys)),
+    }
+}
+
 /// A point in time, as UTC epoch seconds. Naive times are in the policy time zone.
 pub fn parse_time(raw: &str, tz: PolicyTz) -> Result<i64, String> {
     let s = raw.trim();
@@ -250,6 +265,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn rates_read_as_integers_equal_the_general_reading(int in 0u64..1000, frac in "[0-9]{0,12}", pct in proptest::bool::ANY, neg in proptest::bool::ANY) {
+            let s = format!("{}{int}{}{frac}{}", if neg { "-" } else { "" }, if frac.is_empty() { "" } else { "." }, if pct { "%" } else { "" });
+            proptest::prop_assert_eq!(parse_rate_phys(&s), parse_rate(&s).map(|o| o.map(crate::load::to_phys)));
+        }
+
         #[test]
         fn plain_amounts_read_as_integers_equal_the_general_reading(neg in proptest::bool::ANY, int in 0u64..10_000_000_000_000, frac in "[0-9]{0,11}") {
             let s = format!("{}{int}{}{frac}", if neg { "-" } else { "" }, if frac.is_empty() { "" } else { "." });

@@ -210,23 +210,22 @@ impl FindingsCsv {
 /// Appends one finding's findings.csv record (the fields of [`finding_record`], without building
 /// them as separate strings) to `out`, as the csv crate writes it (see [`push_field`]).
 pub fn write_finding(out: &mut Vec<u8>, f: &FindingRef, loaded: &Loaded, scratch: &mut String) {
+    // The fields recon itself writes (ids, periods, names of categories, actions and charging
+    // modes, amounts) never need quotes: only the texts from the inputs and rules are checked.
     let mut buf = [0u8; 16];
-    push_field(out, f.id);
-    push_field(out, f.period.text(&mut buf));
-    push_field(out, f.category.name());
-    push_field(out, f.action.name());
+    push_plain(out, f.id);
+    push_plain(out, f.period.text(&mut buf));
+    push_plain(out, f.category.name());
+    push_plain(out, f.action.name());
     push_field(out, f.customer_id);
     push_field(out, f.customer_name);
     push_field(out, f.trade_id);
     push_field(out, f.service);
-    push_field(out, f.charging_mode.map_or("", |m| m.label()));
-    push_field(out, f.expected_period.map_or("", |p| p.text(&mut buf)));
+    push_plain(out, f.charging_mode.map_or("", |m| m.label()));
+    push_plain(out, f.expected_period.map_or("", |p| p.text(&mut buf)));
     for v in [f.expected_base, f.expected_incentive, f.actual_base, f.actual_incentive, Some(f.delta)] {
-        scratch.clear();
-        if let Some(v) = v {
-            crate::model::fmt_money_into(scratch, v);
-        }
-        push_field(out, scratch);
+        let mut money = [0u8; 48];
+        push_plain(out, v.map_or("", |v| crate::model::money_str(v, &mut money)));
     }
     push_field(out, f.rule_ids);
     push_field(out, f.explanation);
@@ -263,6 +262,13 @@ fn push_field(out: &mut Vec<u8>, field: &str) {
     } else {
         out.extend_from_slice(bytes);
     }
+    out.push(b',');
+}
+
+/// A field known to need no quotes, and a comma (see [`push_field`]).
+fn push_plain(out: &mut Vec<u8>, field: &str) {
+    debug_assert!(!field.contains([',', '"', '\r', '\n']), "{field:?} needs quotes");
+    out.extend_from_slice(field.as_bytes());
     out.push(b',');
 }
 
