@@ -432,10 +432,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let mut disputes: Vec<Dispute> = Vec::new();
     let mut finding_parts = Vec::with_capacity(n);
     for part in parts {
-        counts.total += part.counts.total;
-        counts.none += part.counts.none;
-        counts.dispute += part.counts.dispute;
-        counts.review += part.counts.review;
+        counts.absorb(part.counts);
         for r in part.periods {
             match reports.get_mut(&r.period) {
                 Some(acc) => acc.absorb(&r),

@@ -358,7 +358,7 @@ pub fn run_part<E: Emit>(
     }
     crate::app::trace("engine: decide keys and hand findings over", t);
     if std::env::var_os("RECON_TRACE").is_some() {
-        eprintln!("[trace]   of which the findings' sink (format, write) {:.3} s", sink_time.as_secs_f64());
+        eprintln!("[trace]   of which the findings' sink (writing what emit rendered or kept) {:.3} s", sink_time.as_secs_f64());
     }
     let t = std::time::Instant::now();
     let periods = waterfall::build(&flows, &totals, &scope).map_err(|e| match e {
