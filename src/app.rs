@@ -160,11 +160,11 @@ fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
 }
 
 impl Prepared {
-    /// Reconciles, handing the findings to `sink` as they are decided.
-    fn reconcile(&self, sink: &mut dyn FnMut(Vec<engine::Finding>) -> Result<(), engine::SinkError>) -> Result<engine::Outcome, Error> {
+    /// Reconciles, handing each finding to `emit` as it is decided and the batches to `sink`.
+    fn reconcile<E: engine::Emit>(&self, emit: &E, sink: &mut dyn FnMut(Vec<E::Batch>) -> Result<(), engine::SinkError>) -> Result<engine::Outcome, Error> {
         let mut progress = Progress::new();
         progress.stage("reconciling");
-        let outcome = engine::run_with(&self.loaded, &self.rules, &self.periods, sink)?;
+        let outcome = engine::run_part(&self.loaded, &self.rules, &self.periods, None, emit, sink)?;
         progress.finish();
         Ok(outcome)
     }
@@ -183,11 +183,16 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
         false => None,
     };
     let mut keep = report::Keep::new(p.formats);
-    let mut outcome = p.reconcile(&mut |chunk| {
-        if let Some(w) = &mut csv {
-            w.write_chunk(&chunk, &p.loaded)?;
+    // The records are rendered as the keys are decided; owned findings are made only for those
+    // the other outputs may show.
+    let render = report::Render { loaded: &p.loaded, rules: &p.rules, csv: p.formats.csv, disputes: false, keep: Some(keep.keeping()) };
+    let mut outcome = p.reconcile(&render, &mut |batches: Vec<report::Rendered>| {
+        for b in batches {
+            if let Some(w) = &mut csv {
+                w.write_records(&b.records.bytes)?;
+            }
+            keep.take(b.kept);
         }
-        keep.take(chunk);
         Ok(())
     })?;
     if let Some(w) = csv {
@@ -320,9 +325,9 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
     }
     let p = prepare(&args)?;
     let mut found = None;
-    let outcome = p.reconcile(&mut |chunk| {
+    let outcome = p.reconcile(&engine::Owned, &mut |batches: Vec<Vec<engine::Finding>>| {
         if found.is_none() {
-            found = chunk.into_iter().find(|f| f.id == id);
+            found = batches.into_iter().flatten().find(|f| f.id == id);
         }
         Ok(())
     })?;

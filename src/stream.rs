@@ -310,7 +310,7 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
     let mut offset = 0u64;
     let mut disputes = Vec::new();
     let mut head = Vec::new();
-    let render = report::Render { loaded: &loaded, rules: sh.rules, csv: true };
+    let render = report::Render { loaded: &loaded, rules: sh.rules, csv: true, disputes: true, keep: None };
     let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &render, &mut |batches: Vec<report::Rendered>| {
         for b in batches {
             let (records, periods) = (&b.records, &b.periods);

@@ -325,14 +325,15 @@ pub struct Records {
     pub ends: Vec<usize>,
 }
 
-/// Findings rendered as they are decided (a streamed run, which keeps no finding): their
-/// findings.csv records (when csv is written) with the period of each, and the dispute lines of
-/// the `dispute` ones.
+/// Findings rendered as they are decided: their findings.csv records (when csv is written) with
+/// the period of each, the dispute lines of the `dispute` ones (a streamed run), and the findings
+/// the other outputs may show, owned (an in-memory run; see [`Keep::keeping`]).
 #[derive(Debug, Default)]
 pub struct Rendered {
     pub records: Records,
     pub periods: Vec<crate::model::Period>,
     pub disputes: Vec<disputes::Dispute>,
+    pub kept: Vec<Finding>,
     scratch: String,
 }
 
@@ -342,6 +343,10 @@ pub struct Render<'a> {
     pub rules: &'a RuleSet,
     /// Whether findings.csv is written.
     pub csv: bool,
+    /// Whether dispute lines are made here.
+    pub disputes: bool,
+    /// Which findings are kept, owned (none when `None`).
+    pub keep: Option<Keeping>,
 }
 
 impl Emit for Render<'_> {
@@ -356,8 +361,11 @@ impl Emit for Render<'_> {
             b.records.ends.push(b.records.bytes.len());
             b.periods.push(f.period);
         }
-        if f.action == Action::Dispute {
+        if self.disputes && f.action == Action::Dispute {
             b.disputes.push(disputes::dispute(f, self.loaded, self.rules));
+        }
+        if self.keep.is_some_and(|k| k.wants(f.action)) {
+            b.kept.push(f.to_finding());
         }
     }
 }
@@ -372,6 +380,19 @@ pub fn write_findings(path: &Path, findings: &[Finding], loaded: &Loaded) -> Res
 /// `dispute` (the dispute files), every `review` too when report.html is written (it embeds all
 /// actionable findings), and the first findings that report.xlsx (up to its row limit) or
 /// report.html (up to [`html::MAX_EMBEDDED`]) shows. The rest are dropped once written.
+/// What an emitter keeps for [`Keep`] (see [`Keep::keeping`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Keeping {
+    pub all: bool,
+    pub review: bool,
+}
+
+impl Keeping {
+    pub fn wants(self, action: Action) -> bool {
+        self.all || action == Action::Dispute || (self.review && action == Action::Review)
+    }
+}
+
 pub struct Keep {
     prefix: usize,
     review: bool,
@@ -391,6 +412,12 @@ impl Keep {
 
     fn with_prefix(prefix: usize, review: bool) -> Keep {
         Keep { prefix, review, seen: 0, kept: Vec::new() }
+    }
+
+    /// Which findings must reach [`Keep::take`] for it to choose as it would from all of them:
+    /// all when it keeps a first few, else only the actionable ones it keeps.
+    pub fn keeping(&self) -> Keeping {
+        Keeping { all: self.prefix > 0, review: self.review }
     }
 
     pub fn take(&mut self, chunk: Vec<Finding>) {
@@ -709,5 +736,24 @@ mod tests {
         let mut keep = Keep::new(Formats { csv: true, json: true, xlsx: false, html: false });
         keep.take(all.clone());
         assert_eq!(keep.into_kept().iter().map(|f| f.action).collect::<Vec<_>>(), vec![Action::Dispute, Action::Dispute]);
+    }
+
+    /// An in-memory run's emitter passes on only what `Keep::keeping` asks for: the selection
+    /// must be the one Keep makes from all the findings, whatever the formats.
+    #[test]
+    fn what_the_emitter_keeps_is_enough_for_keep() {
+        let actions = [Action::None, Action::Dispute, Action::None, Action::Review, Action::None, Action::Dispute, Action::Review];
+        let all: Vec<Finding> = actions.iter().enumerate().map(|(i, &a)| finding(i, a)).collect();
+        for (xlsx, html) in [(false, false), (false, true), (true, false), (true, true)] {
+            let formats = Formats { csv: true, json: true, xlsx, html };
+            let mut from_all = Keep::new(formats);
+            from_all.take(all.clone());
+            let mut from_some = Keep::new(formats);
+            let k = from_some.keeping();
+            let passed: Vec<Finding> = all.iter().filter(|f| k.wants(f.action)).cloned().collect();
+            from_some.take(passed);
+            let ids = |v: Vec<Finding>| v.into_iter().map(|f| f.id).collect::<Vec<_>>();
+            assert_eq!(ids(from_some.into_kept()), ids(from_all.into_kept()), "xlsx {xlsx} html {html}");
+        }
     }
 }
