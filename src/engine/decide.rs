@@ -139,8 +139,8 @@ impl Action {
 
 /// One finding: a key and its decision, with everything the reports show. Generic over how it
 /// holds its texts (`S`) and row lists (`R`): a [`Finding`] owns them (what the reports keep); a
-/// [`FindingRef`] borrows them from the key, the loaded rows and the decider's buffers (a streamed
-/// run writes each finding's record straight from it and owns nothing per key).
+/// [`FindingRef`] borrows them from the key, the loaded rows and the decider's buffers (the
+/// findings.csv record is written straight from it; a streamed run owns nothing per key).
 #[derive(Debug, Clone)]
 pub struct FindingOf<S, R> {
     pub id: S,

@@ -169,8 +169,8 @@ pub fn finding_record(f: &Finding, loaded: &Loaded) -> [String; 19] {
     ]
 }
 
-/// findings.csv, written a chunk of findings at a time as the engine decides them. The records
-/// of a chunk are formatted in parallel and written in order.
+/// findings.csv, appended to as the engine decides the findings: records rendered by [`Render`]
+/// on the deciding threads, or formatted from owned findings by [`finding_records`], in order.
 pub struct FindingsCsv {
     path: PathBuf,
     file: BufWriter<File>,
