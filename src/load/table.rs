@@ -122,12 +122,8 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         if at == 0 {
             head = map[..map.len().min(3)].to_vec();
         }
-        // The window ends before the first byte of a character (see utf8_check).
-        let mut end = map.len().min(window);
-        let limit = (end + 3).min(map.len());
-        while end < limit && map[end] & 0xC0 == 0x80 {
-            end += 1;
-        }
+        // The window ends before the first byte of a character.
+        let end = char_start(&map, map.len().min(window));
         checked = utf8_check(&map[..end], block.clamp(1, 8 << 20)).map_err(|bad| at + bad);
         at += end;
     }
@@ -241,6 +237,17 @@ fn newlines(bytes: &[u8]) -> usize {
     memchr::memchr_iter(b'\n', bytes).count()
 }
 
+/// `at`, moved past the continuation bytes there to the first byte of a character (or the end).
+/// A character is at most 4 bytes: past 3 continuation bytes the text is not UTF-8, and a check
+/// that starts there fails.
+fn char_start(bytes: &[u8], at: usize) -> usize {
+    let mut c = at;
+    while c < bytes.len() && c < at + 3 && bytes[c] & 0xC0 == 0x80 {
+        c += 1;
+    }
+    c
+}
+
 /// `Err(offset)` of the first byte that is not UTF-8 in `bytes`, checked in parallel pieces of
 /// about `piece` bytes, each cut before the first byte of a character.
 fn utf8_check(bytes: &[u8], piece: usize) -> Result<(), usize> {
@@ -248,12 +255,7 @@ fn utf8_check(bytes: &[u8], piece: usize) -> Result<(), usize> {
     let mut cuts = vec![0];
     let mut at = piece.max(1);
     while at < bytes.len() {
-        // a character is at most 4 bytes: past 3 continuation bytes the text is not UTF-8, and
-        // the piece that starts there fails
-        let mut c = at;
-        while c < bytes.len() && c < at + 3 && bytes[c] & 0xC0 == 0x80 {
-            c += 1;
-        }
+        let c = char_start(bytes, at);
         cuts.push(c);
         at = c + piece.max(1);
     }
