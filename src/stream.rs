@@ -165,13 +165,10 @@ fn cited(prov: &Provenance) -> Provenance {
 
 /// findings.csv: the BOM, the header, then for each period the findings of that period of each
 /// partition in turn (`parts[k]` with the byte range of each period in it).
-fn concatenate(parts: &[PartFindings], w: report::FindingsCsv, out: &Path) -> Result<(), Error> {
+fn concatenate(parts: &[PartFindings], mut w: report::FindingsCsv) -> Result<(), Error> {
     use std::io::{Seek, SeekFrom};
-    // The parts are copied file to file (std uses copy_file_range on Linux: no trip through
-    // user space), and each is removed as soon as its last range is copied: its pages in the
-    // page cache go back to the kernel for the copies still to come (new pages cost this machine
-    // far more than reused ones: BENCHMARKS.md).
-    let mut w = w.into_file()?;
+    // Each part is removed as soon as its last range is copied: its pages in the page cache go
+    // back to the kernel (new pages cost this machine far more than reused ones: BENCHMARKS.md).
     let periods: std::collections::BTreeSet<Period> = parts.iter().flat_map(|(_, r)| r.iter().map(|(p, _, _)| *p)).collect();
     let mut files = Vec::with_capacity(parts.len());
     for (path, _) in parts {
@@ -182,7 +179,7 @@ fn concatenate(parts: &[PartFindings], w: report::FindingsCsv, out: &Path) -> Re
             let Some(file) = slot.as_mut() else { continue };
             for &(_, start, end) in ranges.iter().filter(|(p, _, _)| *p == period) {
                 file.seek(SeekFrom::Start(start)).map_err(io_error(path))?;
-                let copied = std::io::copy(&mut Read::by_ref(file).take(end - start), &mut w).map_err(io_error(path))?;
+                let copied = w.copy_from(file, end - start)?;
                 if copied != end - start {
                     return Err(Error::Usage(format!("{}: a findings part of this run is cut short", path.display())));
                 }
@@ -193,7 +190,7 @@ fn concatenate(parts: &[PartFindings], w: report::FindingsCsv, out: &Path) -> Re
             }
         }
     }
-    w.flush().map_err(io_error(out))?;
+    w.finish()?;
     for (p, _) in parts {
         let _ = std::fs::remove_file(p);
     }
@@ -450,7 +447,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     progress.stage("writing reports");
     let t = std::time::Instant::now();
     if let Some(findings_csv) = findings_csv {
-        concatenate(&finding_parts, findings_csv, &findings_path)?;
+        concatenate(&finding_parts, findings_csv)?;
     }
     report::disputes::sort(&mut disputes);
     let outcome = Outcome {

@@ -3,6 +3,7 @@
 //! Every file is a pure function of the inputs, the rules and the options (no timestamps), so a
 //! faithful re-run writes the same bytes and `recon verify` can compare hashes.
 
+pub mod direct;
 pub mod disputes;
 pub mod explain;
 pub mod html;
@@ -172,18 +173,17 @@ pub fn finding_record(f: &Finding, loaded: &Loaded) -> [String; 19] {
 /// findings.csv, appended to as the engine decides the findings: records rendered by [`Render`]
 /// on the deciding threads, or formatted from owned findings by [`finding_records`], in order.
 pub struct FindingsCsv {
-    path: PathBuf,
-    file: BufWriter<File>,
+    file: direct::DirectFile,
 }
 
 impl FindingsCsv {
     pub fn create(path: &Path) -> Result<FindingsCsv, ReportError> {
-        let mut file = BufWriter::with_capacity(1 << 20, File::create(path).map_err(io_err(path))?);
+        let mut file = direct::DirectFile::create(path).map_err(io_err(path))?;
         file.write_all(b"\xEF\xBB\xBF").map_err(io_err(path))?;
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(FINDINGS_HEADER).map_err(csv_err(path))?;
         file.write_all(&w.into_inner().map_err(|e| io_err(path)(e.into_error()))?).map_err(io_err(path))?;
-        Ok(FindingsCsv { path: path.to_path_buf(), file })
+        Ok(FindingsCsv { file })
     }
 
     pub fn write_chunk(&mut self, chunk: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
@@ -192,18 +192,20 @@ impl FindingsCsv {
 
     /// Appends records already formatted (see [`finding_records`]).
     pub fn write_records(&mut self, bytes: &[u8]) -> Result<(), ReportError> {
-        self.file.write_all(bytes).map_err(io_err(&self.path))
+        let path = self.file.path().to_path_buf();
+        self.file.write_all(bytes).map_err(io_err(&path))
     }
 
-    /// The file, everything written so far flushed to it (a streamed run copies the rest of its
-    /// findings into it file to file).
-    pub fn into_file(self) -> Result<File, ReportError> {
-        let path = self.path;
-        self.file.into_inner().map_err(|e| io_err(&path)(e.into_error()))
+    /// Appends `n` bytes of records read from `r` (a streamed run's part files); how many
+    /// there were (fewer than `n` only if `r` ended first).
+    pub fn copy_from(&mut self, r: &mut impl std::io::Read, n: u64) -> Result<u64, ReportError> {
+        let path = self.file.path().to_path_buf();
+        self.file.copy_from(r, n).map_err(io_err(&path))
     }
 
-    pub fn finish(mut self) -> Result<(), ReportError> {
-        self.file.flush().map_err(io_err(&self.path))
+    pub fn finish(self) -> Result<(), ReportError> {
+        let path = self.file.path().to_path_buf();
+        self.file.finish().map_err(io_err(&path))
     }
 }
 
