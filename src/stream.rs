@@ -19,7 +19,9 @@
 //!    period in partition order: the partitions are trade id ranges, so that is sorted order.
 //!    The first period in scope (no finding comes before it) is appended while pass 2 runs, each
 //!    partition's as soon as those before it are done; only the later periods are copied from
-//!    the part files at the end.
+//!    the part files at the end. findings.csv and the part files are written, and the parts read
+//!    back, around the page cache ([`report::direct`]): on the machines we measure, fresh
+//!    page-cache pages cost more than the device (BENCHMARKS.md).
 //!
 //! The outputs are byte-identical to an in-memory run on the same inputs (tested). Peak memory is
 //! that of one block plus one partition. The partner bill check and the workbook and HTML
@@ -166,32 +168,34 @@ fn cited(prov: &Provenance) -> Provenance {
 /// findings.csv: the BOM, the header, then for each period the findings of that period of each
 /// partition in turn (`parts[k]` with the byte range of each period in it).
 fn concatenate(parts: &[PartFindings], mut w: report::FindingsCsv) -> Result<(), Error> {
-    use std::io::{Seek, SeekFrom};
-    // Each part is removed as soon as its last range is copied: its pages in the page cache go
-    // back to the kernel (new pages cost this machine far more than reused ones: BENCHMARKS.md).
     let periods: std::collections::BTreeSet<Period> = parts.iter().flat_map(|(_, r)| r.iter().map(|(p, _, _)| *p)).collect();
-    let mut files = Vec::with_capacity(parts.len());
-    for (path, _) in parts {
-        files.push(Some(File::open(path).map_err(io_error(path))?));
-    }
+    let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
+    let mut ranges = Vec::new();
     for period in periods {
-        for ((path, ranges), slot) in parts.iter().zip(files.iter_mut()) {
-            let Some(file) = slot.as_mut() else { continue };
-            for &(_, start, end) in ranges.iter().filter(|(p, _, _)| *p == period) {
-                file.seek(SeekFrom::Start(start)).map_err(io_error(path))?;
-                let copied = w.copy_from(file, end - start)?;
-                if copied != end - start {
-                    return Err(Error::Usage(format!("{}: a findings part of this run is cut short", path.display())));
-                }
-            }
-            if ranges.iter().all(|(p, _, _)| *p <= period) {
-                *slot = None;
-                let _ = std::fs::remove_file(path);
-            }
+        for (k, (_, rs)) in parts.iter().enumerate() {
+            ranges.extend(rs.iter().filter(|(p, _, _)| *p == period).map(|&(_, start, end)| (k, start, end)));
         }
     }
+    let mut copied = vec![0u64; ranges.len()];
+    let mut failed = None;
+    let read = report::direct::read_ranges(&paths, &ranges, |r, bytes| {
+        copied[r] += bytes.len() as u64;
+        w.write_records(bytes).map_err(|e| {
+            failed = Some(e);
+            std::io::Error::other("findings.csv")
+        })
+    });
+    if let Some(e) = failed {
+        return Err(Error::Report(e));
+    }
+    if let Err(e) = read {
+        return Err(Error::Usage(format!("{e} (a findings part file of this run: was the output directory changed during the run?)")));
+    }
+    if let Some(r) = ranges.iter().zip(&copied).position(|(&(_, start, end), &n)| n != end - start) {
+        return Err(Error::Usage(format!("{}: a findings part of this run is cut short", paths[ranges[r].0].display())));
+    }
     w.finish()?;
-    for (p, _) in parts {
+    for p in &paths {
         let _ = std::fs::remove_file(p);
     }
     Ok(())
@@ -302,7 +306,8 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
     read_back(inc, &mut loaded.incentives, &mut prov)?;
     loaded.incentives.prov = prov;
     let path = sh.tmp.join(format!("findings-{p:04}.csv"));
-    let mut file = BufWriter::with_capacity(1 << 20, File::create(&path).map_err(io_error(&path))?);
+    // Written around the page cache: read back once, at the end (report::direct).
+    let mut file = report::direct::DirectFile::create(&path).map_err(io_error(&path))?;
     let mut ranges: Vec<(Period, u64, u64)> = Vec::new();
     let mut offset = 0u64;
     let mut disputes = Vec::new();
@@ -333,7 +338,7 @@ fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Err
         }
         Ok(())
     })?;
-    file.flush().map_err(io_error(&path))?;
+    file.finish().map_err(io_error(&path))?;
     Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges) })
 }
 
@@ -448,6 +453,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let t = std::time::Instant::now();
     if let Some(findings_csv) = findings_csv {
         concatenate(&finding_parts, findings_csv)?;
+        crate::app::trace("streaming: findings.csv completed from the part files", t);
     }
     report::disputes::sort(&mut disputes);
     let outcome = Outcome {

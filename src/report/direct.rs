@@ -8,6 +8,10 @@
 //! (device DMA, no page cache) while the caller goes on filling the next. The last partial block
 //! is written zero-padded and the file cut back to its length.
 //!
+//! A streamed run's findings part files are written the same way and read back by
+//! [`read_ranges`], several reads in flight, also with `O_DIRECT`. Buffers are pooled across
+//! files, so that a run touches the same few megabytes again and again.
+//!
 //! Where the file system refuses `O_DIRECT` (tmpfs, some network file systems) or on other
 //! systems than Linux, the same type writes through the page cache: the bytes are the same.
 
@@ -59,6 +63,24 @@ impl Drop for Aligned {
     }
 }
 
+/// At most this many buffers are kept for reuse.
+const POOLED: usize = 24;
+
+/// Buffers of finished files, for the next ones (fresh memory costs more than reused).
+static POOL: std::sync::Mutex<Vec<Aligned>> = std::sync::Mutex::new(Vec::new());
+
+fn take_buffer() -> Aligned {
+    POOL.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(Aligned::new)
+}
+
+fn give_back(b: Aligned) {
+    if let Ok(mut p) = POOL.lock() {
+        if p.len() < POOLED {
+            p.push(b);
+        }
+    }
+}
+
 /// What the writer thread is given: a buffer and how many of its bytes to write; `last` for the
 /// final one, whose length need not be a multiple of [`ALIGN`].
 struct Job {
@@ -79,14 +101,21 @@ pub struct DirectFile {
 
 /// Opens `path` for writing, truncated, with `O_DIRECT` where the system has it.
 fn open(path: &Path) -> std::io::Result<(File, bool)> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    open_with(&o, path)
+}
+
+/// Opens `path` with `o`, and `O_DIRECT` where the system has it (whether it did: the bool).
+fn open_with(o: &std::fs::OpenOptions, path: &Path) -> std::io::Result<(File, bool)> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        if let Ok(f) = std::fs::OpenOptions::new().write(true).create(true).truncate(true).custom_flags(libc::O_DIRECT).open(path) {
+        if let Ok(f) = o.clone().custom_flags(libc::O_DIRECT).open(path) {
             return Ok((f, true));
         }
     }
-    Ok((File::create(path)?, false))
+    Ok((o.open(path)?, false))
 }
 
 /// Turns `O_DIRECT` off on an open file (a write it refused is then retried through the cache).
@@ -133,6 +162,7 @@ fn write_jobs(mut file: File, mut direct: bool, jobs: Receiver<Job>, free: SyncS
         }
         total += len as u64;
         if job.last {
+            give_back(job.buf);
             file.set_len(total)?;
             break;
         }
@@ -153,10 +183,10 @@ impl DirectFile {
         let (jobs, job_rx) = sync_channel::<Job>(BUFFERS);
         let (free_tx, free) = sync_channel::<Aligned>(BUFFERS);
         for _ in 1..BUFFERS {
-            free_tx.send(Aligned::new()).expect("room for every buffer");
+            free_tx.send(take_buffer()).expect("room for every buffer");
         }
         let writer = std::thread::Builder::new().name("recon-writer".into()).spawn(move || write_jobs(file, direct, job_rx, free_tx))?;
-        Ok(DirectFile { path: path.to_path_buf(), buf: Some(Aligned::new()), len: 0, jobs: Some(jobs), free, writer: Some(writer) })
+        Ok(DirectFile { path: path.to_path_buf(), buf: Some(take_buffer()), len: 0, jobs: Some(jobs), free, writer: Some(writer) })
     }
 
     pub fn path(&self) -> &Path {
@@ -217,7 +247,11 @@ impl DirectFile {
     pub fn finish(mut self) -> std::io::Result<()> {
         let buf = self.buf.take().expect("a buffer between calls");
         let sent = self.jobs.take().map(|j| j.send(Job { buf, len: self.len, last: true }));
-        match (sent, self.writer.take().map(|h| h.join())) {
+        let joined = self.writer.take().map(|h| h.join());
+        while let Ok(b) = self.free.try_recv() {
+            give_back(b);
+        }
+        match (sent, joined) {
             (Some(Ok(())), Some(Ok(r))) => r,
             (_, Some(Ok(Err(e)))) => Err(e),
             (_, Some(Err(_))) => Err(std::io::Error::other("the file writer thread panicked")),
@@ -256,6 +290,99 @@ impl Drop for DirectFile {
             let _ = h.join();
         }
     }
+}
+
+/// Reads the byte ranges `ranges` (`(file index in paths, start, end)`) of the files `paths`,
+/// handing `each` the bytes of each range in order, a piece at a time (`each(range index,
+/// bytes)`). The reads bypass the page cache where the system allows it and [`READERS`] are in
+/// flight at once (one read at a time is about half as fast on the machines we measure).
+pub fn read_ranges(paths: &[PathBuf], ranges: &[(usize, u64, u64)], mut each: impl FnMut(usize, &[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+    // The pieces: block-aligned windows of at most one buffer, in order.
+    let mut pieces: Vec<Piece> = Vec::new();
+    for (r, &(file, start, end)) in ranges.iter().enumerate() {
+        let mut at = start - start % ALIGN as u64;
+        while at < end {
+            let window = (end - at).next_multiple_of(ALIGN as u64).min(BUFFER as u64);
+            let lo = start.max(at) - at;
+            let hi = end.min(at + window) - at;
+            pieces.push(Piece { range: r, file, at, window: window as usize, lo: lo as usize, hi: hi as usize });
+            at += window;
+        }
+    }
+    let readers = READERS.min(pieces.len());
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        let mut channels = Vec::with_capacity(readers);
+        for k in 0..readers {
+            let (tx, rx) = sync_channel::<std::io::Result<(Aligned, Piece)>>(1);
+            channels.push(rx);
+            let pieces = &pieces;
+            scope.spawn(move || {
+                let mut open: Option<(usize, File, bool)> = None;
+                for piece in pieces.iter().skip(k).step_by(readers) {
+                    let read = read_piece(paths, piece, &mut open).map(|buf| (buf, *piece));
+                    let failed = read.is_err();
+                    if tx.send(read).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        for (i, piece) in pieces.iter().enumerate() {
+            let got = channels[i % readers].recv().map_err(|_| std::io::Error::other("a file reader thread stopped"));
+            let (buf, read) = got??;
+            debug_assert_eq!(read.at, piece.at);
+            let mut buf = buf;
+            let r = each(piece.range, &buf.bytes()[piece.lo..piece.hi]);
+            give_back(buf);
+            r?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads at once by [`read_ranges`].
+const READERS: usize = 4;
+
+/// One read of [`read_ranges`]: `window` bytes of file `file` from `at` (block-aligned), of
+/// which `lo..hi` belong to range `range`.
+#[derive(Clone, Copy)]
+struct Piece {
+    range: usize,
+    file: usize,
+    at: u64,
+    window: usize,
+    lo: usize,
+    hi: usize,
+}
+
+/// Reads one piece into a pooled buffer (`open`: the reader's open file, kept between pieces);
+/// errors name the file.
+fn read_piece(paths: &[PathBuf], p: &Piece, open: &mut Option<(usize, File, bool)>) -> std::io::Result<Aligned> {
+    read_piece_in(paths, p, open).map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {}: {e}", paths[p.file].display())))
+}
+
+fn read_piece_in(paths: &[PathBuf], p: &Piece, open: &mut Option<(usize, File, bool)>) -> std::io::Result<Aligned> {
+    use std::os::unix::fs::FileExt;
+    if open.as_ref().is_none_or(|(f, _, _)| *f != p.file) {
+        let (file, direct) = open_with(std::fs::OpenOptions::new().read(true), &paths[p.file])?;
+        *open = Some((p.file, file, direct));
+    }
+    let (_, file, direct) = open.as_mut().expect("opened above");
+    let mut buf = take_buffer();
+    let mut got = 0;
+    while got < p.hi {
+        match file.read_at(&mut buf.bytes()[got..p.window], p.at + got as u64) {
+            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("it ends before byte {}", p.at + p.hi as u64))),
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if *direct && e.raw_os_error() == Some(EINVAL) => {
+                buffered(file)?;
+                *direct = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf)
 }
 
 #[cfg(test)]
@@ -311,6 +438,41 @@ mod tests {
         drop(jobs);
         write_jobs(file, direct, job_rx, free_tx).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), expected);
+    }
+
+    /// Reads `ranges` of files with the given contents through `read_ranges`, each range's
+    /// bytes joined.
+    fn read_back(contents: &[Vec<u8>], ranges: &[(usize, u64, u64)]) -> std::io::Result<Vec<Vec<u8>>> {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = contents.iter().enumerate().map(|(i, c)| {
+            let p = dir.path().join(format!("part-{i}"));
+            let mut w = DirectFile::create(&p).unwrap();
+            w.write_all(c).unwrap();
+            w.finish().unwrap();
+            p
+        }).collect();
+        let mut got = vec![Vec::new(); ranges.len()];
+        let mut last = 0;
+        read_ranges(&paths, ranges, |r, bytes| {
+            assert!(r >= last, "ranges come in order");
+            last = r;
+            got[r].extend_from_slice(bytes);
+            Ok(())
+        })?;
+        Ok(got)
+    }
+
+    #[test]
+    fn ranges_are_read_whole_and_in_order_across_blocks_and_buffers() {
+        let a: Vec<u8> = (0..(BUFFER + 5 * ALIGN + 3)).map(|i| (i % 241) as u8).collect();
+        let b: Vec<u8> = (0..(ALIGN + 9)).map(|i| (i % 239) as u8).collect();
+        let ranges = [(0, 0, 0), (0, 1, 2), (1, 0, b.len() as u64), (0, 7, a.len() as u64), (0, ALIGN as u64 - 1, ALIGN as u64 + 1), (1, ALIGN as u64, ALIGN as u64 + 9), (0, 3, BUFFER as u64 + 2 * ALIGN as u64)];
+        let got = read_back(&[a.clone(), b.clone()], &ranges).unwrap();
+        for (r, &(f, start, end)) in ranges.iter().enumerate() {
+            let src = if f == 0 { &a } else { &b };
+            assert_eq!(got[r], &src[start as usize..end as usize], "range {r}");
+        }
+        assert!(read_back(&[b.clone()], &[(0, 5, b.len() as u64 + 1)]).is_err(), "a range past the end of its file is an error");
     }
 
     proptest::proptest! {
