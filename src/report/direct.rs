@@ -294,7 +294,7 @@ impl Drop for DirectFile {
 
 /// Reads the byte ranges `ranges` (`(file index in paths, start, end)`) of the files `paths`,
 /// handing `each` the bytes of each range in order, a piece at a time (`each(range index,
-/// bytes)`). The reads bypass the page cache where the system allows it and [`READERS`] are in
+/// bytes)`). The reads bypass the page cache where the system allows it and four are in
 /// flight at once (one read at a time is about half as fast on the machines we measure).
 pub fn read_ranges(paths: &[PathBuf], ranges: &[(usize, u64, u64)], mut each: impl FnMut(usize, &[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
     // The pieces: block-aligned windows of at most one buffer, in order.
