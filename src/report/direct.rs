@@ -220,28 +220,6 @@ impl DirectFile {
         }
     }
 
-    /// Appends up to `n` bytes read from `r` (fewer only at its end); returns how many.
-    pub fn copy_from(&mut self, r: &mut impl std::io::Read, n: u64) -> std::io::Result<u64> {
-        let mut left = n;
-        while left > 0 {
-            if self.len == BUFFER {
-                self.send_full()?;
-            }
-            let room = (BUFFER - self.len).min(usize::try_from(left).unwrap_or(usize::MAX));
-            let start = self.len;
-            let buf = self.buf.as_mut().expect("a buffer between calls");
-            let got = match r.read(&mut buf.bytes()[start..start + room]) {
-                Ok(0) => break,
-                Ok(k) => k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.len += got;
-            left -= got as u64;
-        }
-        Ok(n - left)
-    }
-
     /// Writes what is left and waits for the writer thread: the file is complete when this
     /// returns `Ok`.
     pub fn finish(mut self) -> std::io::Result<()> {
@@ -399,12 +377,7 @@ mod tests {
                 break;
             }
             let k = p.clamp(1, rest.len());
-            if k % 3 == 0 {
-                let got = w.copy_from(&mut &rest[..k], k as u64 + 5).unwrap();
-                assert_eq!(got, k as u64);
-            } else {
-                w.write_all(&rest[..k]).unwrap();
-            }
+            w.write_all(&rest[..k]).unwrap();
             rest = &rest[k..];
         }
         w.finish().unwrap();

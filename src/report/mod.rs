@@ -196,13 +196,6 @@ impl FindingsCsv {
         self.file.write_all(bytes).map_err(io_err(&path))
     }
 
-    /// Appends `n` bytes of records read from `r` (a streamed run's part files); how many
-    /// there were (fewer than `n` only if `r` ended first).
-    pub fn copy_from(&mut self, r: &mut impl std::io::Read, n: u64) -> Result<u64, ReportError> {
-        let path = self.file.path().to_path_buf();
-        self.file.copy_from(r, n).map_err(io_err(&path))
-    }
-
     pub fn finish(self) -> Result<(), ReportError> {
         let path = self.file.path().to_path_buf();
         self.file.finish().map_err(io_err(&path))
