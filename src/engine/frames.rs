@@ -53,39 +53,52 @@ fn dec_type(scale: usize) -> DataType {
 
 /// Trade ids and service types coded as integers in their sort order, so that grouping, joining
 /// and sorting keys in polars work on one `u64` (`trade << 32 | service`) instead of two strings,
-/// and ordering by the code is ordering by the text.
+/// and ordering by the code is ordering by the text. Each row's key code is found once, here.
 pub struct KeyCodes<'a> {
     pub trades: Vec<&'a str>,
     pub services: Vec<&'a str>,
-    trade_code: polars::prelude::PlHashMap<&'a str, u32>,
-    service_code: polars::prelude::PlHashMap<&'a str, u32>,
+    /// Each consumption row's key code.
+    pub consumption: Vec<u64>,
+    /// Each incentive row's key code.
+    pub incentives: Vec<u64>,
+}
+
+/// The distinct texts in sort order, and each text's place among them: one hash lookup per text
+/// (first-seen numbers, then renumbered by a sort of the distinct texts).
+fn ranked<'a>(texts: impl Iterator<Item = &'a str>, n: usize) -> (Vec<&'a str>, Vec<u32>) {
+    use rayon::prelude::*;
+    let mut seen: polars::prelude::PlHashMap<&'a str, u32> = polars::prelude::PlHashMap::default();
+    let mut distinct: Vec<&'a str> = Vec::new();
+    let mut first_seen = Vec::with_capacity(n);
+    for t in texts {
+        let next = distinct.len() as u32;
+        let code = *seen.entry(t).or_insert_with(|| {
+            distinct.push(t);
+            next
+        });
+        first_seen.push(code);
+    }
+    let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&i| distinct[i as usize]);
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    let sorted = order.iter().map(|&i| distinct[i as usize]).collect();
+    (sorted, first_seen.into_iter().map(|c| rank[c as usize]).collect())
 }
 
 impl<'a> KeyCodes<'a> {
     pub fn new(c: &'a Consumption, inc: &'a Incentives) -> KeyCodes<'a> {
-        use rayon::prelude::*;
-        let sorted = |it: &mut dyn Iterator<Item = &'a str>| -> Vec<&'a str> {
-            let set: polars::prelude::PlHashSet<&'a str> = it.collect();
-            let mut v: Vec<&'a str> = set.into_iter().collect();
-            v.par_sort_unstable();
-            v
-        };
-        let trades = sorted(&mut c.trade_id.iter().chain(inc.trade_id.iter()));
-        let services = sorted(&mut c.service.iter().chain(inc.service.iter()));
-        let trade_code = trades.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
-        let service_code = services.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
-        KeyCodes { trades, services, trade_code, service_code }
-    }
-
-    fn code(&self, trade: &str, service: &str) -> u64 {
-        let t = self.trade_code.get(trade).copied().unwrap_or(u32::MAX);
-        let s = self.service_code.get(service).copied().unwrap_or(u32::MAX);
-        (u64::from(t) << 32) | u64::from(s)
-    }
-
-    pub(crate) fn codes(&self, trades: &Texts, services: &Texts) -> Vec<u64> {
-        use rayon::prelude::*;
-        (0..trades.len()).into_par_iter().map(|i| self.code(&trades[i], &services[i])).collect()
+        let n = c.len() + inc.len();
+        let ((trades, trade), (services, service)) = rayon::join(
+            || ranked(c.trade_id.iter().chain(inc.trade_id.iter()), n),
+            || ranked(c.service.iter().chain(inc.service.iter()), n),
+        );
+        let mut keys = trade.iter().zip(&service).map(|(&t, &s)| (u64::from(t) << 32) | u64::from(s));
+        let consumption = keys.by_ref().take(c.len()).collect();
+        let incentives = keys.collect();
+        KeyCodes { trades, services, consumption, incentives }
     }
 
     /// The trade id and service type of a key code.
@@ -102,7 +115,7 @@ impl<'a> KeyCodes<'a> {
 /// `with_text` (the bill check groups by them): polars then joins and groups on integers alone.
 pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, customers: Option<(&Customers, &[u32])>, rules: &RuleSet, with_text: bool) -> PolarsResult<LazyFrame> {
     let n = c.len();
-    let keys = codes.codes(&c.trade_id, &c.service);
+    let keys = codes.consumption.clone();
     let svcc: Vec<u32> = keys.iter().map(|&k| (k & 0xffff_ffff) as u32).collect();
     let mut cols = vec![
         Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
@@ -442,4 +455,23 @@ pub fn i64_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> 
 
 pub fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
     Ok(df.column(name)?.str()?.iter().map(|s| s.unwrap_or("").to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    proptest::proptest! {
+        /// Key codes order as the texts do, and equal codes are equal texts.
+        #[test]
+        fn ranked_codes_are_the_texts_sort_order(texts in proptest::collection::vec("[ab\\x00é]{0,4}", 0..60)) {
+            let (sorted, codes) = super::ranked(texts.iter().map(String::as_str), texts.len());
+            let mut expected: Vec<&str> = texts.iter().map(String::as_str).collect();
+            expected.sort_unstable();
+            expected.dedup();
+            proptest::prop_assert_eq!(&sorted, &expected);
+            proptest::prop_assert_eq!(codes.len(), texts.len());
+            for (t, &c) in texts.iter().zip(&codes) {
+                proptest::prop_assert_eq!(sorted[c as usize], t.as_str());
+            }
+        }
+    }
 }

@@ -267,7 +267,6 @@ pub fn run_part<E: Emit>(
         base: in_row_order(to_scale(frames::dec_values(&decided, "base").stage("reading bases")?).into_iter().map(|v| v.unwrap_or(0)).collect(), &order),
         customer,
     };
-    let cons_keys = in_row_order(frames::u64_values(&decided, "key").stage("reading row keys")?, &order);
     if rows.status.len() != cons.len() {
         return Err(EngineError::Invariant(format!("{} consumption rows in, {} decided", cons.len(), rows.status.len())));
     }
@@ -275,14 +274,12 @@ pub fn run_part<E: Emit>(
     crate::app::trace("engine: read row decisions", t);
     let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
-    let inc_keys = codes.codes(&loaded.incentives.trade_id, &loaded.incentives.service);
-    let inc_lf = frames::incentive_frame(&loaded.incentives, inc_keys.clone()).stage("building the incentive frame")?;
+    let inc_lf = frames::incentive_frame(&loaded.incentives, codes.incentives.clone()).stage("building the incentive frame")?;
     let (bill_findings, bill_cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules)?;
     let keys_df = frames::keys_frame(decided.lazy(), inc_lf).collect().stage("grouping and joining keys")?;
     let mut keys_df = keys_df;
     keys_df.rechunk_mut_par();
-    let mut key_rows = KeyRows::gather(&keys_df, codes.trades.len(), &rows, &cons.cycle, &cons_keys, &loaded.incentives.period, &inc_keys)?;
-    drop((cons_keys, inc_keys));
+    let mut key_rows = KeyRows::gather(&keys_df, codes.trades.len(), &rows, &cons.cycle, &codes.consumption, &loaded.incentives.period, &codes.incentives)?;
     crate::app::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
 
