@@ -451,10 +451,6 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // Pass 3: concatenate and write.
     progress.stage("writing reports");
     let t = std::time::Instant::now();
-    if let Some(findings_csv) = findings_csv {
-        concatenate(&finding_parts, findings_csv)?;
-        crate::app::trace("streaming: findings.csv completed from the part files", t);
-    }
     report::disputes::sort(&mut disputes);
     let outcome = Outcome {
         loaded_periods,
@@ -466,7 +462,22 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         bills: Vec::new(),
     };
     let summary_loaded = Loaded { inputs, rejects, customers, ..Loaded::default() };
-    report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes)?;
+    // findings.csv is completed in a thread of its own (the copy mostly waits on the disk) while
+    // the other outputs are written.
+    let parts = &finding_parts;
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let completing = scope.spawn(move || -> Result<(), Error> {
+            if let Some(findings_csv) = findings_csv {
+                concatenate(parts, findings_csv)?;
+                crate::app::trace("streaming: findings.csv completed from the part files", t);
+            }
+            Ok(())
+        });
+        let written = report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes);
+        completing.join().unwrap_or_else(|_| Err(Error::Usage("the thread completing findings.csv panicked".into())))?;
+        written?;
+        Ok(())
+    })?;
     progress.finish();
     crate::app::trace("streaming: merge and write", t);
     report::print_summary(out, &outcome, &summary_loaded, rules, &args.out).map_err(Error::Stdout)?;
