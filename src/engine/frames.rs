@@ -321,12 +321,25 @@ pub fn flow_sums(decided: LazyFrame) -> LazyFrame {
 /// the no-side consumption (`n_`), full-outer-joined. The rows behind each key are not listed
 /// here: list columns are copied a row at a time by each join and the sort (about a fifth of
 /// the polars samples of a streamed 1 M run), so the engine gathers them by key in Rust.
-pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
+/// With `packed`, both frames carry each row's key as one number (`pk`, see [`Packing`]) and
+/// the sides are grouped, joined and sorted on it alone: the frame then has `pk` instead of
+/// `period` and `key` ([`Packing::unpack`] puts them back).
+pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame, packed: bool) -> LazyFrame {
+    let (e_on, n_on, a_on, on, sort) = match packed {
+        true => (vec![col("pk")], vec![col("pk")], vec![col("pk")], vec![col("pk")], vec!["pk"]),
+        false => (
+            vec![col("exp").alias("period"), col("key")],
+            vec![col("cycle").alias("period"), col("key")],
+            vec![col("period"), col("key")],
+            vec![col("period"), col("key")],
+            vec!["period", "key"],
+        ),
+    };
     let expected = decided
         .clone()
         .filter(col("status").eq(lit(ELIGIBLE)))
         .with_columns([(col("base").cast(dec_type(WIDE)) * col("rate").cast(dec_type(WIDE))).alias("inc_raw")])
-        .group_by([col("exp").alias("period"), col("key")])
+        .group_by(e_on)
         .agg([
             col("base").sum().alias("e_base"),
             col("inc_raw").sum().alias("e_inc_raw"),
@@ -334,13 +347,13 @@ pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
         ]);
     let noside = decided
         .filter(col("status").neq(lit(ELIGIBLE)))
-        .group_by([col("cycle").alias("period"), col("key")])
+        .group_by(n_on)
         .agg([
             col("status").eq(lit(INELIGIBLE)).sum().alias("n_inel"),
             col("status").eq(lit(NOT_ATTRIBUTED)).sum().alias("n_na"),
         ]);
     let actual = incentives
-        .group_by([col("period"), col("key")])
+        .group_by(a_on)
         .agg([
             col("amount").sum().alias("a_inc"),
             col("base").sum().alias("a_base"),
@@ -348,19 +361,57 @@ pub fn keys_frame(decided: LazyFrame, incentives: LazyFrame) -> LazyFrame {
             col("dup").n_unique().alias("a_distinct"),
             len().alias("a_n"),
         ]);
-    let on = [col("period"), col("key")];
     let full = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
     expected
         .join(actual, on.clone(), on.clone(), full.clone())
         .join(noside, on.clone(), on, full)
-        .sort(["period", "key"], Default::default())
+        .sort(sort, Default::default())
+}
+
+/// Keys `(period, trade code, service code)` as one `u64`, ordered as the triples are:
+/// `(period's place * trades + trade) * services + service`, over the periods a partition's rows
+/// fall in. `None` from [`Packing::new`] when that does not fit in 64 bits.
+pub struct Packing {
+    periods: Vec<i32>,
+    trades: u64,
+    services: u64,
+}
+
+impl Packing {
+    pub fn new(periods: impl Iterator<Item = i32>, trades: usize, services: usize) -> Option<Packing> {
+        let periods: Vec<i32> = periods.collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let (trades, services) = (trades.max(1) as u64, services.max(1) as u64);
+        (periods.len().max(1) as u64).checked_mul(trades)?.checked_mul(services)?;
+        Some(Packing { periods, trades, services })
+    }
+
+    /// The number of `(period, key)`; `period` must be one of those given to [`Packing::new`].
+    pub fn pack(&self, period: i32, key: u64) -> u64 {
+        let p = self.periods.binary_search(&period).unwrap_or(0) as u64;
+        (p * self.trades + (key >> 32)) * self.services + (key & 0xffff_ffff)
+    }
+
+    /// Adds the `period` and `key` columns that the number in `pk` stands for.
+    pub fn unpack(&self, df: &mut DataFrame) -> PolarsResult<()> {
+        let pk = u64_values(df, "pk")?;
+        let (mut period, mut key) = (Vec::with_capacity(pk.len()), Vec::with_capacity(pk.len()));
+        for v in pk {
+            let (rest, s) = (v / self.services, v % self.services);
+            let (p, t) = (rest / self.trades, rest % self.trades);
+            period.push(self.periods.get(p as usize).copied().unwrap_or(0));
+            key.push((t << 32) | s);
+        }
+        df.with_column(Column::new("period".into(), period))?;
+        df.with_column(Column::new("key".into(), key))?;
+        Ok(())
+    }
 }
 
 /// The incentive frame: one row per accepted incentive row.
 /// `keys` are the rows' key codes ([`KeyCodes::codes`]).
-pub fn incentive_frame(inc: &Incentives, keys: Vec<u64>) -> PolarsResult<LazyFrame> {
+pub fn incentive_frame(inc: &Incentives, keys: Vec<u64>, packed: Option<Vec<u64>>) -> PolarsResult<LazyFrame> {
     let n = inc.len();
-    let df = DataFrame::new(
+    let mut df = DataFrame::new(
         n,
         vec![
             Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
@@ -371,6 +422,9 @@ pub fn incentive_frame(inc: &Incentives, keys: Vec<u64>) -> PolarsResult<LazyFra
             Column::new("dup".into(), dup_codes(&inc.dup_key)),
         ],
     )?;
+    if let Some(pk) = packed {
+        df.with_column(Column::new("pk".into(), pk))?;
+    }
     Ok(df.lazy())
 }
 
@@ -459,6 +513,78 @@ pub fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The key frame built on packed numbers, unpacked, is the frame built on (period, key).
+    fn packed_is_unpacked(cons: &[(i32, i32, i32, u64, i64, i64)], inc: &[(i32, u64, i64, Option<i64>, u32)]) {
+        let key = |k: u64| ((k / 3) << 32) | (k % 3);
+        let decided = DataFrame::new(
+            cons.len(),
+            vec![
+                Column::new("status".into(), cons.iter().map(|c| c.0).collect::<Vec<i32>>()),
+                Column::new("exp".into(), cons.iter().map(|c| c.1).collect::<Vec<i32>>()),
+                Column::new("cycle".into(), cons.iter().map(|c| c.2).collect::<Vec<i32>>()),
+                Column::new("key".into(), cons.iter().map(|c| key(c.3)).collect::<Vec<u64>>()),
+                dec_column("base", cons.iter().map(|c| i128::from(c.4)).collect(), S).unwrap(),
+                dec_column("rate", cons.iter().map(|c| i128::from(c.5)).collect(), S).unwrap(),
+            ],
+        )
+        .unwrap();
+        let incentives = DataFrame::new(
+            inc.len(),
+            vec![
+                Column::new("period".into(), inc.iter().map(|i| i.0).collect::<Vec<i32>>()),
+                Column::new("key".into(), inc.iter().map(|i| key(i.1)).collect::<Vec<u64>>()),
+                dec_column("amount", inc.iter().map(|i| i128::from(i.2)).collect(), S).unwrap(),
+                opt_dec_column("base", &inc.iter().map(|i| i.3.map(i128::from)).collect::<Vec<_>>()).unwrap(),
+                Column::new("dup".into(), inc.iter().map(|i| i.4).collect::<Vec<u32>>()),
+            ],
+        )
+        .unwrap();
+        let row_period = |c: &(i32, i32, i32, u64, i64, i64)| if c.0 == ELIGIBLE { c.1 } else { c.2 };
+        let packing = Packing::new(cons.iter().map(row_period).chain(inc.iter().map(|i| i.0)), 7, 3).unwrap();
+        let mut d = decided.clone();
+        d.with_column(Column::new("pk".into(), cons.iter().map(|c| packing.pack(row_period(c), key(c.3))).collect::<Vec<u64>>())).unwrap();
+        let mut i = incentives.clone();
+        i.with_column(Column::new("pk".into(), inc.iter().map(|r| packing.pack(r.0, key(r.1))).collect::<Vec<u64>>())).unwrap();
+        let mut packed = keys_frame(d.lazy(), i.lazy(), true).collect().unwrap();
+        packing.unpack(&mut packed).unwrap();
+        let plain = keys_frame(decided.lazy(), incentives.lazy(), false).collect().unwrap();
+        let cols = ["period", "key", "e_base", "e_inc_raw", "e_n", "a_inc", "a_base", "a_base_n", "a_distinct", "a_n", "n_inel", "n_na"];
+        let packed = packed.select(cols).unwrap();
+        let plain = plain.select(cols).unwrap();
+        assert!(packed.equals_missing(&plain), "packed:\n{packed}\nplain:\n{plain}");
+    }
+
+    #[test]
+    fn packed_keys_group_as_period_and_key_do() {
+        let cons = [(0, 24310, 24309, 4, 100, 5), (1, 0, 24309, 4, 7, 0), (0, 24310, 24310, 4, 1, 5), (2, 24311, 24311, 20, 3, 0), (0, 24309, 24309, 0, 9, 1)];
+        let inc = [(24310, 4, 50, Some(1), 0), (24310, 4, 50, None, 0), (24312, 13, 8, Some(8), 1), (24309, 0, 1, None, 2)];
+        packed_is_unpacked(&cons, &inc);
+        packed_is_unpacked(&[], &inc);
+        packed_is_unpacked(&cons, &[]);
+    }
+
+    #[test]
+    fn packing_refuses_what_does_not_fit_in_64_bits() {
+        assert!(Packing::new([1, 2, 3].into_iter(), 1 << 32, 1 << 32).is_none());
+        assert!(Packing::new([1, 2, 3].into_iter(), 1 << 31, 1 << 31).is_some());
+        let p = Packing::new([24309, 24311].into_iter(), 5, 4).unwrap();
+        assert!(p.pack(24309, (4 << 32) | 3) < p.pack(24311, 0), "period first");
+        assert!(p.pack(24309, (1 << 32) | 3) < p.pack(24309, 2 << 32), "then trade, then service");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        #[test]
+        fn packed_keys_group_as_period_and_key_do_for_any_rows(
+            cons in proptest::collection::vec((0i32..3, 24309i32..24312, 24308i32..24311, 0u64..21, -50i64..50, 0i64..20), 0..30),
+            inc in proptest::collection::vec((24309i32..24313, 0u64..21, -50i64..50, proptest::option::of(-50i64..50), 0u32..3), 0..30),
+        ) {
+            packed_is_unpacked(&cons, &inc);
+        }
+    }
+
     proptest::proptest! {
         /// Key codes order as the texts do, and equal codes are equal texts.
         #[test]
