@@ -108,19 +108,19 @@ impl<'a> KeyCodes<'a> {
     }
 }
 
-/// The consumption frame: one row per accepted consumption row. The service is carried as its
-/// code (`svcc`, see [`KeyCodes`]); the customer's attributes from the customers file are looked
+/// The consumption frame: one row per accepted consumption row. The key is carried as its code
+/// (see [`KeyCodes`]) and what decides the product as its place among the distinct ones
+/// (`prodk`, see [`product_keys`]); the customer's attributes from the customers file are looked
 /// up here, in Rust (`c_assoc`, null when the customer is not in the file, `lag_from`,
 /// `grace_from`). The texts (`cust`, `svc`, `trade`) are copied into the frame only when
 /// `with_text` (the bill check groups by them): polars then joins and groups on integers alone.
-pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, customers: Option<(&Customers, &[u32])>, rules: &RuleSet, with_text: bool) -> PolarsResult<LazyFrame> {
+pub fn consumption_frame(c: &Consumption, codes: &KeyCodes, products: Vec<u32>, customers: Option<(&Customers, &[u32])>, rules: &RuleSet, with_text: bool) -> PolarsResult<LazyFrame> {
     let n = c.len();
     let keys = codes.consumption.clone();
-    let svcc: Vec<u32> = keys.iter().map(|&k| (k & 0xffff_ffff) as u32).collect();
     let mut cols = vec![
         Column::new("row".into(), (0..n as u32).collect::<Vec<u32>>()),
         Column::new("key".into(), keys),
-        Column::new("svcc".into(), svcc),
+        Column::new("prodk".into(), products),
         num_column::<Int32Type>("cycle", &c.cycle),
         num_column::<Int32Type>("assoc", &c.assoc),
         num_column::<Int32Type>("mode", &c.mode),
@@ -176,18 +176,15 @@ fn customer_columns(customers: &Customers, index: &[u32], rules: &RuleSet) -> [C
 }
 
 /// The product decided for each distinct (service type, charging mode, local date).
-pub fn product_frame(keys: &DataFrame, codes: &KeyCodes, rules: &RuleSet) -> PolarsResult<LazyFrame> {
-    let svc = keys.column("svcc")?.u32()?;
-    let mode = keys.column("mode")?.i32()?;
-    let day = keys.column("day")?.i32()?;
+pub fn product_frame(keys: &[(u32, i32, i32)], codes: &KeyCodes, rules: &RuleSet) -> PolarsResult<LazyFrame> {
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    let n = keys.height();
+    let n = keys.len();
     let (mut prod, mut lag, mut rate) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for i in 0..n {
-        let s = svc.get(i).and_then(|c| codes.services.get(c as usize).copied()).unwrap_or("");
-        let m = mode.get(i).and_then(crate::model::ChargingMode::from_code);
-        let d = epoch + chrono::Duration::days(day.get(i).unwrap_or(0) as i64);
-        debug_assert_eq!(epoch_day(d), day.get(i).unwrap_or(0));
+    for &(svc, mode, day) in keys {
+        let s = codes.services.get(svc as usize).copied().unwrap_or("");
+        let m = crate::model::ChargingMode::from_code(mode);
+        let d = epoch + chrono::Duration::days(day as i64);
+        debug_assert_eq!(epoch_day(d), day);
         match rules.product_for(s, m, d) {
             Some(p) => {
                 prod.push(p as i32);
@@ -204,15 +201,31 @@ pub fn product_frame(keys: &DataFrame, codes: &KeyCodes, rules: &RuleSet) -> Pol
     let df = DataFrame::new(
         n,
         vec![
-            keys.column("svcc")?.clone(),
-            keys.column("mode")?.clone(),
-            keys.column("day")?.clone(),
+            Column::new("prodk".into(), (0..n as u32).collect::<Vec<u32>>()),
             Column::new("prod".into(), prod),
             Column::new("lag".into(), lag),
             dec_column("rate", rate, S)?,
         ],
     )?;
     Ok(df.lazy())
+}
+
+/// The distinct `(service code, charging mode code, day)` of the consumption rows, which decide
+/// a row's product, and each row's place among them (the `prodk` that [`product_frame`] and
+/// [`consumption_frame`] are joined on).
+pub fn product_keys(c: &Consumption, codes: &KeyCodes) -> (Vec<(u32, i32, i32)>, Vec<u32>) {
+    let mut seen: polars::prelude::PlHashMap<(u32, i32, i32), u32> = polars::prelude::PlHashMap::default();
+    let mut distinct = Vec::new();
+    let per_row = (0..c.len())
+        .map(|r| {
+            let k = ((codes.consumption[r] & 0xffff_ffff) as u32, c.mode[r], c.day[r]);
+            *seen.entry(k).or_insert_with(|| {
+                distinct.push(k);
+                (distinct.len() - 1) as u32
+            })
+        })
+        .collect();
+    (distinct, per_row)
 }
 
 /// `t + n months` on the local calendar; a day past the target month's end clamps to its last day
@@ -257,8 +270,7 @@ pub fn decided_consumption(
     rules: &RuleSet,
     n_counted: usize,
 ) -> LazyFrame {
-    let keys = [col("svcc"), col("mode"), col("day")];
-    let mut lf = cons.join(products, keys.clone(), keys, JoinArgs::new(JoinType::Left));
+    let mut lf = cons.join(products, [col("prodk")], [col("prodk")], JoinArgs::new(JoinType::Left));
     let all_listed = rules.association_types.len() == 2;
     let referral = rules.lists(crate::model::Association::Referral);
     let resale = rules.lists(crate::model::Association::Resale);

@@ -237,13 +237,8 @@ pub fn run_part<E: Emit>(
     let codes = frames::KeyCodes::new(cons, &loaded.incentives);
     let with_text = loaded.bills.is_some();
     let customer = loaded.customers.as_ref().map(|c| frames::customer_index(cons, c)).unwrap_or_default();
-    let cons_lf = frames::consumption_frame(cons, &codes, loaded.customers.as_deref().map(|c| (c, customer.as_slice())), rules, with_text).stage("building the consumption frame")?;
-    let product_keys = cons_lf
-        .clone()
-        .select([col("svcc"), col("mode"), col("day")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()
-        .stage("listing distinct products")?;
+    let (product_keys, row_products) = frames::product_keys(cons, &codes);
+    let cons_lf = frames::consumption_frame(cons, &codes, row_products, loaded.customers.as_deref().map(|c| (c, customer.as_slice())), rules, with_text).stage("building the consumption frame")?;
     let products = frames::product_frame(&product_keys, &codes, rules).stage("matching products")?;
     let cycles: Vec<i32> = cons.cycle.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
     let cutoffs = frames::cutoff_frame(&cycles, rules).stage("computing late-window cutoffs")?;
