@@ -611,8 +611,10 @@ fn explain(f: &FindingRef, seen: Seen, ctx: &Context, products: &[usize], na: &B
         }
         return;
     }
-    let basis_zh = format!("激励基数 {e_base} × 产品 {prod_zh}");
-    let basis_en = format!("base {e_base} × product {prod_en}");
+    // Made only by the categories that mention them (INELIGIBLE_PRODUCT and NOT_ATTRIBUTED, a
+    // sixth of a large run's findings, do not).
+    let basis_zh = || format!("激励基数 {e_base} × 产品 {prod_zh}");
+    let basis_en = || format!("base {e_base} × product {prod_en}");
     // Only the categories that mention a rollover need these.
     let shift_zh = || match (late, lagged) {
         (true, true) => "（月结产品顺延且在账期末窗口内交易，顺延至下月）".to_string(),
@@ -626,7 +628,7 @@ fn explain(f: &FindingRef, seen: Seen, ctx: &Context, products: &[usize], na: &B
         (false, true) => " (monthly-settled product: paid a month later)".to_string(),
         _ => String::new(),
     };
-    let exp_p = f.expected_period.map_or(String::new(), |p| p.to_string());
+    let exp_p = || f.expected_period.map_or(String::new(), |p| p.to_string());
     let (zh, en) = match f.category {
         Category::DuplicateIncentive => {
             let n = f.incentive_rows.len();
@@ -636,15 +638,15 @@ fn explain(f: &FindingRef, seen: Seen, ctx: &Context, products: &[usize], na: &B
             )
         }
         Category::Rounding if r == 3 => (
-            format!("R3 实得 {a_inc} 与应得 {e_inc} 相差 {d}，在容差 {} 内（{basis_zh}）", rules.tolerance),
-            format!("R3 actual {a_inc} differs from expected {e_inc} by {d}, within tolerance {} ({basis_en})", rules.tolerance),
+            format!("R3 实得 {a_inc} 与应得 {e_inc} 相差 {d}，在容差 {} 内（{basis_zh}）", rules.tolerance, basis_zh = basis_zh()),
+            format!("R3 actual {a_inc} differs from expected {e_inc} by {d}, within tolerance {} ({basis_en})", rules.tolerance, basis_en = basis_en()),
         ),
         Category::RateMismatch => {
             let rates: BTreeSet<String> = f.incentive_rows.iter().filter_map(|&i| ctx.loaded.incentives.rate[i as usize]).map(|v| pct(from_phys(v))).collect();
             let rates = rates.into_iter().collect::<Vec<_>>().join("/");
             (
-                format!("R4 激励明细的激励比例 {rates} 与政策比例不符（{basis_zh}）：应得 {e_inc}，实得 {a_inc}，差额 {d}"),
-                format!("R4 the statement's rate {rates} differs from the policy ({basis_en}): expected {e_inc}, actual {a_inc}, difference {d}"),
+                format!("R4 激励明细的激励比例 {rates} 与政策比例不符（{basis_zh}）：应得 {e_inc}，实得 {a_inc}，差额 {d}", basis_zh = basis_zh()),
+                format!("R4 the statement's rate {rates} differs from the policy ({basis_en}): expected {e_inc}, actual {a_inc}, difference {d}", basis_en = basis_en()),
             )
         }
         Category::BaseMismatch => {
@@ -655,25 +657,25 @@ fn explain(f: &FindingRef, seen: Seen, ctx: &Context, products: &[usize], na: &B
             )
         }
         Category::AmountMismatch => (
-            format!("R6 激励金额不符：应得 {e_inc}（{basis_zh}），实得 {a_inc}，差额 {d}"),
-            format!("R6 amount differs: expected {e_inc} ({basis_en}), actual {a_inc}, difference {d}"),
+            format!("R6 激励金额不符：应得 {e_inc}（{basis_zh}），实得 {a_inc}，差额 {d}", basis_zh = basis_zh()),
+            format!("R6 amount differs: expected {e_inc} ({basis_en}), actual {a_inc}, difference {d}", basis_en = basis_en()),
         ),
         Category::PeriodShift => (
-            format!("R7 应在对账期次 {exp_p} 结算的激励 {e_inc}{}（{basis_zh}）出现在 {p}，实得 {a_inc}，差额 {d}", shift_zh()),
-            format!("R7 incentive {e_inc} expected in period {exp_p}{} ({basis_en}) was paid in {p}: actual {a_inc}, difference {d}", shift_en()),
+            format!("R7 应在对账期次 {exp_p} 结算的激励 {e_inc}{}（{basis_zh}）出现在 {p}，实得 {a_inc}，差额 {d}", shift_zh(), basis_zh = basis_zh(), exp_p = exp_p()),
+            format!("R7 incentive {e_inc} expected in period {exp_p}{} ({basis_en}) was paid in {p}: actual {a_inc}, difference {d}", shift_en(), basis_en = basis_en(), exp_p = exp_p()),
         ),
         Category::RolloverPending => (
-            format!("R8 激励 {e_inc}（{basis_zh}）应在对账期次 {exp_p} 结算{}，该期尚未加载", shift_zh()),
-            format!("R8 incentive {e_inc} ({basis_en}) falls due in period {exp_p}{}, which is not loaded yet", shift_en()),
+            format!("R8 激励 {e_inc}（{basis_zh}）应在对账期次 {exp_p} 结算{}，该期尚未加载", shift_zh(), basis_zh = basis_zh(), exp_p = exp_p()),
+            format!("R8 incentive {e_inc} ({basis_en}) falls due in period {exp_p}{}, which is not loaded yet", shift_en(), basis_en = basis_en(), exp_p = exp_p()),
         ),
         // (R2's MATCHED returned above.)
         Category::Matched | Category::Rounding => (
-            format!("R9 应得激励 {e_inc}（{basis_zh}）在容差内，激励明细中无此项"),
-            format!("R9 expected incentive {e_inc} ({basis_en}) is within tolerance; the statement has no line for it"),
+            format!("R9 应得激励 {e_inc}（{basis_zh}）在容差内，激励明细中无此项", basis_zh = basis_zh()),
+            format!("R9 expected incentive {e_inc} ({basis_en}) is within tolerance; the statement has no line for it", basis_en = basis_en()),
         ),
         Category::MissingIncentive => (
-            format!("R10 对账期次 {p} 的激励明细缺少该订单：应得 {e_inc}（{basis_zh}{}），实得 0，差额 {d}", shift_zh()),
-            format!("R10 statement {p} has no incentive for this order: expected {e_inc} ({basis_en}{}), actual 0, difference {d}", shift_en()),
+            format!("R10 对账期次 {p} 的激励明细缺少该订单：应得 {e_inc}（{basis_zh}{}），实得 0，差额 {d}", shift_zh(), basis_zh = basis_zh()),
+            format!("R10 statement {p} has no incentive for this order: expected {e_inc} ({basis_en}{}), actual 0, difference {d}", shift_en(), basis_en = basis_en()),
         ),
         Category::UnexpectedIncentive => {
             let (zh, en) = if seen.ineligible {
