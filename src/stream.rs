@@ -19,17 +19,17 @@
 //!    period in partition order: the partitions are trade id ranges, so that is sorted order.
 //!    The first period in scope (no finding comes before it) is appended while pass 2 runs, each
 //!    partition's as soon as those before it are done; only the later periods are copied from
-//!    the part files at the end. findings.csv and the part files are written, and the parts read
-//!    back, around the page cache ([`report::direct`]): on the machines we measure, fresh
-//!    page-cache pages cost more than the device (BENCHMARKS.md).
+//!    the part files at the end. findings.csv, the part files and the spill are written, and
+//!    read back, around the page cache ([`report::direct`]): on the machines we measure, fresh
+//!    page-cache pages cost more than the device (BENCHMARKS.md). Each worker reads its next
+//!    partition's spill while it reconciles the current one.
 //!
 //! The outputs are byte-identical to an in-memory run on the same inputs (tested). Peak memory is
 //! that of one block plus one partition. The partner bill check and the workbook and HTML
 //! reports are not available in this mode yet: they are refused with a message, not skipped.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::app::{Error, RunArgs, Status};
@@ -96,48 +96,62 @@ impl Ranges {
     }
 }
 
-/// One spill file per partition for one kind.
+/// One spill file per partition for one kind, written around the page cache
+/// ([`report::direct::DirectFiles`]): each is read back once, by its partition.
 struct Spiller {
     paths: Vec<PathBuf>,
-    files: Vec<BufWriter<File>>,
+    files: report::direct::DirectFiles,
     buf: Vec<u8>,
 }
 
 impl Spiller {
     fn create(dir: &Path, kind: &str, n: usize) -> std::io::Result<Spiller> {
         let paths: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("{kind}-{i:04}.bin"))).collect();
-        let files = paths.iter().map(|p| File::create(p).map(|f| BufWriter::with_capacity(256 << 10, f))).collect::<Result<_, _>>()?;
+        let files = report::direct::DirectFiles::create(&paths)?;
         Ok(Spiller { paths, files, buf: Vec::new() })
     }
 
-    /// Writes each row of `sink` to its partition: provenance, then the typed row.
+    /// Writes each row of `sink` to its partition: its length, provenance, then the typed row.
     fn route<S: Spill>(&mut self, sink: &S, prov: &[(u32, u32)], ranges: &Ranges) -> std::io::Result<()> {
         for (i, (table, loc)) in prov.iter().enumerate().take(sink.rows()) {
             let (trade, _) = sink.partition_key(i);
             self.buf.clear();
+            self.buf.extend_from_slice(&[0; 4]);
             self.buf.extend_from_slice(&table.to_le_bytes());
             self.buf.extend_from_slice(&loc.to_le_bytes());
             sink.encode(i, &mut self.buf);
-            let f = &mut self.files[ranges.of(trade)];
-            f.write_all(&(self.buf.len() as u32).to_le_bytes())?;
-            f.write_all(&self.buf)?;
+            let len = (self.buf.len() - 4) as u32;
+            self.buf[..4].copy_from_slice(&len.to_le_bytes());
+            self.files.write(ranges.of(trade), &self.buf)?;
         }
         Ok(())
     }
 
     fn finish(self) -> std::io::Result<Vec<PathBuf>> {
-        for mut f in self.files {
-            f.flush()?;
-        }
+        self.files.finish()?;
         Ok(self.paths)
     }
 }
 
-/// Reads a spill file back into a sink and its provenance rows.
-fn read_back<S: Spill>(path: &Path, sink: &mut S, prov: &mut Provenance) -> Result<(), Error> {
-    let mut bytes = Vec::new();
-    File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io_error(path))?;
-    let _ = std::fs::remove_file(path);
+/// A partition's two spill files read (consumption, incentives): buffers and lengths.
+struct Spilled {
+    cons: (report::direct::Aligned, usize),
+    inc: (report::direct::Aligned, usize),
+}
+
+/// Reads a partition's spill files into `bufs` (read ahead of the partition, on a thread of
+/// its own) and removes them.
+fn read_spills(cons: &Path, inc: &Path, bufs: [report::direct::Aligned; 2]) -> Result<Spilled, Error> {
+    let [a, b] = bufs;
+    let cons_read = report::direct::read_into(cons, a).map_err(io_error(cons))?;
+    let inc_read = report::direct::read_into(inc, b).map_err(io_error(inc))?;
+    let _ = std::fs::remove_file(cons);
+    let _ = std::fs::remove_file(inc);
+    Ok(Spilled { cons: cons_read, inc: inc_read })
+}
+
+/// Decodes a spill file's records into a sink and its provenance rows.
+fn read_back<S: Spill>(bytes: &[u8], path: &Path, sink: &mut S, prov: &mut Provenance) -> Result<(), Error> {
     // Count the records first, so that the columns are allocated once.
     let (mut n, mut at) = (0usize, 0usize);
     while let Some(len) = bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes) {
@@ -146,7 +160,7 @@ fn read_back<S: Spill>(path: &Path, sink: &mut S, prov: &mut Provenance) -> Resu
     }
     sink.reserve(n);
     prov.rows.reserve(n);
-    let mut input: &[u8] = &bytes;
+    let mut input: &[u8] = bytes;
     let corrupt = || Error::Usage(format!("{}: a partition file of this run is damaged (was the temporary directory changed during the run?)", path.display()));
     while !input.is_empty() {
         let len = input.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).ok_or_else(corrupt)? as usize;
@@ -295,16 +309,23 @@ struct Shared<'a> {
     first: Option<Period>,
 }
 
-/// Reconciles partition `p` from its spill files.
-fn partition(p: usize, cons: &Path, inc: &Path, sh: &Shared) -> Result<Part, Error> {
+/// A partition's rows, decoded from its spill files' bytes.
+fn decode_partition(spilled: &mut Spilled, cons: &Path, inc: &Path, sh: &Shared) -> Result<Loaded, Error> {
     let mut loaded = Loaded { customers: sh.customers.cloned(), ..Loaded::default() };
     loaded.consumption.counted = vec![Vec::new(); sh.rules.counted.len()];
     let mut prov = cited(sh.cons_prov);
-    read_back(cons, &mut loaded.consumption, &mut prov)?;
+    let (buf, len) = &mut spilled.cons;
+    read_back(&buf.bytes()[..*len], cons, &mut loaded.consumption, &mut prov)?;
     loaded.consumption.prov = prov;
     let mut prov = cited(sh.inc_prov);
-    read_back(inc, &mut loaded.incentives, &mut prov)?;
+    let (buf, len) = &mut spilled.inc;
+    read_back(&buf.bytes()[..*len], inc, &mut loaded.incentives, &mut prov)?;
     loaded.incentives.prov = prov;
+    Ok(loaded)
+}
+
+/// Reconciles partition `p` from its decoded rows.
+fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, Error> {
     let path = sh.tmp.join(format!("findings-{p:04}.csv"));
     // Written around the page cache: read back once, at the end (report::direct).
     let mut file = report::direct::DirectFile::create(&path).map_err(io_error(&path))?;
@@ -404,22 +425,41 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let done: std::sync::Mutex<Done> = std::sync::Mutex::new(Done { parts: (0..n).map(|_| None).collect(), written: 0, out: findings_csv });
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let p = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if p >= n {
-                    break;
-                }
-                let r = partition(p, &cons_parts[p], &inc_parts[p], &shared);
-                counter.inc();
-                let failed = match done.lock() {
-                    Ok(mut d) => {
-                        d.parts[p] = Some(r);
-                        d.write_heads().is_err()
-                    }
-                    Err(_) => true,
+            scope.spawn(|| {
+                // Each worker reads its next partition's spill on a thread of its own while it
+                // reconciles the current one (the reads wait on the device), into the buffers
+                // the current one was read into (decoded by then).
+                let claim = || Some(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).filter(|&p| p < n);
+                let read = |p: usize, bufs: [report::direct::Aligned; 2]| {
+                    let (cons, inc) = (cons_parts[p].clone(), inc_parts[p].clone());
+                    std::thread::spawn(move || read_spills(&cons, &inc, bufs))
                 };
-                if failed {
-                    next.store(n, std::sync::atomic::Ordering::Relaxed);
+                let fresh = || [report::direct::Aligned::sized(0), report::direct::Aligned::sized(0)];
+                let mut ahead = claim().map(|p| (p, read(p, fresh())));
+                while let Some((p, reading)) = ahead.take() {
+                    let spilled = reading.join().unwrap_or_else(|_| Err(Error::Usage("a thread reading partition files panicked".into())));
+                    let mut spare = None;
+                    let loaded = spilled.and_then(|mut s| {
+                        let loaded = decode_partition(&mut s, &cons_parts[p], &inc_parts[p], &shared);
+                        spare = Some([s.cons.0, s.inc.0]);
+                        loaded
+                    });
+                    ahead = claim().map(|q| (q, read(q, spare.take().unwrap_or_else(fresh))));
+                    let r = loaded.and_then(|l| partition(p, l, &shared));
+                    counter.inc();
+                    let failed = match done.lock() {
+                        Ok(mut d) => {
+                            d.parts[p] = Some(r);
+                            d.write_heads().is_err()
+                        }
+                        Err(_) => true,
+                    };
+                    if failed {
+                        next.store(n, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                if let Some((_, reading)) = ahead {
+                    let _ = reading.join();
                 }
             });
         }

@@ -420,7 +420,7 @@ impl Packing {
 }
 
 /// The incentive frame: one row per accepted incentive row.
-/// `keys` are the rows' key codes ([`KeyCodes::codes`]).
+/// `keys` are the rows' key codes ([`KeyCodes::incentives`]), `packed` their [`Packing`] numbers.
 pub fn incentive_frame(inc: &Incentives, keys: Vec<u64>, packed: Option<Vec<u64>>) -> PolarsResult<LazyFrame> {
     let n = inc.len();
     let mut df = DataFrame::new(

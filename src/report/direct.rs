@@ -9,8 +9,10 @@
 //! is written zero-padded and the file cut back to its length.
 //!
 //! A streamed run's findings part files are written the same way and read back by
-//! [`read_ranges`], several reads in flight, also with `O_DIRECT`. Buffers are pooled across
-//! files, so that a run touches the same few megabytes again and again.
+//! [`read_ranges`], several reads in flight, also with `O_DIRECT`; its spill (one file per
+//! partition, appended to a row at a time) by [`DirectFiles`], small buffers per file and one
+//! writer thread, and read back whole by [`read_into`]. Buffers are reused across files, so that
+//! a run touches the same few megabytes again and again.
 //!
 //! Where the file system refuses `O_DIRECT` (tmpfs, some network file systems) or on other
 //! systems than Linux, the same type writes through the page cache: the bytes are the same.
@@ -22,44 +24,50 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 /// Bytes per buffer: a multiple of every device block size.
-const BUFFER: usize = 8 << 20;
+const BUFFER: usize = 4 << 20;
 /// Buffers in all: one being filled, the others being written.
 const BUFFERS: usize = 3;
 /// The alignment `O_DIRECT` asks of buffers, lengths and offsets (4096 covers 512-byte and
 /// 4 KiB logical blocks).
 const ALIGN: usize = 4096;
 
-/// A heap buffer of [`BUFFER`] bytes aligned to [`ALIGN`].
-struct Aligned {
+/// A zeroed heap buffer aligned to 4096 bytes (4 MiB unless made with `sized`).
+pub struct Aligned {
     ptr: std::ptr::NonNull<u8>,
+    len: usize,
 }
 
 // The buffer is plain bytes owned by whichever thread holds it.
 unsafe impl Send for Aligned {}
 
 impl Aligned {
-    fn layout() -> std::alloc::Layout {
-        std::alloc::Layout::from_size_align(BUFFER, ALIGN).expect("a valid layout")
+    fn layout(len: usize) -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(len.max(ALIGN), ALIGN).expect("a valid layout")
     }
 
     fn new() -> Aligned {
-        let layout = Self::layout();
+        Aligned::sized(BUFFER)
+    }
+
+    /// A buffer of `len` bytes (at least one block).
+    pub fn sized(len: usize) -> Aligned {
+        let layout = Self::layout(len);
         // SAFETY: the layout has a non-zero size. Zeroed, so every byte is initialised.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
         let ptr = std::ptr::NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        Aligned { ptr }
+        Aligned { ptr, len: layout.size() }
     }
 
-    fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: `ptr` points to BUFFER initialised bytes owned by self.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), BUFFER) }
+    pub fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr` points to `len` initialised bytes owned by self.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 
 impl Drop for Aligned {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with the same layout.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout()) }
+        // SAFETY: allocated in `sized` with the same layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.len)) }
     }
 }
 
@@ -74,6 +82,9 @@ fn take_buffer() -> Aligned {
 }
 
 fn give_back(b: Aligned) {
+    if b.len != BUFFER {
+        return;
+    }
     if let Ok(mut p) = POOL.lock() {
         if p.len() < POOLED {
             p.push(b);
@@ -89,14 +100,54 @@ struct Job {
     last: bool,
 }
 
+/// A writer thread and the channel of its jobs; it stops at its first error, which `send` and
+/// `finish` then return. Dropped unfinished (an error elsewhere), it stops the thread.
+struct Writer<T> {
+    jobs: Option<SyncSender<T>>,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl<T: Send + 'static> Writer<T> {
+    fn spawn(name: &str, capacity: usize, work: impl FnOnce(Receiver<T>) -> std::io::Result<()> + Send + 'static) -> std::io::Result<Writer<T>> {
+        let (jobs, rx) = sync_channel::<T>(capacity);
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || work(rx))?;
+        Ok(Writer { jobs: Some(jobs), thread: Some(thread) })
+    }
+
+    fn send(&mut self, job: T) -> std::io::Result<()> {
+        match self.jobs.as_ref().map(|j| j.send(job)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.finish().err().unwrap_or_else(|| std::io::Error::other("the file writer thread stopped"))),
+        }
+    }
+
+    /// Closes the channel and waits for the thread: its result.
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.jobs = None;
+        match self.thread.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("the file writer thread panicked")),
+            None => Err(std::io::Error::other("the file writer thread stopped")),
+        }
+    }
+}
+
+impl<T> Drop for Writer<T> {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(h) = self.thread.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// A file written from aligned buffers by a writer thread (see the module text).
 pub struct DirectFile {
     path: PathBuf,
     buf: Option<Aligned>,
     len: usize,
-    jobs: Option<SyncSender<Job>>,
+    writer: Writer<Job>,
     free: Receiver<Aligned>,
-    writer: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 /// Opens `path` for writing, truncated, with `O_DIRECT` where the system has it.
@@ -137,33 +188,49 @@ fn buffered(_: &File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The writer thread: writes each job's bytes in turn and gives its buffer back.
-fn write_jobs(mut file: File, mut direct: bool, jobs: Receiver<Job>, free: SyncSender<Aligned>) -> std::io::Result<()> {
-    let mut total = 0u64;
-    for mut job in jobs {
-        let len = job.len;
+/// One file being written by a writer thread: whole blocks with `O_DIRECT` while it lasts.
+struct Out {
+    file: File,
+    direct: bool,
+    written: u64,
+}
+
+impl Out {
+    /// Appends `buf[..len]`; `last`: the file's final bytes (then cut to its length).
+    fn write(&mut self, buf: &mut Aligned, len: usize, last: bool) -> std::io::Result<()> {
         // A direct write must be whole blocks: the last one is padded with zeros and the file
         // cut back to its length afterwards.
-        let padded = if direct && job.last { len.next_multiple_of(ALIGN) } else { len };
-        job.buf.bytes()[len..padded].fill(0);
-        match file.write_all(&job.buf.bytes()[..padded]) {
+        let padded = if self.direct && last { len.next_multiple_of(ALIGN) } else { len };
+        buf.bytes()[len..padded].fill(0);
+        match self.file.write_all(&buf.bytes()[..padded]) {
             Ok(()) => {}
-            Err(e) if direct && e.raw_os_error() == Some(EINVAL) => {
+            Err(e) if self.direct && e.raw_os_error() == Some(EINVAL) => {
                 // Refused (a file system without O_DIRECT, or an alignment it will not take):
                 // the rest goes through the page cache. Whether part of the buffer was written
                 // is unknown, so write it again from where this buffer begins.
-                buffered(&file)?;
-                direct = false;
+                buffered(&self.file)?;
+                self.direct = false;
                 use std::io::Seek;
-                file.seek(std::io::SeekFrom::Start(total))?;
-                file.write_all(&job.buf.bytes()[..len])?;
+                self.file.seek(std::io::SeekFrom::Start(self.written))?;
+                self.file.write_all(&buf.bytes()[..len])?;
             }
             Err(e) => return Err(e),
         }
-        total += len as u64;
+        self.written += len as u64;
+        if last {
+            self.file.set_len(self.written)?;
+        }
+        Ok(())
+    }
+}
+
+/// The writer thread: writes each job's bytes in turn and gives its buffer back.
+fn write_jobs(file: File, direct: bool, jobs: Receiver<Job>, free: SyncSender<Aligned>) -> std::io::Result<()> {
+    let mut out = Out { file, direct, written: 0 };
+    for mut job in jobs {
+        out.write(&mut job.buf, job.len, job.last)?;
         if job.last {
             give_back(job.buf);
-            file.set_len(total)?;
             break;
         }
         // The owner may have stopped taking buffers back (an error on its side): fine.
@@ -180,43 +247,29 @@ const EINVAL: i32 = 22;
 impl DirectFile {
     pub fn create(path: &Path) -> std::io::Result<DirectFile> {
         let (file, direct) = open(path)?;
-        let (jobs, job_rx) = sync_channel::<Job>(BUFFERS);
         let (free_tx, free) = sync_channel::<Aligned>(BUFFERS);
         for _ in 1..BUFFERS {
             free_tx.send(take_buffer()).expect("room for every buffer");
         }
-        let writer = std::thread::Builder::new().name("recon-writer".into()).spawn(move || write_jobs(file, direct, job_rx, free_tx))?;
-        Ok(DirectFile { path: path.to_path_buf(), buf: Some(take_buffer()), len: 0, jobs: Some(jobs), free, writer: Some(writer) })
+        let writer = Writer::spawn("recon-writer", BUFFERS, move |jobs| write_jobs(file, direct, jobs, free_tx))?;
+        Ok(DirectFile { path: path.to_path_buf(), buf: Some(take_buffer()), len: 0, writer, free })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The writer thread's error once it has stopped (it stops on its first error).
-    fn writer_error(&mut self) -> std::io::Error {
-        self.jobs = None;
-        match self.writer.take().map(|h| h.join()) {
-            Some(Ok(Err(e))) => e,
-            Some(Err(_)) => std::io::Error::other("the file writer thread panicked"),
-            _ => std::io::Error::other("the file writer thread stopped"),
-        }
-    }
-
     /// Hands the full buffer to the writer thread and takes a free one.
     fn send_full(&mut self) -> std::io::Result<()> {
         let buf = self.buf.take().expect("a buffer between calls");
-        let sent = self.jobs.as_ref().map(|j| j.send(Job { buf, len: self.len, last: false }));
-        if !matches!(sent, Some(Ok(()))) {
-            return Err(self.writer_error());
-        }
+        self.writer.send(Job { buf, len: self.len, last: false })?;
         self.len = 0;
         match self.free.recv() {
             Ok(b) => {
                 self.buf = Some(b);
                 Ok(())
             }
-            Err(_) => Err(self.writer_error()),
+            Err(_) => Err(self.writer.finish().err().unwrap_or_else(|| std::io::Error::other("the file writer thread stopped"))),
         }
     }
 
@@ -224,17 +277,11 @@ impl DirectFile {
     /// returns `Ok`.
     pub fn finish(mut self) -> std::io::Result<()> {
         let buf = self.buf.take().expect("a buffer between calls");
-        let sent = self.jobs.take().map(|j| j.send(Job { buf, len: self.len, last: true }));
-        let joined = self.writer.take().map(|h| h.join());
+        let written = self.writer.send(Job { buf, len: self.len, last: true }).and_then(|()| self.writer.finish());
         while let Ok(b) = self.free.try_recv() {
             give_back(b);
         }
-        match (sent, joined) {
-            (Some(Ok(())), Some(Ok(r))) => r,
-            (_, Some(Ok(Err(e)))) => Err(e),
-            (_, Some(Err(_))) => Err(std::io::Error::other("the file writer thread panicked")),
-            _ => Err(std::io::Error::other("the file writer thread stopped")),
-        }
+        written
     }
 }
 
@@ -260,14 +307,113 @@ impl Write for DirectFile {
     }
 }
 
-impl Drop for DirectFile {
-    fn drop(&mut self) {
-        // Unfinished (an error elsewhere): stop the writer thread; the file is left partial.
-        self.jobs = None;
-        if let Some(h) = self.writer.take() {
-            let _ = h.join();
+/// Bytes per file buffer of [`DirectFiles`].
+const SMALL: usize = 256 << 10;
+/// Buffers of a [`DirectFiles`] beyond one per file: those on their way to the disk.
+const SPARE: usize = 16;
+
+/// A file's index, a full buffer, how many of its bytes to write, and whether they end it.
+type FilesJob = (usize, Aligned, usize, bool);
+
+/// Many files appended to a little at a time (a streamed run's spill: one file per partition),
+/// written like [`DirectFile`]: each file fills a small aligned buffer, full buffers go to one
+/// writer thread.
+pub struct DirectFiles {
+    bufs: Vec<Option<Aligned>>,
+    lens: Vec<usize>,
+    made: usize,
+    writer: Writer<FilesJob>,
+    free: Receiver<Aligned>,
+}
+
+impl DirectFiles {
+    pub fn create(paths: &[PathBuf]) -> std::io::Result<DirectFiles> {
+        let mut outs = Vec::with_capacity(paths.len());
+        for p in paths {
+            let (file, direct) = open(p)?;
+            outs.push(Out { file, direct, written: 0 });
+        }
+        let (free_tx, free) = sync_channel::<Aligned>(SPARE + paths.len());
+        let writer = Writer::spawn("recon-spill-writer", SPARE, move |jobs: Receiver<FilesJob>| {
+            for (k, mut buf, len, last) in jobs {
+                outs[k].write(&mut buf, len, last)?;
+                let _ = free_tx.send(buf);
+            }
+            Ok(())
+        })?;
+        Ok(DirectFiles { bufs: (0..paths.len()).map(|_| None).collect(), lens: vec![0; paths.len()], made: 0, writer, free })
+    }
+
+    /// A free buffer: one back from the writer, else a new one while there are fewer than one
+    /// per file plus [`SPARE`], else the next one back.
+    fn take(&mut self) -> std::io::Result<Aligned> {
+        if let Ok(b) = self.free.try_recv() {
+            return Ok(b);
+        }
+        if self.made < self.bufs.len() + SPARE {
+            self.made += 1;
+            return Ok(Aligned::sized(SMALL));
+        }
+        self.free.recv().map_err(|_| self.writer.finish().err().unwrap_or_else(|| std::io::Error::other("the spill writer thread stopped")))
+    }
+
+    /// Appends `data` to file `k`.
+    pub fn write(&mut self, k: usize, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() {
+            if self.bufs[k].is_none() {
+                self.bufs[k] = Some(self.take()?);
+                self.lens[k] = 0;
+            }
+            let len = self.lens[k];
+            let n = (SMALL - len).min(data.len());
+            self.bufs[k].as_mut().expect("taken above").bytes()[len..len + n].copy_from_slice(&data[..n]);
+            self.lens[k] += n;
+            data = &data[n..];
+            if self.lens[k] == SMALL {
+                let buf = self.bufs[k].take().expect("taken above");
+                self.writer.send((k, buf, SMALL, false))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what each file has left and waits for the writer thread.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        for k in 0..self.bufs.len() {
+            if let Some(buf) = self.bufs[k].take() {
+                let len = self.lens[k];
+                self.writer.send((k, buf, len, true))?;
+            }
+        }
+        self.writer.finish()
+    }
+}
+
+/// Reads the whole of `path` into `buf` (replaced by a larger one when too small), around the
+/// page cache where the system allows it; returns the buffer and the file's length.
+pub fn read_into(path: &Path, mut buf: Aligned) -> std::io::Result<(Aligned, usize)> {
+    use std::os::unix::fs::FileExt;
+    let (file, mut direct) = open_with(std::fs::OpenOptions::new().read(true), path)?;
+    let len = file.metadata()?.len() as usize;
+    let need = len.next_multiple_of(ALIGN);
+    if buf.len < need {
+        drop(buf);
+        buf = Aligned::sized(need + need / 16);
+    }
+    let mut got = 0;
+    while got < len {
+        match file.read_at(&mut buf.bytes()[got..need], got as u64) {
+            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("{} was cut short while read", path.display()))),
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if direct && e.raw_os_error() == Some(EINVAL) => {
+                buffered(&file)?;
+                direct = false;
+            }
+            Err(e) => return Err(e),
         }
     }
+    Ok((buf, len))
 }
 
 /// Reads the byte ranges `ranges` (`(file index in paths, start, end)`) of the files `paths`,
@@ -446,6 +592,30 @@ mod tests {
             assert_eq!(got[r], &src[start as usize..end as usize], "range {r}");
         }
         assert!(read_back(&[b.clone()], &[(0, 5, b.len() as u64 + 1)]).is_err(), "a range past the end of its file is an error");
+    }
+
+    /// Many files appended to in turn hold exactly what each was given, across buffers, and
+    /// read back whole through a buffer too small at first.
+    #[test]
+    fn many_files_written_in_turns_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..5).map(|i| dir.path().join(format!("spill-{i}"))).collect();
+        let mut expected = vec![Vec::new(); paths.len()];
+        let mut w = DirectFiles::create(&paths).unwrap();
+        for round in 0..2000usize {
+            let k = (round * 7) % 4; // file 4 gets nothing: it stays empty
+            let piece: Vec<u8> = (0..(round * 37 % 3000 + 1)).map(|i| (i + round) as u8).collect();
+            w.write(k, &piece).unwrap();
+            expected[k].extend_from_slice(&piece);
+        }
+        w.finish().unwrap();
+        assert!(expected[0].len() > 2 * SMALL, "the test crosses buffers");
+        let mut buf = Aligned::sized(0);
+        for (p, want) in paths.iter().zip(&expected) {
+            let (b, len) = read_into(p, buf).unwrap();
+            buf = b;
+            assert_eq!(&buf.bytes()[..len], want.as_slice(), "{}", p.display());
+        }
     }
 
     proptest::proptest! {
