@@ -63,21 +63,27 @@ pub struct KeyCodes<'a> {
     pub incentives: Vec<u64>,
 }
 
+/// The distinct values in first-seen order, and each value's number among them (one hash lookup
+/// per value; `n`: how many values to expect).
+fn first_seen<K: std::hash::Hash + Eq + Copy>(values: impl Iterator<Item = K>, n: usize) -> (Vec<K>, Vec<u32>) {
+    let mut seen: polars::prelude::PlHashMap<K, u32> = polars::prelude::PlHashMap::default();
+    let mut distinct: Vec<K> = Vec::new();
+    let mut numbers = Vec::with_capacity(n);
+    for v in values {
+        let next = distinct.len() as u32;
+        numbers.push(*seen.entry(v).or_insert_with(|| {
+            distinct.push(v);
+            next
+        }));
+    }
+    (distinct, numbers)
+}
+
 /// The distinct texts in sort order, and each text's place among them: one hash lookup per text
 /// (first-seen numbers, then renumbered by a sort of the distinct texts).
 fn ranked<'a>(texts: impl Iterator<Item = &'a str>, n: usize) -> (Vec<&'a str>, Vec<u32>) {
     use rayon::prelude::*;
-    let mut seen: polars::prelude::PlHashMap<&'a str, u32> = polars::prelude::PlHashMap::default();
-    let mut distinct: Vec<&'a str> = Vec::new();
-    let mut first_seen = Vec::with_capacity(n);
-    for t in texts {
-        let next = distinct.len() as u32;
-        let code = *seen.entry(t).or_insert_with(|| {
-            distinct.push(t);
-            next
-        });
-        first_seen.push(code);
-    }
+    let (distinct, first_seen) = first_seen(texts, n);
     let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
     order.par_sort_unstable_by_key(|&i| distinct[i as usize]);
     let mut rank = vec![0u32; distinct.len()];
@@ -214,18 +220,7 @@ pub fn product_frame(keys: &[(u32, i32, i32)], codes: &KeyCodes, rules: &RuleSet
 /// a row's product, and each row's place among them (the `prodk` that [`product_frame`] and
 /// [`consumption_frame`] are joined on).
 pub fn product_keys(c: &Consumption, codes: &KeyCodes) -> (Vec<(u32, i32, i32)>, Vec<u32>) {
-    let mut seen: polars::prelude::PlHashMap<(u32, i32, i32), u32> = polars::prelude::PlHashMap::default();
-    let mut distinct = Vec::new();
-    let per_row = (0..c.len())
-        .map(|r| {
-            let k = ((codes.consumption[r] & 0xffff_ffff) as u32, c.mode[r], c.day[r]);
-            *seen.entry(k).or_insert_with(|| {
-                distinct.push(k);
-                (distinct.len() - 1) as u32
-            })
-        })
-        .collect();
-    (distinct, per_row)
+    first_seen((0..c.len()).map(|r| ((codes.consumption[r] & 0xffff_ffff) as u32, c.mode[r], c.day[r])), c.len())
 }
 
 /// `t + n months` on the local calendar; a day past the target month's end clamps to its last day
@@ -443,13 +438,7 @@ pub fn incentive_frame(inc: &Incentives, keys: Vec<u64>, packed: Option<Vec<u64>
 /// Each incentive row's duplicate key as a number, equal exactly when the texts are equal
 /// (counting distinct numbers per key is counting distinct texts, without strings in polars).
 fn dup_codes(keys: &Texts) -> Vec<u32> {
-    let mut seen: polars::prelude::PlHashMap<&str, u32> = polars::prelude::PlHashMap::with_capacity(keys.len());
-    keys.iter()
-        .map(|k| {
-            let next = seen.len() as u32;
-            *seen.entry(k).or_insert(next)
-        })
-        .collect()
+    first_seen(keys.iter(), keys.len()).1
 }
 
 /// Reads a decimal column as physical values at `scale` (nulls stay `None`).
