@@ -44,6 +44,13 @@ use crate::rules::RuleSet;
 /// Input bytes per partition when `--partitions` is not given.
 const BYTES_PER_PARTITION: u64 = 16 << 20;
 
+/// Under a memory limit (a cgroup), input bytes per partition are at most the limit divided by
+/// this: two partitions are reconciled at once, each using several times its input bytes
+/// (10 M rows under a 1 GiB cgroup: 16 MiB partitions peaked at 1.05–1.08 GB and were killed
+/// one time in two; 12 MiB ones at 0.96–0.98 GB, BENCHMARKS.md).
+const LIMIT_PER_PARTITION_BYTE: u64 = 96;
+
+
 /// Short reads per CSV file to sample trade ids for the partition cuts.
 const SAMPLES_PER_FILE: usize = 4096;
 
@@ -253,12 +260,44 @@ pub fn input_bytes(args: &RunArgs, root: &Path) -> Result<u64, Error> {
     Ok(bytes)
 }
 
-/// How many partitions: `--partitions`, else one per [`BYTES_PER_PARTITION`] of input.
+/// How many partitions: `--partitions`, else one per [`BYTES_PER_PARTITION`] of input, or fewer
+/// bytes per partition when the process's cgroup limits its memory ([`memory_limit`]).
 fn partitions(args: &RunArgs, root: &Path) -> Result<usize, Error> {
     if let Some(n) = args.partitions {
         return Ok(n.clamp(1, 4096));
     }
-    Ok((input_bytes(args, root)?.div_ceil(BYTES_PER_PARTITION) as usize).clamp(1, 4096))
+    let limit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|c| memory_limit(&c, Path::new("/sys/fs/cgroup")));
+    Ok((input_bytes(args, root)?.div_ceil(partition_bytes(limit)) as usize).clamp(1, 4096))
+}
+
+/// Input bytes per partition under the memory limit `limit` (bytes), if any.
+fn partition_bytes(limit: Option<u64>) -> u64 {
+    match limit {
+        Some(l) => (l / LIMIT_PER_PARTITION_BYTE).clamp(1 << 20, BYTES_PER_PARTITION),
+        None => BYTES_PER_PARTITION,
+    }
+}
+
+/// The memory limit of the cgroup in `proc_cgroup` (the text of `/proc/self/cgroup`), read under
+/// `sys` (`/sys/fs/cgroup`): v2 `memory.max` or v1 `memory/…/memory.limit_in_bytes`; `None`
+/// when there is none (or it is "max", or v1's "unlimited" near 2^63).
+fn memory_limit(proc_cgroup: &str, sys: &Path) -> Option<u64> {
+    for line in proc_cgroup.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let path = path.trim_start_matches('/');
+        let file = if controllers.is_empty() {
+            sys.join(path).join("memory.max")
+        } else if controllers.split(',').any(|c| c == "memory") {
+            sys.join("memory").join(path).join("memory.limit_in_bytes")
+        } else {
+            continue;
+        };
+        if let Some(limit) = std::fs::read_to_string(file).ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|&v| v < 1 << 60) {
+            return Some(limit);
+        }
+    }
+    None
 }
 
 /// `recon run --streaming`.
@@ -527,7 +566,31 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
 
 #[cfg(test)]
 mod tests {
-    use super::Ranges;
+    use super::{memory_limit, partition_bytes, Ranges, BYTES_PER_PARTITION};
+
+    /// The cgroup memory limit is found for v1 and v2 layouts, and sizes the partitions.
+    #[test]
+    fn a_cgroup_memory_limit_makes_partitions_smaller() {
+        let sys = tempfile::tempdir().unwrap();
+        let v1 = sys.path().join("memory/recon-limit");
+        std::fs::create_dir_all(&v1).unwrap();
+        std::fs::write(v1.join("memory.limit_in_bytes"), "1073741824\n").unwrap();
+        let v1_text = "9:name=systemd:/\n4:memory:/recon-limit\n2:cpu,cpuacct:/\n";
+        assert_eq!(memory_limit(v1_text, sys.path()), Some(1 << 30));
+        let v2 = sys.path().join("user.slice/run");
+        std::fs::create_dir_all(&v2).unwrap();
+        std::fs::write(v2.join("memory.max"), "max\n").unwrap();
+        assert_eq!(memory_limit("0::/user.slice/run\n", sys.path()), None, "max is no limit");
+        std::fs::write(v2.join("memory.max"), "2147483648\n").unwrap();
+        assert_eq!(memory_limit("0::/user.slice/run\n", sys.path()), Some(2 << 30));
+        std::fs::write(v1.join("memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
+        assert_eq!(memory_limit(v1_text, sys.path()), None, "v1's unlimited");
+        assert_eq!(memory_limit("4:memory:/absent\n", sys.path()), None);
+        assert_eq!(partition_bytes(None), BYTES_PER_PARTITION);
+        assert!(partition_bytes(Some(1 << 30)) < 12 << 20);
+        assert_eq!(partition_bytes(Some(8 << 30)), BYTES_PER_PARTITION);
+        assert_eq!(partition_bytes(Some(1 << 20)), 1 << 20);
+    }
 
     /// The partition of a trade id as the plain text comparison gives it.
     fn by_text(r: &Ranges, trade: &str) -> usize {
