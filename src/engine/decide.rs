@@ -587,28 +587,8 @@ fn explain(f: &FindingRef, seen: Seen, ctx: &Context, products: &[usize], na: &B
         let a = money_str(f.actual_incentive.unwrap_or_default(), &mut ba);
         let e = money_str(f.expected_incentive.unwrap_or_default(), &mut be);
         let b = money_str(f.expected_base.unwrap_or_default(), &mut bb);
-        let pieces: [&str; 17] = [
-            "R2 实得激励 ",
-            a,
-            " 等于应得激励 ",
-            e,
-            "（激励基数 ",
-            b,
-            " × 产品 ",
-            &prod_zh,
-            "） | R2 actual incentive ",
-            a,
-            " equals expected ",
-            e,
-            " (base ",
-            b,
-            " × product ",
-            &prod_en,
-            ")",
-        ];
-        for p in pieces {
-            out.push_str(p);
-        }
+        push_all(out, &["R2 实得激励 ", a, " 等于应得激励 ", e, "（激励基数 ", b, " × 产品 ", &prod_zh, "） | "]);
+        push_all(out, &["R2 actual incentive ", a, " equals expected ", e, " (base ", b, " × product ", &prod_en, ")"]);
         return;
     }
     // Made only by the categories that mention them (INELIGIBLE_PRODUCT and NOT_ATTRIBUTED, a
@@ -694,8 +674,8 @@ fn explain(f: &FindingRef, seen: Seen, ctx: &Context, products: &[usize], na: &B
             format!("R13 statement {p} pays {a_inc}, but the loaded consumption has no such order and service"),
         ),
         Category::IneligibleProduct => {
-            let (zh, en) = ineligible_reason(f, ctx);
-            (format!("R14 {zh}，不产生激励"), format!("R14 {en}: it earns no incentive"))
+            ineligible_into(f, ctx, out);
+            return;
         }
         Category::NotAttributed => {
             let (zh, en) = na_reason(f, ctx, na);
@@ -712,30 +692,43 @@ fn explain(f: &FindingRef, seen: Seen, ctx: &Context, products: &[usize], na: &B
     let _ = write!(out, "{zh} | {en}");
 }
 
-fn ineligible_reason(f: &FindingRef, ctx: &Context) -> (String, String) {
+/// R14's explanation, appended to `out` piece by piece (a large run has about one such finding
+/// in nine: no `format!`, each amount printed once).
+fn ineligible_into(f: &FindingRef, ctx: &Context, out: &mut String) {
     let cons = &ctx.loaded.consumption;
-    let total = super::sum_phys(f.consumption_rows.iter().map(|&r| &cons.payment[r as usize]));
-    let mode = f.charging_mode.map_or("-", |m| m.label());
-    let zero_rate: BTreeSet<usize> = f
+    let mut money = [0u8; 48];
+    let total = money_str(super::sum_phys(f.consumption_rows.iter().map(|&r| &cons.payment[r as usize])), &mut money);
+    // The product of rate 0 that made a row ineligible (the first in the rules), if any.
+    let zero_rate = f
         .consumption_rows
         .iter()
         .filter(|&&r| ctx.rows.status[r as usize] == INELIGIBLE)
         .filter_map(|&r| usize::try_from(ctx.rows.product[r as usize]).ok())
-        .collect();
-    match zero_rate.first() {
-        Some(&p) => {
+        .min();
+    match zero_rate {
+        Some(p) => {
             let prod = &ctx.rules.products[p];
-            let reason = if prod.reason.is_empty() { String::new() } else { format!("：{}", prod.reason) };
-            let reason_en = if prod.reason.is_empty() { String::new() } else { format!(" ({})", prod.reason) };
-            (
-                format!("消费 {} 属于产品 {}，其激励比例为 0（规则第 {} 行）{reason}", m(total), prod.id, prod.line),
-                format!("consumption {} is of product {} whose rate is 0 (rules line {}){reason_en}", m(total), prod.id, prod.line),
-            )
+            let mut line = itoa::Buffer::new();
+            let line = line.format(prod.line);
+            let (zh_open, en_open, en_close) = match prod.reason.is_empty() {
+                true => ("", "", ""),
+                false => ("：", " (", ")"),
+            };
+            let reason = prod.reason.as_str();
+            push_all(out, &["R14 消费 ", total, " 属于产品 ", &prod.id, "，其激励比例为 0（规则第 ", line, " 行）", zh_open, reason, "，不产生激励 | "]);
+            push_all(out, &["R14 consumption ", total, " is of product ", &prod.id, " whose rate is 0 (rules line ", line, ")", en_open, reason, en_close, ": it earns no incentive"]);
         }
-        None => (
-            format!("消费 {} 的产品 {}（{mode}）不在激励政策的任何 [[product]] 中", m(total), f.service),
-            format!("consumption {} of {} ({mode}) matches no [[product]] of the policy", m(total), f.service),
-        ),
+        None => {
+            let mode = f.charging_mode.map_or("-", |m| m.label());
+            push_all(out, &["R14 消费 ", total, " 的产品 ", f.service, "（", mode, "）不在激励政策的任何 [[product]] 中，不产生激励 | "]);
+            push_all(out, &["R14 consumption ", total, " of ", f.service, " (", mode, ") matches no [[product]] of the policy: it earns no incentive"]);
+        }
+    }
+}
+
+fn push_all(out: &mut String, pieces: &[&str]) {
+    for piece in pieces {
+        out.push_str(piece);
     }
 }
 
