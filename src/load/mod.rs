@@ -743,7 +743,6 @@ pub struct Customers {
     pub prov: Provenance,
 }
 
-
 impl Sink for Customers {
     type Ctx = Cols;
     /// A customer listed twice is told by the first row: read in file order, in one part.

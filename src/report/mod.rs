@@ -371,11 +371,8 @@ pub fn write_findings(path: &Path, findings: &[Finding], loaded: &Loaded) -> Res
     w.finish()
 }
 
-/// Which findings a streamed run keeps in memory for the outputs other than findings.csv: every
-/// `dispute` (the dispute files), every `review` too when report.html is written (it embeds all
-/// actionable findings), and the first findings that report.xlsx (up to its row limit) or
-/// report.html (up to [`html::MAX_EMBEDDED`]) shows. The rest are dropped once written.
-/// What an emitter keeps for [`Keep`] (see [`Keep::keeping`]).
+/// What an emitter keeps for [`Keep`] (see [`Keep::keeping`]): every finding (`all`), else the
+/// `dispute` ones and, with `review`, the `review` ones.
 #[derive(Debug, Clone, Copy)]
 pub struct Keeping {
     pub all: bool,
@@ -388,6 +385,10 @@ impl Keeping {
     }
 }
 
+/// Which findings a run keeps in memory for the outputs other than findings.csv: every
+/// `dispute` (the dispute files), every `review` too when report.html is written (it embeds all
+/// actionable findings), and the first findings that report.xlsx (up to its row limit) or
+/// report.html (up to [`html::MAX_EMBEDDED`]) shows. The rest are dropped once written.
 pub struct Keep {
     prefix: usize,
     review: bool,
@@ -417,7 +418,7 @@ impl Keep {
 
     pub fn take(&mut self, chunk: Vec<Finding>) {
         for f in chunk {
-            let keep = self.seen < self.prefix || f.action == Action::Dispute || (self.review && f.action == Action::Review);
+            let keep = self.seen < self.prefix || Keeping { all: false, review: self.review }.wants(f.action);
             self.seen += 1;
             if keep {
                 self.kept.push(f);
