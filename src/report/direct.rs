@@ -392,28 +392,48 @@ impl DirectFiles {
 /// Reads the whole of `path` into `buf` (replaced by a larger one when too small), around the
 /// page cache where the system allows it; returns the buffer and the file's length.
 pub fn read_into(path: &Path, mut buf: Aligned) -> std::io::Result<(Aligned, usize)> {
-    use std::os::unix::fs::FileExt;
-    let (file, mut direct) = open_with(std::fs::OpenOptions::new().read(true), path)?;
-    let len = file.metadata()?.len() as usize;
+    let mut file = In::open(path)?;
+    let len = file.file.metadata()?.len() as usize;
     let need = len.next_multiple_of(ALIGN);
     if buf.len < need {
         drop(buf);
         buf = Aligned::sized(need + need / 16);
     }
-    let mut got = 0;
-    while got < len {
-        match file.read_at(&mut buf.bytes()[got..need], got as u64) {
-            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("{} was cut short while read", path.display()))),
-            Ok(k) => got += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if direct && e.raw_os_error() == Some(EINVAL) => {
-                buffered(&file)?;
-                direct = false;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    file.read_at_least(&mut buf.bytes()[..need], 0, len).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     Ok((buf, len))
+}
+
+/// A file open for reading, with `O_DIRECT` while the system takes it.
+struct In {
+    file: File,
+    direct: bool,
+}
+
+impl In {
+    fn open(path: &Path) -> std::io::Result<In> {
+        let (file, direct) = open_with(std::fs::OpenOptions::new().read(true), path)?;
+        Ok(In { file, direct })
+    }
+
+    /// Reads into `buf` (whole blocks, for a direct read) from `offset` until at least `need`
+    /// bytes are in; a direct read the system refuses is retried through the page cache.
+    fn read_at_least(&mut self, buf: &mut [u8], offset: u64, need: usize) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut got = 0;
+        while got < need {
+            match self.file.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("it ends before byte {}", offset + need as u64))),
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if self.direct && e.raw_os_error() == Some(EINVAL) => {
+                    buffered(&self.file)?;
+                    self.direct = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads the byte ranges `ranges` (`(file index in paths, start, end)`) of the files `paths`,
@@ -441,7 +461,7 @@ pub fn read_ranges(paths: &[PathBuf], ranges: &[(usize, u64, u64)], mut each: im
             channels.push(rx);
             let pieces = &pieces;
             scope.spawn(move || {
-                let mut open: Option<(usize, File, bool)> = None;
+                let mut open: Option<(usize, In)> = None;
                 for piece in pieces.iter().skip(k).step_by(readers) {
                     let read = read_piece(paths, piece, &mut open).map(|buf| (buf, *piece));
                     let failed = read.is_err();
@@ -481,31 +501,17 @@ struct Piece {
 
 /// Reads one piece into a pooled buffer (`open`: the reader's open file, kept between pieces);
 /// errors name the file.
-fn read_piece(paths: &[PathBuf], p: &Piece, open: &mut Option<(usize, File, bool)>) -> std::io::Result<Aligned> {
+fn read_piece(paths: &[PathBuf], p: &Piece, open: &mut Option<(usize, In)>) -> std::io::Result<Aligned> {
     read_piece_in(paths, p, open).map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {}: {e}", paths[p.file].display())))
 }
 
-fn read_piece_in(paths: &[PathBuf], p: &Piece, open: &mut Option<(usize, File, bool)>) -> std::io::Result<Aligned> {
-    use std::os::unix::fs::FileExt;
-    if open.as_ref().is_none_or(|(f, _, _)| *f != p.file) {
-        let (file, direct) = open_with(std::fs::OpenOptions::new().read(true), &paths[p.file])?;
-        *open = Some((p.file, file, direct));
+fn read_piece_in(paths: &[PathBuf], p: &Piece, open: &mut Option<(usize, In)>) -> std::io::Result<Aligned> {
+    if open.as_ref().is_none_or(|(f, _)| *f != p.file) {
+        *open = Some((p.file, In::open(&paths[p.file])?));
     }
-    let (_, file, direct) = open.as_mut().expect("opened above");
+    let (_, file) = open.as_mut().expect("opened above");
     let mut buf = take_buffer();
-    let mut got = 0;
-    while got < p.hi {
-        match file.read_at(&mut buf.bytes()[got..p.window], p.at + got as u64) {
-            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("it ends before byte {}", p.at + p.hi as u64))),
-            Ok(k) => got += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if *direct && e.raw_os_error() == Some(EINVAL) => {
-                buffered(file)?;
-                *direct = false;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    file.read_at_least(&mut buf.bytes()[..p.window], p.at, p.hi)?;
     Ok(buf)
 }
 
