@@ -437,7 +437,7 @@ fn build<T>(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: 
     let customer_name: &str = consumption_rows
         .iter()
         .find_map(|&r| cons.customer_name.get(r as usize))
-        .or_else(|| customer_of(ctx, consumption_rows, customer_id).and_then(|c| c.customer_name.as_deref()))
+        .or_else(|| customer_at(ctx, consumption_rows, customer_id).and_then(|i| ctx.loaded.customers.as_deref()?.names.get(i)))
         .or_else(|| incentive_rows.iter().find_map(|&r| inc.customer_name.get(r as usize)))
         .unwrap_or_default();
     let charging_mode = first_mode(consumption_rows.iter().map(|&r| cons.mode[r as usize]).chain(incentive_rows.iter().map(|&r| inc.mode[r as usize])));
@@ -516,13 +516,18 @@ fn build<T>(k: &Key, shifted: Option<&Key>, category: Category, rule: u8, seen: 
 /// consumption row when it has one): through that row's position, found once per row, else
 /// looked up by id.
 fn customer_of<'a>(ctx: &Context<'a>, consumption_rows: &[u32], customer_id: &str) -> Option<&'a crate::load::Customer> {
+    ctx.loaded.customers.as_deref()?.list.get(customer_at(ctx, consumption_rows, customer_id)?)
+}
+
+/// The position of the key's customer in the customers file's list (by its first consumption
+/// row, else by `customer_id`).
+fn customer_at(ctx: &Context, consumption_rows: &[u32], customer_id: &str) -> Option<usize> {
     let customers = ctx.loaded.customers.as_deref()?;
-    let i = match consumption_rows.first().and_then(|&r| ctx.rows.customer.get(r as usize)) {
-        Some(&i) if i == super::frames::NO_CUSTOMER => return None,
-        Some(&i) => i as usize,
-        None => *customers.index.get(customer_id)?,
-    };
-    customers.list.get(i)
+    match consumption_rows.first().and_then(|&r| ctx.rows.customer.get(r as usize)) {
+        Some(&i) if i == super::frames::NO_CUSTOMER => None,
+        Some(&i) => Some(i as usize),
+        None => customers.index.get(customer_id).copied(),
+    }
 }
 
 /// Did the expected rows of this key roll over through the late window, or a lag?

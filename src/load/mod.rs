@@ -728,7 +728,6 @@ impl Sink for Incentives {
 #[derive(Debug, Clone)]
 pub struct Customer {
     pub customer_id: String,
-    pub customer_name: Option<String>,
     pub association: Association,
     pub associated_at: Option<i64>,
     pub rebound_at: Option<i64>,
@@ -740,6 +739,10 @@ pub struct Customers {
     /// Customer id → position in `list` (a fast hash: a large run looks up every consumption
     /// row's customer, and most findings' names).
     pub index: polars::prelude::PlHashMap<String, usize>,
+    /// Each customer's name, by position in `list`: kept apart, in one buffer, because most
+    /// findings read a name, and reading it from the scattered `Customer`s missed the cache
+    /// (perf: the name's read was most of deciding a key's time).
+    pub names: OptTexts,
     pub prov: Provenance,
 }
 
@@ -753,10 +756,12 @@ impl Sink for Customers {
         if self.list.is_empty() {
             *self = o;
         } else {
+            let mut o = o;
             for c in o.list {
                 self.index.insert(c.customer_id.clone(), self.list.len());
                 self.list.push(c);
             }
+            self.names.append(&mut o.names);
         }
     }
 
@@ -781,9 +786,9 @@ impl Sink for Customers {
         let associated_at = c.parse(cells, "associated_at", |v| parse_time(v, tz))?;
         let rebound_at = c.parse(cells, "rebound_at", |v| parse_time(v, tz))?;
         self.index.insert(customer_id.to_string(), self.list.len());
+        self.names.push(c.get(cells, "customer_name"));
         self.list.push(Customer {
             customer_id: customer_id.to_string(),
-            customer_name: c.get(cells, "customer_name").map(str::to_string),
             association,
             associated_at,
             rebound_at,
