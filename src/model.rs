@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use rust_decimal::Decimal;
 
 /// Money and rates are exact decimals. Inside polars they are `Decimal(38, AMOUNT_SCALE)`.
@@ -162,6 +162,11 @@ impl PolicyTz {
     pub fn format(self, ts: i64) -> String {
         let off = self.offset();
         match off.timestamp_opt(ts, 0).single() {
+            // (fields written one by one, where they are what %Y-%m-%d writes: chrono's `format`
+            // parses its pattern on every call, and a run formats a time per NOT_ATTRIBUTED key)
+            Some(t) if (0..=9999).contains(&t.year()) => {
+                format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} GMT{off}", t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second())
+            }
             Some(t) => format!("{} GMT{}", t.format("%Y-%m-%d %H:%M:%S"), off),
             None => ts.to_string(),
         }
@@ -521,6 +526,14 @@ mod tests {
     // Below 2^96 / 100, where padding to two decimals fits a Decimal (above it the Decimal print
     // drops decimals; money_str keeps two).
     proptest::proptest! {
+        #[test]
+        fn a_time_reads_as_chrono_formats_it(ts in -80_000_000_000i64..300_000_000_000, offset_min in -14 * 60i32..=14 * 60) {
+            let tz = PolicyTz { offset_secs: offset_min * 60 };
+            let off = tz.offset();
+            let by_chrono = off.timestamp_opt(ts, 0).single().map(|t| format!("{} GMT{}", t.format("%Y-%m-%d %H:%M:%S"), off));
+            proptest::prop_assert_eq!(Some(tz.format(ts)), by_chrono);
+        }
+
         #[test]
         fn money_text_equals_the_decimal_print(lo in proptest::num::u32::ANY, mid in proptest::num::u32::ANY, hi in 0u32..42_949_672, neg: bool, scale in 0u32..=28) {
             let d = Decimal::from_parts(lo, mid, hi, neg, scale);
