@@ -422,6 +422,22 @@ pub fn money_str(v: Decimal, buf: &mut [u8; 48]) -> &str {
     if m == 0 {
         return "0.00";
     }
+    // Most amounts are whole cents (sums of inputs read at AMOUNT_SCALE, amounts rounded to
+    // cents): printed from the number of cents, without going over each trailing zero.
+    if let Some(cents) = whole_cents(m, v.scale()) {
+        let mut out = 0;
+        if v.is_sign_negative() {
+            buf[0] = b'-';
+            out = 1;
+        }
+        let mut int = itoa::Buffer::new();
+        let int = int.format(cents / 100).as_bytes();
+        buf[out..out + int.len()].copy_from_slice(int);
+        out += int.len();
+        let c = (cents % 100) as u8;
+        buf[out..out + 3].copy_from_slice(&[b'.', b'0' + c / 10, b'0' + c % 10]);
+        return std::str::from_utf8(&buf[..out + 3]).unwrap_or("0.00");
+    }
     // The digits, least significant first, in 64-bit arithmetic (128-bit division is a slow
     // library call): a wide mantissa is taken as two halves of at most 19 digits.
     let (mut digits, mut n) = ([0u8; 40], 0usize);
@@ -465,6 +481,19 @@ pub fn money_str(v: Decimal, buf: &mut [u8; 48]) -> &str {
     }
     // Only ASCII digits, '.' and '-' were written.
     std::str::from_utf8(&buf[..out]).unwrap_or("0.00")
+}
+
+/// The mantissa `m` at `scale` as a whole number of cents, when it is one and fits 64 bits.
+fn whole_cents(m: u128, scale: u32) -> Option<u64> {
+    let m = u64::try_from(m).ok()?;
+    match scale {
+        0..=2 => m.checked_mul(10u64.pow(2 - scale)),
+        3..=21 => {
+            let unit = 10u64.pow(scale - 2);
+            (m % unit == 0).then_some(m / unit)
+        }
+        _ => None,
+    }
 }
 
 /// Appends the decimal digits of `x`, least significant first, at least `at_least` of them.
@@ -538,6 +567,18 @@ mod tests {
         fn money_text_equals_the_decimal_print(lo in proptest::num::u32::ANY, mid in proptest::num::u32::ANY, hi in 0u32..42_949_672, neg: bool, scale in 0u32..=28) {
             let d = Decimal::from_parts(lo, mid, hi, neg, scale);
             proptest::prop_assert_eq!(fmt_money(d), money_by_decimal(d));
+        }
+
+        #[test]
+        fn money_text_of_whole_cents(cents in proptest::num::u64::ANY, small in 0u64..100_000_000, neg: bool, scale in 0u32..=28) {
+            // cents × 10^(scale-2) at any scale, so that the whole-cents path is taken when it fits
+            for c in [cents, small] {
+                let (m, s) = if scale >= 2 { (u128::from(c).checked_mul(10u128.pow(scale - 2)), scale) } else { (Some(u128::from(c)), 2) };
+                if let Some(m) = m.filter(|&m| m < 1u128 << 96) {
+                    let d = Decimal::from_i128_with_scale(if neg { -(m as i128) } else { m as i128 }, s);
+                    proptest::prop_assert_eq!(fmt_money(d), money_by_decimal(d));
+                }
+            }
         }
 
         #[test]
