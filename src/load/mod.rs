@@ -19,7 +19,7 @@ use crate::model::{Association, ChargingMode, Component, ModeCoding, Period, Pol
 use crate::rules::RuleSet;
 use schema::{aliases_for, map_headers, HeaderMap, Kind};
 use table::{read_tables, CiteStyle, InputFile, Table};
-use values::{parse_amount_phys, parse_naive, parse_rate_phys, parse_time};
+use values::{parse_amount_phys, parse_naive, parse_rate_phys, parse_time, trim};
 
 /// An input that cannot be used at all. Each names the file and says what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -394,15 +394,6 @@ impl Cols {
     }
 }
 
-/// `s.trim()`, without looking at each character when the first and the last are plainly not
-/// white space (ASCII other than tab to CR and space).
-fn trim(s: &str) -> &str {
-    let plain = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(z)) if plain(a) && plain(z) => s,
-        _ => s.trim(),
-    }
-}
 
 fn period_value(v: &str) -> Result<Period, String> {
     Period::parse(v)

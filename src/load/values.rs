@@ -8,11 +8,22 @@ use rust_decimal::Decimal;
 
 use crate::model::{PolicyTz, AMOUNT_SCALE};
 
+/// `s.trim()`, without looking at each character when the first and the last are plainly not
+/// white space (ASCII other than tab to CR and space): every cell read is trimmed, most have
+/// nothing to trim.
+pub fn trim(s: &str) -> &str {
+    let plain = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if plain(a) && plain(z) => s,
+        _ => s.trim(),
+    }
+}
+
 /// An amount; `None` for an empty cell. Parentheses mean negative.
 pub fn parse_amount(raw: &str) -> Result<Option<Decimal>, String> {
     // The common shape (`-1234.50`: digits, a point, a leading minus) parsed in place: the
     // general path below would remove nothing from it, so both give the same value.
-    let t = raw.trim();
+    let t = trim(raw);
     if !t.is_empty() && t != "-" && t.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || b == b'.' || (b == b'-' && i == 0)) {
         let d = parse_plain_decimal(t).ok_or_else(|| format!("not an amount: expected a number such as 1,234.50, ¥1234.5 or (3.20), got {raw:?}"))?;
         return fit_scale(d).map(Some).ok_or_else(|| format!("amount {raw:?} has more than {AMOUNT_SCALE} decimal places"));
@@ -48,7 +59,7 @@ pub fn parse_amount(raw: &str) -> Result<Option<Decimal>, String> {
 /// the common shape (`-1234.50`, at most 18 digits and 10 places) is read straight into an
 /// integer, anything else goes the general way.
 pub fn parse_amount_phys(raw: &str) -> Result<Option<i128>, String> {
-    match plain_phys(raw.trim().as_bytes()) {
+    match plain_phys(trim(raw).as_bytes()) {
         Some(v) => Ok(Some(v)),
         None => Ok(parse_amount(raw)?.map(super::to_phys)),
     }
@@ -119,7 +130,7 @@ pub fn parse_rate(raw: &str) -> Result<Option<Decimal>, String> {
 /// straight into an integer; anything else (and every refusal) goes the general way.
 pub fn parse_rate_phys(raw: &str) -> Result<Option<i128>, String> {
     const ONE: i128 = 10i128.pow(AMOUNT_SCALE);
-    let s = raw.trim().as_bytes();
+    let s = trim(raw).as_bytes();
     let fast = match s.split_last() {
         Some((b'%', num)) => plain_phys(num).filter(|v| v % 100 == 0).map(|v| v / 100),
         _ => plain_phys(s),
@@ -132,7 +143,7 @@ pub fn parse_rate_phys(raw: &str) -> Result<Option<i128>, String> {
 
 /// A point in time, as UTC epoch seconds. Naive times are in the policy time zone.
 pub fn parse_time(raw: &str, tz: PolicyTz) -> Result<i64, String> {
-    let s = raw.trim();
+    let s = trim(raw);
     if s.is_empty() {
         return Err("time is empty".into());
     }
