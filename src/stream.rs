@@ -12,9 +12,10 @@
 //!    holds a range of trade ids, cut at quantiles of trade ids sampled from the files with a
 //!    few short reads; customers are loaded whole (every partition needs them);
 //! 2. the partitions are reconciled, one more at a time than there are threads (as many as the
-//!    threads under a memory limit), by the ordinary engine with the global facts; each writes its findings (sorted by period, trade id, service) to a part file and
-//!    notes where each period's findings start, makes its dispute lines while its rows are at
-//!    hand, and returns its waterfall figures, which are added up;
+//!    threads under a memory limit), by the ordinary engine with the global facts; each writes
+//!    its findings (sorted by period, trade id, service) to a part file and notes where each
+//!    period's findings start, makes its dispute lines while its rows are at hand, and returns
+//!    its waterfall figures, which are added up;
 //! 3. findings.csv is the concatenation, period by period, of each partition's findings of that
 //!    period in partition order: the partitions are trade id ranges, so that is sorted order.
 //!    The first period in scope (no finding comes before it) is appended while pass 2 runs, each
@@ -45,9 +46,9 @@ use crate::rules::RuleSet;
 const BYTES_PER_PARTITION: u64 = 16 << 20;
 
 /// Under a memory limit (a cgroup), input bytes per partition are at most the limit divided by
-/// this: two partitions are reconciled at once on two threads ([`workers`]), each using several times its input bytes
-/// (10 M rows under a 1 GiB cgroup: 16 MiB partitions peaked at 1.05–1.08 GB and were killed
-/// one time in two; 12 MiB ones at 0.96–0.98 GB, BENCHMARKS.md).
+/// this: two partitions are reconciled at once on two threads ([`workers`]), each using several
+/// times its input bytes (10 M rows under a 1 GiB cgroup: 16 MiB partitions peaked at
+/// 1.05–1.08 GB and were killed one time in two; 12 MiB ones at 0.96–0.98 GB, BENCHMARKS.md).
 const LIMIT_PER_PARTITION_BYTE: u64 = 96;
 
 
@@ -275,9 +276,9 @@ fn partitions(args: &RunArgs, root: &Path, limit: Option<u64>) -> Result<usize, 
 /// How many partitions are reconciled at once, on `threads` threads: one more than the threads
 /// when memory is not limited (a worker waiting on polars' or rayon's other threads, on a read
 /// or on findings.csv leaves a core idle, which the third fills: 10 M rows on 2 cores, the
-/// reconcile pass 12.4 s against 13.3 s on average of four alternating runs, peak memory 0.96–1.11 GB
-/// against 0.87–0.92 GB); as many as the threads under a cgroup memory limit, which the
-/// partitions' size assumes ([`LIMIT_PER_PARTITION_BYTE`]).
+/// reconcile pass 12.4 s against 13.3 s on average of four alternating runs, peak memory
+/// 0.96–1.11 GB against 0.87–0.92 GB); as many as the threads under a cgroup memory limit,
+/// which the partitions' size assumes ([`LIMIT_PER_PARTITION_BYTE`]).
 fn workers(threads: usize, limit: Option<u64>) -> usize {
     match limit {
         Some(_) => threads,
@@ -345,8 +346,8 @@ struct Part {
     periods: Vec<PeriodReport>,
     counts: Counts,
     disputes: Vec<Dispute>,
-    /// Its findings of the first period in scope (no finding comes before it), held to be
-    /// appended to findings.csv directly, in partition order.
+    /// Its findings of the first period in scope (no finding comes before it), as rendered
+    /// batches of records, held to be appended to findings.csv directly, in partition order.
     head: Vec<Vec<u8>>,
     /// Its findings of the later periods.
     findings: PartFindings,

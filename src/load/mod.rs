@@ -394,7 +394,6 @@ impl Cols {
     }
 }
 
-
 fn period_value(v: &str) -> Result<Period, String> {
     Period::parse(v)
         .or_else(|| parse_naive(v).and_then(|t| Period::new(chrono::Datelike::year(&t), chrono::Datelike::month(&t))))
@@ -742,12 +741,11 @@ impl Sink for Customers {
     /// A customer listed twice is told by the first row: read in file order, in one part.
     const PARALLEL: bool = false;
 
-    fn append(&mut self, o: Self) {
+    fn append(&mut self, mut o: Self) {
         // Only ever appended to an empty sink (one part, see PARALLEL).
         if self.list.is_empty() {
             *self = o;
         } else {
-            let mut o = o;
             for c in o.list {
                 self.index.insert(c.customer_id.clone(), self.list.len());
                 self.list.push(c);
