@@ -392,24 +392,23 @@ fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, Error> {
     let mut head = Vec::new();
     let render = report::Render { loaded: &loaded, rules: sh.rules, csv: true, disputes: true, keep: None };
     let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &render, &mut |batches: Vec<report::Rendered>| {
-        for b in batches {
-            let (records, periods) = (&b.records, &b.periods);
+        for mut b in batches {
+            let (records, periods) = (&mut b.records, &b.periods);
             // The findings come sorted by period: those of the first period are a prefix.
             let n_first = periods.iter().take_while(|&&p| Some(p) == sh.first).count();
             if periods[n_first..].iter().any(|&p| Some(p) == sh.first) || (n_first > 0 && offset > 0) {
                 return Err("findings of the first period came after later ones: findings.csv would be out of order".into());
             }
             let split = if n_first == 0 { 0 } else { records.ends[n_first - 1] };
-            // (a batch wholly of the first period, as most are, is kept as it is, not copied)
             if split == records.bytes.len() {
-                head.push(b.records.bytes);
-                disputes.extend(b.disputes);
-                continue;
+                // (a batch wholly of the first period, as most are, is kept as it is, not copied)
+                head.push(std::mem::take(&mut records.bytes));
+            } else {
+                if split > 0 {
+                    head.push(records.bytes[..split].to_vec());
+                }
+                file.write_all(&records.bytes[split..]).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
             }
-            if split > 0 {
-                head.push(records.bytes[..split].to_vec());
-            }
-            file.write_all(&records.bytes[split..]).map_err(|source| ReportError::Io { path: path.display().to_string(), source })?;
             let mut start = split;
             for (&p, &end) in periods[n_first..].iter().zip(&records.ends[n_first..]) {
                 let len = (end - start) as u64;
