@@ -70,22 +70,20 @@ pub const AUTO_STREAMING_BYTES: u64 = 128 << 20;
 
 /// Whether `args` streams: asked for with --streaming, or chosen for large inputs when the run
 /// can stream (the outputs are the same bytes either way).
-fn streams(args: &RunArgs) -> Result<bool, Error> {
+fn streams(args: &RunArgs) -> bool {
     if args.streaming {
-        return Ok(true);
+        return true;
     }
     if args.in_memory || !args.bills.is_empty() {
-        return Ok(false);
-    }
-    let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
-    if formats.xlsx || formats.html {
-        return Ok(false);
+        return false;
     }
     let cwd = std::env::current_dir().unwrap_or_default();
-    let bytes = crate::stream::input_bytes(args, args.root.as_deref().unwrap_or(&cwd))?;
+    // An input that cannot be listed is not large: the run goes on in memory, and reports it
+    // there after the rules are checked (nothing is read before the rules are valid).
+    let Ok(bytes) = crate::stream::input_bytes(args, args.root.as_deref().unwrap_or(&cwd)) else { return false };
     // RECON_AUTO_STREAMING_BYTES moves the threshold (the tests use it on small inputs).
     let threshold = std::env::var("RECON_AUTO_STREAMING_BYTES").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(AUTO_STREAMING_BYTES);
-    Ok(bytes >= threshold)
+    bytes >= threshold
 }
 
 /// The rules and inputs of a run, loaded and validated, not yet reconciled.
@@ -171,7 +169,7 @@ impl Prepared {
 }
 
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
-    if streams(args)? {
+    if streams(args) {
         return crate::stream::run(args, out);
     }
     let p = prepare(args)?;

@@ -321,9 +321,6 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let setup = crate::app::setup(args)?;
     let options = setup.options(args);
     let crate::app::Setup { root, rules, formats, periods } = setup;
-    if formats.xlsx || formats.html {
-        return Err(Error::Usage("--streaming writes csv and json outputs only: add --format csv,json (report.xlsx and report.html need every finding in memory)".into()));
-    }
     if !args.bills.is_empty() {
         return Err(Error::Usage("--streaming does not check the partner bill yet: run the bill check (--bills) without --streaming".into()));
     }
@@ -480,8 +477,11 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // findings.csv is begun now: each partition's findings of the first period go straight to
     // it, in partition order, as soon as the partitions before it are done; the later periods'
     // are copied from the part files afterwards (pass 3).
-    let findings_path = args.out.join("findings.csv");
-    let findings_csv = if formats.csv { Some(report::FindingsCsv::create(&findings_path)?) } else { None };
+    // (report.xlsx and report.html read it back: without csv output it is written among the
+    // partition files, and removed with them.)
+    let workbooks = formats.xlsx || formats.html;
+    let findings_path = if formats.csv { args.out.join("findings.csv") } else { tmp.join("findings.csv") };
+    let findings_csv = if formats.csv || workbooks { Some(report::FindingsCsv::create(&findings_path)?) } else { None };
     // Plain threads, not a rayon loop: a rayon worker waiting inside a partition's own parallel
     // steps would start further partitions, and memory would hold many at once.
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -565,22 +565,28 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         bills: Vec::new(),
     };
     let summary_loaded = Loaded { inputs, rejects, customers, ..Loaded::default() };
-    // findings.csv is completed in a thread of its own (the copy mostly waits on the disk) while
-    // the other outputs are written.
-    let parts = &finding_parts;
-    std::thread::scope(|scope| -> Result<(), Error> {
-        let completing = scope.spawn(move || -> Result<(), Error> {
-            if let Some(findings_csv) = findings_csv {
-                concatenate(parts, findings_csv)?;
-                crate::app::trace("streaming: findings.csv completed from the part files", t);
-            }
-            Ok(())
-        });
-        let written = report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes);
-        completing.join().unwrap_or_else(|_| Err(Error::Usage("the thread completing findings.csv panicked".into())))?;
-        written?;
+    let complete = |findings_csv: Option<report::FindingsCsv>| -> Result<(), Error> {
+        if let Some(findings_csv) = findings_csv {
+            concatenate(&finding_parts, findings_csv)?;
+            crate::app::trace("streaming: findings.csv completed from the part files", t);
+        }
         Ok(())
-    })?;
+    };
+    if workbooks {
+        // report.xlsx and report.html show findings read back from the completed findings.csv.
+        complete(findings_csv)?;
+        report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?;
+    } else {
+        // findings.csv is completed in a thread of its own (the copy mostly waits on the disk)
+        // while the other outputs are written.
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let completing = scope.spawn(move || complete(findings_csv));
+            let written = report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::Kept(&[]));
+            completing.join().unwrap_or_else(|_| Err(Error::Usage("the thread completing findings.csv panicked".into())))?;
+            written?;
+            Ok(())
+        })?;
+    }
     progress.finish();
     crate::app::trace("streaming: merge and write", t);
     report::print_summary(out, &outcome, &summary_loaded, rules, &args.out).map_err(Error::Stdout)?;

@@ -567,10 +567,13 @@ fn rules_unknown_column_name() {
 fn invalid_rules_stop_a_run_before_any_data_is_read() {
     let work = Work::new();
     work.write("rules.toml", rules("").replace("rounding = \"half_up\"", "rounding = \"nearest\""));
-    let o = work.recon(&["run", "--rules", "rules.toml", "--consumption", "missing.csv", "--incentives", "missing2.csv", "--out", "out"]);
-    assert_code(&o, 2);
-    let e = error_line(&o);
-    assert!(e.starts_with("error: rules.toml:6:12: "), "{e}");
+    // (whatever the formats: deciding whether to stream lists the inputs, which must not fail first)
+    for formats in [&[][..], &["--format", "csv,json"], &["--format", "csv,json,xlsx,html"]] {
+        let o = work.recon(&[&["run", "--rules", "rules.toml", "--consumption", "missing.csv", "--incentives", "missing2.csv", "--out", "out"][..], formats].concat());
+        assert_code(&o, 2);
+        let e = error_line(&o);
+        assert!(e.starts_with("error: rules.toml:6:12: "), "{formats:?}: {e}");
+    }
 }
 
 #[test]

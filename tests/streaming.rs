@@ -1,6 +1,7 @@
 //! `recon run --streaming`: inputs partitioned on disk and reconciled a partition at a time must
 //! give exactly the outputs of an in-memory run, whatever the number of partitions and the block
-//! size the files are read in; what it cannot do yet is refused, not skipped.
+//! size the files are read in (report.xlsx and report.html too, which a streamed run fills from
+//! findings.csv read back); what it cannot do yet is refused, not skipped.
 
 mod common;
 
@@ -9,6 +10,7 @@ use std::process::{Command, Output};
 use common::*;
 
 const OUTPUTS: [&str; 4] = ["findings.csv", "summary.json", "disputes.csv", "rejected.csv"];
+const WORKBOOKS: [&str; 3] = ["report.xlsx", "disputes.xlsx", "report.html"];
 
 /// Runs recon in `cwd` with extra environment variables.
 fn recon_in(cwd: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -21,19 +23,23 @@ fn recon_in(cwd: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Outpu
 }
 
 fn same_outputs(a: &std::path::Path, b: &std::path::Path, what: &str) {
-    for f in OUTPUTS {
+    same_files(a, b, &OUTPUTS, what);
+}
+
+fn same_files(a: &std::path::Path, b: &std::path::Path, files: &[&str], what: &str) {
+    for &f in files {
         let (x, y) = (std::fs::read(a.join(f)).expect("read"), std::fs::read(b.join(f)).expect("read"));
         assert!(x == y, "{f} differs: {what}\n--- in memory\n{}\n--- streamed\n{}", String::from_utf8_lossy(&x), String::from_utf8_lossy(&y));
     }
 }
 
 /// The demo inputs (GBK CSV, XLSX and JSON consumption; BOM and English-header statements;
-/// customers; rejected rows) without the bill.
+/// customers; rejected rows) without the bill, every output format.
 #[test]
 fn demo_inputs_streamed_give_the_same_bytes() {
     let w = Work::new();
     let repo = repo();
-    let base = ["run", "--rules", "fixtures/demo/rules.toml", "--consumption", "fixtures/demo/consumption", "--incentives", "fixtures/demo/incentives", "--customers", "fixtures/demo/customers.csv", "--format", "csv,json"];
+    let base = ["run", "--rules", "fixtures/demo/rules.toml", "--consumption", "fixtures/demo/consumption", "--incentives", "fixtures/demo/incentives", "--customers", "fixtures/demo/customers.csv"];
     let mem = w.path("mem");
     let o = recon_in(&repo, &[&base[..], &["--out", mem.to_str().expect("path")]].concat(), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -41,7 +47,7 @@ fn demo_inputs_streamed_give_the_same_bytes() {
         let out = w.path(&format!("s{parts}"));
         let o = recon_in(&repo, &[&base[..], &["--out", out.to_str().expect("path"), "--streaming", "--partitions", parts]].concat(), &[("RECON_BLOCK_BYTES", block)]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-        same_outputs(&mem, &out, &format!("{parts} partitions, {block}-byte blocks"));
+        same_files(&mem, &out, &[&OUTPUTS[..], &WORKBOOKS[..]].concat(), &format!("{parts} partitions, {block}-byte blocks"));
         assert!(std::fs::read_dir(&out).expect("ls").all(|e| !e.expect("entry").file_name().to_string_lossy().starts_with(".recon")), "partition files are removed");
     }
 }
@@ -102,9 +108,6 @@ fn streaming_refuses_what_it_cannot_do_yet() {
     w.write("cons.csv", format!("{CONSUMPTION_HEADER}2026-10,C1,resale,hws.service.type.ec2,1,T1,2026-10-05 10:00:00,100.00,100.00,0\n"));
     w.write("inc.csv", "incentive_period,trade_id,service_type_code,incentive_amount\n2026-10,T1,hws.service.type.ec2,6.00\n");
     let base = ["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv", "--out", "out", "--streaming"];
-    let o = w.recon(&[&base[..], &["--format", "csv,xlsx"]].concat());
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--streaming writes csv and json outputs only"), "{}", stderr(&o));
     w.write("bill.csv", "bill_cycle,customer_id,service_type_code,amount\n2026-10,C1,hws.service.type.ec2,100.00\n");
     let o = w.recon(&[&base[..], &["--format", "csv", "--bills", "bill.csv"]].concat());
     assert_eq!(o.status.code(), Some(2));
@@ -113,8 +116,59 @@ fn streaming_refuses_what_it_cannot_do_yet() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// More findings than report.xlsx and report.html show (their limits lowered for the test): the
+/// streamed run, which reads them back from findings.csv, picks the same ones as an in-memory
+/// run, which keeps them; also when findings.csv itself is not asked for.
+#[test]
+fn workbooks_of_a_streamed_run_show_what_an_in_memory_run_shows() {
+    let w = Work::new();
+    w.write("rules.toml", rules(""));
+    let (mut cons, mut inc) = (CONSUMPTION_HEADER.to_string(), String::from("incentive_period,trade_id,service_type_code,incentive_amount\n"));
+    for i in 0..40 {
+        cons.push_str(&format!("2026-10,C{},resale,hws.service.type.ec2,1,T{i:03},2026-10-05 10:00:00,100.00,100.00,0\n", i % 3));
+        // every fifth statement line underpaid (a dispute), every seventh missing
+        match (i % 5, i % 7) {
+            (_, 0) => {}
+            (0, _) => inc.push_str(&format!("2026-10,T{i:03},hws.service.type.ec2,5.00\n")),
+            _ => inc.push_str(&format!("2026-10,T{i:03},hws.service.type.ec2,6.00\n")),
+        }
+    }
+    w.write("cons.csv", &cons);
+    w.write("inc.csv", &inc);
+    let limits = [("RECON_XLSX_MAX_FINDINGS", "9"), ("RECON_HTML_MAX_FINDINGS", "15")];
+    for (k, formats) in ["csv,json,xlsx,html", "json,xlsx,html", "csv,html"].into_iter().enumerate() {
+        let (mem_dir, s_dir) = (format!("mem{k}"), format!("s{k}"));
+        let base = ["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv", "--format", formats];
+        let mem = recon_in(w.dir.path(), &[&base[..], &["--out", &mem_dir, "--in-memory"]].concat(), &limits);
+        assert_eq!(mem.status.code(), Some(1), "{}", stderr(&mem));
+        let s = recon_in(w.dir.path(), &[&base[..], &["--out", &s_dir, "--streaming", "--partitions", "4"]].concat(), &limits);
+        assert_eq!(s.status.code(), Some(1), "{}", stderr(&s));
+        let written: Vec<String> = std::fs::read_dir(w.path(&s_dir)).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().to_string()).collect();
+        let files: Vec<&str> = OUTPUTS.iter().chain(&WORKBOOKS).copied().filter(|f| written.iter().any(|n| n == f)).collect();
+        assert_eq!(written.len(), files.len(), "{formats}: {written:?}");
+        assert_eq!(written.iter().any(|n| n == "findings.csv"), formats.contains("csv"), "{formats}: {written:?}");
+        same_files(&w.path(&mem_dir), &w.path(&s_dir), &files, formats);
+        if formats.contains("html") {
+            let page = w.read(&format!("{s_dir}/report.html"));
+            // 40 findings, 12 disputes (6 underpaid, 6 missing): those and the first 3 others
+            assert!(page.contains("This page holds 15 of 40 findings"), "{formats}");
+        }
+        if formats.contains("xlsx") {
+            use calamine::Reader;
+            let mut book = calamine::open_workbook_auto(w.path(&format!("{s_dir}/report.xlsx"))).expect("open report.xlsx");
+            let sheet = book.worksheet_range("差异明细").expect("差异明细");
+            assert_eq!(sheet.height(), 1 + 9, "{formats}: a header and the first 9 findings");
+            let ids: Vec<String> = sheet.rows().skip(1).map(|r| r[0].to_string()).collect();
+            if formats.contains("csv") {
+                let csv_ids: Vec<String> = read_csv(&w.path(&format!("{s_dir}/findings.csv"))).into_iter().take(9).map(|r| r["finding_id"].clone()).collect();
+                assert_eq!(ids, csv_ids);
+            }
+        }
+    }
+}
+
 /// Above a size (64 MiB; moved here by RECON_AUTO_STREAMING_BYTES) a run that can stream does,
-/// without --streaming; --in-memory, a workbook format or a bill keeps it in memory.
+/// without --streaming; --in-memory or a bill keeps it in memory.
 #[test]
 fn large_inputs_stream_without_being_asked() {
     let w = Work::new();
@@ -128,7 +182,7 @@ fn large_inputs_stream_without_being_asked() {
     };
     assert!(streamed(&["--format", "csv,json"], "auto"));
     assert!(!streamed(&["--format", "csv,json", "--in-memory"], "mem"));
-    assert!(!streamed(&["--format", "csv,xlsx"], "xlsx"));
+    assert!(streamed(&["--format", "csv,xlsx"], "xlsx"));
     assert!(!streamed(&["--format", "csv,json", "--bills", "fixtures/demo/bills"], "bills"));
     same_outputs(&w.path("mem"), &w.path("auto"), "automatic streaming");
 }

@@ -47,6 +47,14 @@ pub enum ReportError {
         #[source]
         source: rust_xlsxwriter::XlsxError,
     },
+    #[error("cannot read the findings back from {path}")]
+    ReadBack {
+        path: String,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{path} does not start with the findings.csv header: it was not written by this run")]
+    NotFindings { path: String },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -108,6 +116,53 @@ pub struct ReportCtx<'a> {
     /// The content of summary.json (inputs with hashes, waterfall, categories, counts).
     pub summary: &'a Value,
     pub disputes: &'a [disputes::Dispute],
+    /// The findings report.xlsx and report.html may show.
+    pub shown: Shown<'a>,
+}
+
+/// Where report.xlsx and report.html take the findings they show from: those an in-memory run
+/// kept (see [`Keep`]), or findings.csv read back (a streamed run: its findings' source rows are
+/// gone by then, their citations are in the file). Both give the same fields, so the two runs
+/// write the same workbook and page.
+#[derive(Debug, Clone, Copy)]
+pub enum Shown<'a> {
+    Kept(&'a [Finding]),
+    File(&'a Path),
+}
+
+impl ReportCtx<'_> {
+    /// Hands `each` the findings.csv fields of every finding [`Shown`] holds, in file order, until
+    /// it returns false.
+    pub fn each_record(&self, each: &mut dyn FnMut(&[&str; 19]) -> bool) -> Result<(), ReportError> {
+        match self.shown {
+            Shown::Kept(findings) => {
+                for f in findings {
+                    let rec = finding_record(f, self.loaded);
+                    if !each(&rec.each_ref().map(String::as_str)) {
+                        break;
+                    }
+                }
+            }
+            Shown::File(path) => {
+                let read_err = |source| ReportError::ReadBack { path: path.display().to_string(), source };
+                let mut r = csv::Reader::from_path(path).map_err(read_err)?;
+                if r.headers().map_err(read_err)?.iter().ne(FINDINGS_HEADER) {
+                    return Err(ReportError::NotFindings { path: path.display().to_string() });
+                }
+                let mut rec = csv::StringRecord::new();
+                while r.read_record(&mut rec).map_err(read_err)? {
+                    let mut fields = [""; 19];
+                    for (slot, v) in fields.iter_mut().zip(rec.iter()) {
+                        *slot = v;
+                    }
+                    if !each(&fields) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Cites rows: the first [`MAX_CITES`], then `+N more`.
@@ -399,8 +454,8 @@ pub struct Keep {
 impl Keep {
     pub fn new(formats: Formats) -> Keep {
         let prefix = match (formats.xlsx, formats.html) {
-            (true, _) => xlsx::MAX_FINDING_ROWS,
-            (false, true) => html::MAX_EMBEDDED,
+            (true, _) => xlsx::max_finding_rows().max(if formats.html { html::max_embedded() } else { 0 }),
+            (false, true) => html::max_embedded(),
             (false, false) => 0,
         };
         Keep::with_prefix(prefix, formats.html)
@@ -551,7 +606,7 @@ pub fn write_all(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet
 /// Writes every output but findings.csv (which a streamed run has written already) from the
 /// findings the run kept (see [`Keep`]); returns the paths written.
 pub fn write_rest(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
-    write_rest_with(dir, outcome, loaded, rules, options, formats, disputes::disputes(outcome, loaded, rules))
+    write_rest_with(dir, outcome, loaded, rules, options, formats, disputes::disputes(outcome, loaded, rules), Shown::Kept(&outcome.findings))
 }
 
 /// [`write_rest`] with the dispute lines made already (a streamed run makes them in each
@@ -564,10 +619,11 @@ pub fn write_rest_with(
     options: &RunOptions,
     formats: Formats,
     disputes: Vec<disputes::Dispute>,
+    shown: Shown,
 ) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let summary = summary_json(outcome, loaded, rules, options);
-    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes };
+    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes, shown };
     let mut written = Vec::new();
     if formats.csv {
         let p = dir.join("disputes.csv");
@@ -589,7 +645,7 @@ pub fn write_rest_with(
     }
     if formats.html {
         let p = dir.join("report.html");
-        std::fs::write(&p, html::render(&ctx)).map_err(io_err(&p))?;
+        std::fs::write(&p, html::render(&ctx)?).map_err(io_err(&p))?;
         written.push(p);
     }
     let p = dir.join("rejected.csv");
@@ -720,9 +776,9 @@ mod tests {
                 keep.take(chunk.to_vec());
             }
             let kept = keep.into_kept();
-            let want: Vec<String> = html::embedded(&actions, cap).into_iter().map(|i| all[i].id.clone()).collect();
+            let want: Vec<String> = html::embedded(&actions, all.len(), cap).into_iter().map(|i| all[i].id.clone()).collect();
             let kept_actions: Vec<Action> = kept.iter().map(|f| f.action).collect();
-            let got: Vec<String> = html::embedded(&kept_actions, cap).into_iter().map(|i| kept[i].id.clone()).collect();
+            let got: Vec<String> = html::embedded(&kept_actions, all.len(), cap).into_iter().map(|i| kept[i].id.clone()).collect();
             assert_eq!(got, want, "cap {cap}");
             // every dispute is kept for the dispute files, and the prefix in order for report.xlsx
             assert_eq!(kept.iter().filter(|f| f.action == Action::Dispute).count(), 2);

@@ -18,8 +18,8 @@ use rust_xlsxwriter::{Color, DocProperties, ExcelDateTime, Format, FormatAlign, 
 use serde_json::Value;
 
 use super::disputes::{totals, Dispute, HEADER};
-use super::{finding_record, ReportCtx, ReportError, FINDINGS_HEADER};
-use crate::engine::{Category, Finding};
+use super::{ReportCtx, ReportError, FINDINGS_HEADER};
+use crate::engine::Category;
 use crate::model::fmt_money;
 
 /// The last row index Excel allows (1,048,576 rows).
@@ -60,7 +60,14 @@ pub fn write_disputes(path: &Path, ctx: &ReportCtx) -> Result<(), ReportError> {
 
 /// `report.xlsx`: sheets 汇总, 差异明细, 争议, 输入.
 pub fn write_report(path: &Path, ctx: &ReportCtx) -> Result<(), ReportError> {
-    build_report(ctx).and_then(|mut wb| wb.save(path)).map_err(xlsx_err(path))
+    let st = Styles::new();
+    let mut wb = workbook("recon report").map_err(xlsx_err(path))?;
+    summary_sheet(wb.add_worksheet(), ctx, &st).map_err(xlsx_err(path))?;
+    let findings = wb.add_worksheet_with_constant_memory().map_err(xlsx_err(path))?;
+    findings_sheet(findings, ctx, &st, path)?;
+    disputes_sheet(wb.add_worksheet(), ctx.disputes, &st).map_err(xlsx_err(path))?;
+    inputs_sheet(wb.add_worksheet(), ctx.summary, &st).map_err(xlsx_err(path))?;
+    wb.save(path).map_err(xlsx_err(path))
 }
 
 /// The number format of amounts.
@@ -131,16 +138,6 @@ fn build_disputes(ctx: &ReportCtx) -> Result<Workbook, XlsxError> {
     let mut wb = workbook("recon disputes")?;
     let ws = wb.add_worksheet();
     disputes_sheet(ws, ctx.disputes, &st)?;
-    Ok(wb)
-}
-
-fn build_report(ctx: &ReportCtx) -> Result<Workbook, XlsxError> {
-    let st = Styles::new();
-    let mut wb = workbook("recon report")?;
-    summary_sheet(wb.add_worksheet(), ctx, &st)?;
-    findings_sheet(wb.add_worksheet_with_constant_memory()?, ctx, &st)?;
-    disputes_sheet(wb.add_worksheet(), ctx.disputes, &st)?;
-    inputs_sheet(wb.add_worksheet(), ctx.summary, &st)?;
     Ok(wb)
 }
 
@@ -233,54 +230,75 @@ fn disputes_sheet(ws: &mut Worksheet, disputes: &[Dispute], st: &Styles) -> Resu
     Ok(())
 }
 
-/// 差异明细: every finding, the columns of findings.csv, amounts as numbers.
-fn findings_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(), XlsxError> {
-    ws.set_name(SHEET_FINDINGS)?;
-    header(ws, 0, &FINDINGS_HEADER, st)?;
-    let widths = [16, 10, 22, 9, 16, 22, 20, 26, 12, 10, 14, 14, 14, 14, 14, 24, 90, 40, 40];
-    for (c, width) in (0u16..).zip(widths) {
-        ws.set_column_width(c, width)?;
-    }
-    ws.set_freeze_panes(1, 0)?;
-    let shown = shown_findings(ctx.outcome.counts.total).min(ctx.outcome.findings.len());
+/// 差异明细: the findings, the columns of findings.csv, amounts as numbers; as many as Excel's
+/// row limit allows, in file order.
+fn findings_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles, path: &Path) -> Result<(), ReportError> {
+    let head = |ws: &mut Worksheet| -> Result<(), XlsxError> {
+        ws.set_name(SHEET_FINDINGS)?;
+        header(ws, 0, &FINDINGS_HEADER, st)?;
+        let widths = [16, 10, 22, 9, 16, 22, 20, 26, 12, 10, 14, 14, 14, 14, 14, 24, 90, 40, 40];
+        for (c, width) in (0u16..).zip(widths) {
+            ws.set_column_width(c, width)?;
+        }
+        ws.set_freeze_panes(1, 0)?;
+        Ok(())
+    };
+    head(ws).map_err(xlsx_err(path))?;
+    let shown = shown_findings(ctx.outcome.counts.total);
     let mut row = 0u32;
-    for f in &ctx.outcome.findings[..shown] {
+    let mut failed = None;
+    ctx.each_record(&mut |rec| {
+        if row as usize >= shown {
+            return false;
+        }
         row += 1;
-        let rec = finding_record(f, ctx.loaded);
-        for (c, text) in (0u16..).zip(rec.iter()) {
-            let col = usize::from(c);
-            if FINDING_AMOUNTS.contains(&col) {
-                if let Some(v) = finding_amount(f, col) {
-                    money(ws, row, c, v, &st.money)?;
-                }
-            } else if text.is_empty() {
-                continue;
-            } else if col >= 16 {
+        match finding_row(ws, row, rec, st) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(xlsx_err(path)(e));
+    }
+    let last_col = u16::try_from(FINDINGS_HEADER.len() - 1).unwrap_or(0);
+    ws.autofilter(0, 0, row, last_col).map_err(xlsx_err(path))?;
+    Ok(())
+}
+
+/// One finding's row of 差异明细 from its findings.csv fields: amounts as numbers (an amount
+/// findings.csv holds is always a decimal; anything else would be shown as the text it is).
+fn finding_row(ws: &mut Worksheet, row: u32, rec: &[&str; 19], st: &Styles) -> Result<(), XlsxError> {
+    for (c, &text) in (0u16..).zip(rec.iter()) {
+        let col = usize::from(c);
+        if text.is_empty() {
+            continue;
+        }
+        let amount = if FINDING_AMOUNTS.contains(&col) { Decimal::from_str(text).ok() } else { None };
+        match amount {
+            Some(v) => money(ws, row, c, v, &st.money)?,
+            None if col >= 16 => {
                 ws.write_string_with_format(row, c, text, &st.wrap)?;
-            } else {
+            }
+            None => {
                 ws.write_string_with_format(row, c, text, &st.text)?;
             }
         }
     }
-    let last_col = u16::try_from(FINDINGS_HEADER.len() - 1).unwrap_or(0);
-    ws.autofilter(0, 0, row, last_col)?;
     Ok(())
 }
 
 /// How many findings fit in 差异明细 (the rest are in findings.csv).
 fn shown_findings(total: usize) -> usize {
-    total.min(MAX_ROW as usize)
+    total.min(max_finding_rows())
 }
 
-fn finding_amount(f: &Finding, col: usize) -> Option<Decimal> {
-    match col {
-        10 => f.expected_base,
-        11 => f.expected_incentive,
-        12 => f.actual_base,
-        13 => f.actual_incentive,
-        14 => Some(f.delta),
-        _ => None,
-    }
+/// The most findings 差异明细 holds: [`MAX_FINDING_ROWS`], or fewer when the environment variable
+/// `RECON_XLSX_MAX_FINDINGS` says so (the tests, which cannot make a million findings).
+pub fn max_finding_rows() -> usize {
+    std::env::var("RECON_XLSX_MAX_FINDINGS").ok().and_then(|v| v.parse::<usize>().ok()).map_or(MAX_FINDING_ROWS, |n| n.min(MAX_FINDING_ROWS))
 }
 
 /// 汇总: the waterfall of each period (one column per period), then the categories with counts
