@@ -334,6 +334,23 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
     Ok(Status::Clean)
 }
 
+/// What hands memory the run has freed back to the kernel, when the binary's allocator keeps it
+/// (see `main.rs`); set once by the binary.
+static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what [`release_memory`] calls.
+pub fn on_release_memory(release: fn()) {
+    let _ = RELEASE_MEMORY.set(release);
+}
+
+/// Hands freed memory back to the kernel (a streamed run, between its reconcile pass, which
+/// peaks, and its report writers, which would otherwise add to that peak).
+pub fn release_memory() {
+    if let Some(release) = RELEASE_MEMORY.get() {
+        release();
+    }
+}
+
 /// With `RECON_TRACE` set, prints how long a stage took and the resident memory after it to
 /// stderr (for profiling).
 pub fn trace(stage: &str, since: std::time::Instant) {

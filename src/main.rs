@@ -15,6 +15,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 unsafe extern "C" {
     /// mimalloc's `mi_option_set` (linked in with the allocator).
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    /// mimalloc's `mi_collect`: with `force`, frees what it can and hands it back to the kernel.
+    fn mi_collect(force: bool);
 }
 
 /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (v2 and v3 alike).
@@ -27,6 +29,13 @@ const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 fn keep_freed_memory() {
     // SAFETY: called first thing in main, before any other thread exists; the option is an int.
     unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    // ... until the library asks for it, between two stages (app::release_memory): from then on
+    // freed memory is handed back at once.
+    // SAFETY: mi_option_set may be called at any time (the option is read when purging).
+    app::on_release_memory(|| unsafe {
+        mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        mi_collect(true);
+    });
 }
 
 #[derive(Parser)]

@@ -53,8 +53,10 @@ pub enum ReportError {
         #[source]
         source: csv::Error,
     },
-    #[error("{path} does not start with the findings.csv header: it was not written by this run")]
-    NotFindings { path: String },
+    #[error("a thread writing a report panicked")]
+    Panicked,
+    #[error("{path}: {what}; it was not written by this run")]
+    NotFindings { path: String, what: &'static str },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -133,35 +135,63 @@ pub enum Shown<'a> {
 impl ReportCtx<'_> {
     /// Hands `each` the findings.csv fields of every finding [`Shown`] holds, in file order, until
     /// it returns false.
-    pub fn each_record(&self, each: &mut dyn FnMut(&[&str; 19]) -> bool) -> Result<(), ReportError> {
+    pub fn each_record(&self, each: &mut dyn FnMut(&Record) -> Result<bool, ReportError>) -> Result<(), ReportError> {
         match self.shown {
             Shown::Kept(findings) => {
                 for f in findings {
                     let rec = finding_record(f, self.loaded);
-                    if !each(&rec.each_ref().map(String::as_str)) {
+                    if !each(&Record { fields: rec.each_ref().map(String::as_bytes), file: None })? {
                         break;
                     }
                 }
             }
             Shown::File(path) => {
                 let read_err = |source| ReportError::ReadBack { path: path.display().to_string(), source };
-                let mut r = csv::Reader::from_path(path).map_err(read_err)?;
-                if r.headers().map_err(read_err)?.iter().ne(FINDINGS_HEADER) {
-                    return Err(ReportError::NotFindings { path: path.display().to_string() });
+                let mut r = csv::ReaderBuilder::new().buffer_capacity(1 << 20).from_path(path).map_err(read_err)?;
+                if r.byte_headers().map_err(read_err)?.iter().ne(FINDINGS_HEADER.iter().map(|h| h.as_bytes())) {
+                    return Err(ReportError::NotFindings { path: path.display().to_string(), what: "it does not start with the findings.csv header" });
                 }
-                let mut rec = csv::StringRecord::new();
-                while r.read_record(&mut rec).map_err(read_err)? {
-                    let mut fields = [""; 19];
+                // (bytes, not text: most records are only looked at for one field)
+                let mut rec = csv::ByteRecord::new();
+                while r.read_byte_record(&mut rec).map_err(read_err)? {
+                    let mut fields: [&[u8]; 19] = [b""; 19];
                     for (slot, v) in fields.iter_mut().zip(rec.iter()) {
                         *slot = v;
                     }
-                    if !each(&fields) {
+                    if !each(&Record { fields, file: Some(path) })? {
                         break;
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// One finding's findings.csv fields, as [`ReportCtx::each_record`] hands them over.
+pub struct Record<'r> {
+    fields: [&'r [u8]; 19],
+    /// The findings.csv read back, if the record comes from one.
+    file: Option<&'r Path>,
+}
+
+impl<'r> Record<'r> {
+    /// Field `i` (see [`FINDINGS_HEADER`]) as bytes: enough to test one field without checking
+    /// the whole record's encoding.
+    pub fn bytes(&self, i: usize) -> &'r [u8] {
+        self.fields[i]
+    }
+
+    /// Every field as text.
+    pub fn texts(&self) -> Result<[&'r str; 19], ReportError> {
+        let mut out = [""; 19];
+        for (slot, &f) in out.iter_mut().zip(&self.fields) {
+            *slot = simdutf8::basic::from_utf8(f).map_err(|_| ReportError::NotFindings {
+                path: self.file.map_or_else(|| "findings".to_string(), |p| p.display().to_string()),
+                what: "a record is not UTF-8",
+            })?;
+        }
+        Ok(out)
     }
 }
 
@@ -624,30 +654,34 @@ pub fn write_rest_with(
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let summary = summary_json(outcome, loaded, rules, options);
     let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes, shown };
-    let mut written = Vec::new();
-    if formats.csv {
-        let p = dir.join("disputes.csv");
-        disputes::write_csv(&p, &disputes)?;
-        written.push(p);
-    }
-    if formats.json {
-        let p = dir.join("summary.json");
-        write_summary(&p, &summary)?;
-        written.push(p);
-    }
-    if formats.xlsx {
-        let p = dir.join("disputes.xlsx");
-        xlsx::write_disputes(&p, &ctx)?;
-        written.push(p);
-        let p = dir.join("report.xlsx");
-        xlsx::write_report(&p, &ctx)?;
-        written.push(p);
-    }
-    if formats.html {
-        let p = dir.join("report.html");
-        std::fs::write(&p, html::render(&ctx)?).map_err(io_err(&p))?;
-        written.push(p);
-    }
+    // report.xlsx and report.html take the longest (a million rows of Excel; the page may read
+    // all of findings.csv back): each is written on a thread of its own, the rest here.
+    let traced = |name: &'static str, write: &dyn Fn(&Path) -> Result<(), ReportError>| -> Result<PathBuf, ReportError> {
+        let t = std::time::Instant::now();
+        let p = dir.join(name);
+        write(&p)?;
+        crate::app::trace(&format!("write {name}"), t);
+        Ok(p)
+    };
+    let (report, page, mut written) = std::thread::scope(|scope| -> Result<_, ReportError> {
+        let report = formats.xlsx.then(|| scope.spawn(|| traced("report.xlsx", &|p| xlsx::write_report(p, &ctx))));
+        let page = formats.html.then(|| scope.spawn(|| traced("report.html", &|p| html::write(p, &ctx))));
+        let mut written = Vec::new();
+        if formats.csv {
+            written.push(traced("disputes.csv", &|p| disputes::write_csv(p, &disputes))?);
+        }
+        if formats.json {
+            written.push(traced("summary.json", &|p| write_summary(p, &summary))?);
+        }
+        if formats.xlsx {
+            written.push(traced("disputes.xlsx", &|p| xlsx::write_disputes(p, &ctx))?);
+        }
+        let joined = |h: Option<std::thread::ScopedJoinHandle<'_, Result<PathBuf, ReportError>>>| -> Result<Option<PathBuf>, ReportError> {
+            h.map(|h| h.join().unwrap_or_else(|_| Err(ReportError::Panicked))).transpose()
+        };
+        Ok((joined(report)?, joined(page)?, written))
+    })?;
+    written.extend(report.into_iter().chain(page));
     let p = dir.join("rejected.csv");
     write_rejected(&p, &loaded.rejects)?;
     written.push(p);

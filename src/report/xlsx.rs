@@ -65,7 +65,8 @@ pub fn write_report(path: &Path, ctx: &ReportCtx) -> Result<(), ReportError> {
     summary_sheet(wb.add_worksheet(), ctx, &st).map_err(xlsx_err(path))?;
     let findings = wb.add_worksheet_with_constant_memory().map_err(xlsx_err(path))?;
     findings_sheet(findings, ctx, &st, path)?;
-    disputes_sheet(wb.add_worksheet(), ctx.disputes, &st).map_err(xlsx_err(path))?;
+    let disputes = wb.add_worksheet_with_constant_memory().map_err(xlsx_err(path))?;
+    disputes_sheet(disputes, ctx.disputes, &st).map_err(xlsx_err(path))?;
     inputs_sheet(wb.add_worksheet(), ctx.summary, &st).map_err(xlsx_err(path))?;
     wb.save(path).map_err(xlsx_err(path))
 }
@@ -136,7 +137,8 @@ fn workbook(title: &str) -> Result<Workbook, XlsxError> {
 fn build_disputes(ctx: &ReportCtx) -> Result<Workbook, XlsxError> {
     let st = Styles::new();
     let mut wb = workbook("recon disputes")?;
-    let ws = wb.add_worksheet();
+    // (rows are written in order: constant-memory mode keeps only the current one)
+    let ws = wb.add_worksheet_with_constant_memory()?;
     disputes_sheet(ws, ctx.disputes, &st)?;
     Ok(wb)
 }
@@ -249,14 +251,14 @@ fn findings_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles, path: &Path)
     let mut failed = None;
     ctx.each_record(&mut |rec| {
         if row as usize >= shown {
-            return false;
+            return Ok(false);
         }
         row += 1;
-        match finding_row(ws, row, rec, st) {
-            Ok(()) => true,
+        match finding_row(ws, row, &rec.texts()?, st) {
+            Ok(()) => Ok(true),
             Err(e) => {
                 failed = Some(e);
-                false
+                Ok(false)
             }
         }
     })?;
