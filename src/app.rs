@@ -334,8 +334,8 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
     Ok(Status::Clean)
 }
 
-/// What hands memory the run has freed back to the kernel, when the binary's allocator keeps it
-/// (see `main.rs`); set once by the binary.
+/// What makes the binary's allocator hand freed memory back to the kernel from then on (it keeps
+/// it otherwise, see `main.rs`); set once by the binary.
 static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
 /// Sets what [`release_memory`] calls.
@@ -343,8 +343,9 @@ pub fn on_release_memory(release: fn()) {
     let _ = RELEASE_MEMORY.set(release);
 }
 
-/// Hands freed memory back to the kernel (a streamed run, between its reconcile pass, which
-/// peaks, and its report writers, which would otherwise add to that peak).
+/// From now on, memory the run frees goes back to the kernel at once (a streamed run calls it
+/// between its reconcile pass, which peaks, and its report writers, which are not to add to
+/// that peak).
 pub fn release_memory() {
     if let Some(release) = RELEASE_MEMORY.get() {
         release();

@@ -554,8 +554,8 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // Pass 3: concatenate and write.
     progress.stage("writing reports");
     let t = std::time::Instant::now();
-    // What the partitions freed goes back to the kernel: the report writers, on threads of their
-    // own, would not reuse it (mimalloc keeps freed memory per thread), and would add to the peak.
+    // From here on freed memory goes back to the kernel: the report writers (report.xlsx and
+    // report.html on threads of their own) are not to add to the partitions' peak.
     crate::app::release_memory();
     crate::app::trace("streaming: freed memory released", t);
     report::disputes::sort(&mut disputes);
