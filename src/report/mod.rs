@@ -145,27 +145,31 @@ impl ReportCtx<'_> {
                     }
                 }
             }
-            Shown::File(path) => {
-                let read_err = |source| ReportError::ReadBack { path: path.display().to_string(), source };
-                let mut r = csv::ReaderBuilder::new().buffer_capacity(1 << 20).from_path(path).map_err(read_err)?;
-                if r.byte_headers().map_err(read_err)?.iter().ne(FINDINGS_HEADER.iter().map(|h| h.as_bytes())) {
-                    return Err(ReportError::NotFindings { path: path.display().to_string(), what: "it does not start with the findings.csv header" });
-                }
-                // (bytes, not text: most records are only looked at for one field)
-                let mut rec = csv::ByteRecord::new();
-                while r.read_byte_record(&mut rec).map_err(read_err)? {
-                    let mut fields: [&[u8]; 19] = [b""; 19];
-                    for (slot, v) in fields.iter_mut().zip(rec.iter()) {
-                        *slot = v;
-                    }
-                    if !each(&Record { fields, file: Some(path) })? {
-                        break;
-                    }
-                }
-            }
+            Shown::File(path) => return each_file_record(path, each),
         }
         Ok(())
     }
+}
+
+/// [`ReportCtx::each_record`] from a findings.csv file.
+fn each_file_record(path: &Path, each: &mut dyn FnMut(&Record) -> Result<bool, ReportError>) -> Result<(), ReportError> {
+    let read_err = |source| ReportError::ReadBack { path: path.display().to_string(), source };
+    let mut r = csv::ReaderBuilder::new().buffer_capacity(1 << 20).from_path(path).map_err(read_err)?;
+    if r.byte_headers().map_err(read_err)?.iter().ne(FINDINGS_HEADER.iter().map(|h| h.as_bytes())) {
+        return Err(ReportError::NotFindings { path: path.display().to_string(), what: "it does not start with the findings.csv header" });
+    }
+    // (bytes, not text: most records are only looked at for one field)
+    let mut rec = csv::ByteRecord::new();
+    while r.read_byte_record(&mut rec).map_err(read_err)? {
+        let mut fields: [&[u8]; 19] = [b""; 19];
+        for (slot, v) in fields.iter_mut().zip(rec.iter()) {
+            *slot = v;
+        }
+        if !each(&Record { fields, file: Some(path) })? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// One finding's findings.csv fields, as [`ReportCtx::each_record`] hands them over.
@@ -822,6 +826,80 @@ mod tests {
         let mut keep = Keep::new(Formats { csv: true, json: true, xlsx: false, html: false });
         keep.take(all.clone());
         assert_eq!(keep.into_kept().iter().map(|f| f.action).collect::<Vec<_>>(), vec![Action::Dispute, Action::Dispute]);
+    }
+
+    /// findings.csv read back (a streamed run's workbooks): records in order, quoted fields
+    /// whole, a file that is not a findings.csv refused, a field that is not UTF-8 refused when
+    /// its text is asked for.
+    #[test]
+    fn findings_csv_is_read_back_record_by_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("findings.csv");
+        let mut text = b"\xEF\xBB\xBF".to_vec();
+        text.extend_from_slice(FINDINGS_HEADER.join(",").as_bytes());
+        text.extend_from_slice(b"\nF1,2026-10,MATCHED,none,C1,\"a, \"\"b\"\"\nc\",T1,svc,,,,,,,0.00,R2,x,f.csv:2,\nF2,2026-10,MISSING_INCENTIVE,dispute,C1,n,T2,svc,,,,,,,-6.00,R10,y,f.csv:3,\n");
+        std::fs::write(&path, &text).expect("write");
+        let mut seen = Vec::new();
+        each_file_record(&path, &mut |r| {
+            let t = r.texts()?;
+            seen.push((t[0].to_string(), t[5].to_string(), r.bytes(3).to_vec()));
+            Ok(true)
+        })
+        .expect("read");
+        assert_eq!(seen, vec![("F1".into(), "a, \"b\"\nc".into(), b"none".to_vec()), ("F2".into(), "n".into(), b"dispute".to_vec())]);
+        // stopping early
+        let mut n = 0;
+        each_file_record(&path, &mut |_| {
+            n += 1;
+            Ok(false)
+        })
+        .expect("read");
+        assert_eq!(n, 1);
+
+        std::fs::write(&path, "id,period\nF1,2026-10\n").expect("write");
+        let e = each_file_record(&path, &mut |_| Ok(true)).expect_err("not findings");
+        assert!(e.to_string().contains("does not start with the findings.csv header"), "{e}");
+
+        let mut bad = FINDINGS_HEADER.join(",").into_bytes();
+        bad.extend_from_slice(b"\nF1,2026-10,MATCHED,none,C1,\xFF,T1,svc,,,,,,,0.00,R2,x,f.csv:2,\n");
+        std::fs::write(&path, &bad).expect("write");
+        let mut actions = Vec::new();
+        let e = each_file_record(&path, &mut |r| {
+            actions.push(r.bytes(3).to_vec());
+            r.texts().map(|_| true)
+        })
+        .expect_err("not UTF-8");
+        assert_eq!(actions, vec![b"none".to_vec()], "one field is read without the others' encoding");
+        assert!(e.to_string().contains("a record is not UTF-8"), "{e}");
+    }
+
+    proptest::proptest! {
+        /// The page's selection, made a finding at a time from a streamed run's findings.csv or
+        /// from what an in-memory run kept, is every actionable finding and the first others up
+        /// to the cap, in file order.
+        #[test]
+        fn the_page_takes_every_actionable_finding_and_the_first_others(codes in proptest::collection::vec(0u8..3, 0..80), cap in 0usize..90) {
+            let actions: Vec<Action> = codes.iter().map(|c| [Action::None, Action::Dispute, Action::Review][*c as usize]).collect();
+            let n = actions.len();
+            let actionable = actions.iter().filter(|&&a| a != Action::None).count();
+            let got = html::embedded(&actions, n, cap);
+            let want: Vec<usize> = if n <= cap {
+                (0..n).collect()
+            } else {
+                let room = cap.saturating_sub(actionable);
+                let firsts: Vec<usize> = (0..n).filter(|&i| actions[i] == Action::None).take(room).collect();
+                (0..n).filter(|&i| actions[i] != Action::None || firsts.contains(&i)).collect()
+            };
+            proptest::prop_assert_eq!(&got, &want);
+            // an in-memory run keeps a prefix of the cap and every actionable one: the same choice
+            let all: Vec<Finding> = actions.iter().enumerate().map(|(i, &a)| finding(i, a)).collect();
+            let mut keep = Keep::with_prefix(cap, true);
+            keep.take(all.clone());
+            let kept = keep.into_kept();
+            let kept_actions: Vec<Action> = kept.iter().map(|f| f.action).collect();
+            let from_kept: Vec<String> = html::embedded(&kept_actions, n, cap).into_iter().map(|i| kept[i].id.clone()).collect();
+            proptest::prop_assert_eq!(from_kept, want.iter().map(|&i| all[i].id.clone()).collect::<Vec<_>>());
+        }
     }
 
     /// An in-memory run's emitter passes on only what `Keep::keeping` asks for: the selection
