@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use super::decide::{action_for, finding_id, Category, Finding};
+use super::decide::{action_for, finding_id, Action, Category, Finding};
 use super::frames;
 use super::frames::{dec_column, dec_values, i32_values, i64_values, row_lists, str_values};
 use super::{phys_to_decimal, EngineError, Stage};
@@ -51,8 +51,50 @@ fn bill_frame(b: &Bills) -> PolarsResult<LazyFrame> {
     .lazy())
 }
 
+/// Per bill cycle, its bill lines: how many, how many with a charging mode, how many with a
+/// trade id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineFacts {
+    pub n: u64,
+    pub with_mode: u64,
+    pub with_trade: u64,
+}
+
+/// Per bill cycle, its resale customers' consumption rows: how many, how many with a charging
+/// mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResaleFacts {
+    pub n: u64,
+    pub with_mode: u64,
+}
+
+/// The grain of each bill cycle present in the bill files: (charging mode?, trade id?).
+pub type Grain = BTreeMap<i32, (bool, bool)>;
+
+/// A cycle is compared by charging mode when every line of both sides has one, and by trade id
+/// when every bill line has one (consumption always has).
+pub fn grain_from(lines: &BTreeMap<i32, LineFacts>, resale: &BTreeMap<i32, ResaleFacts>) -> Grain {
+    lines
+        .iter()
+        .map(|(&cycle, l)| {
+            let mode = l.with_mode == l.n && resale.get(&cycle).is_none_or(|r| r.with_mode == r.n);
+            (cycle, (mode, l.with_trade == l.n))
+        })
+        .collect()
+}
+
+/// The bill lines' facts of [`grain_from`], in Rust (a streamed run counts them as it reads).
+pub fn line_facts(b: &Bills, facts: &mut BTreeMap<i32, LineFacts>) {
+    for i in 0..b.len() {
+        let f = facts.entry(b.cycle[i]).or_default();
+        f.n += 1;
+        f.with_mode += u64::from(b.mode[i] != 0);
+        f.with_trade += u64::from(!b.trade_id[i].is_empty());
+    }
+}
+
 /// Grain of each bill cycle: does it use charging mode and trade id?
-fn grains(decided: &LazyFrame, bills: &LazyFrame) -> PolarsResult<BTreeMap<i32, (bool, bool)>> {
+fn grains(decided: &LazyFrame, bills: &LazyFrame) -> PolarsResult<Grain> {
     let b = bills
         .clone()
         .group_by([col("cycle")])
@@ -64,25 +106,19 @@ fn grains(decided: &LazyFrame, bills: &LazyFrame) -> PolarsResult<BTreeMap<i32, 
         .group_by([col("cycle")])
         .agg([len().alias("n"), col("mode").neq(lit(0)).sum().alias("with_mode")])
         .collect()?;
-    let cons_modes: BTreeMap<i32, bool> = {
+    let count = |v: Option<i64>| v.unwrap_or(0) as u64;
+    let resale: BTreeMap<i32, ResaleFacts> = {
         let (cy, n, wm) = (i32_values(&c, "cycle")?, i64_values(&c, "n")?, i64_values(&c, "with_mode")?);
-        (0..c.height()).map(|i| (cy[i].unwrap_or(0), wm[i] == n[i])).collect()
+        (0..c.height()).map(|i| (cy[i].unwrap_or(0), ResaleFacts { n: count(n[i]), with_mode: count(wm[i]) })).collect()
     };
     let (cy, n, wm, wt) = (i32_values(&b, "cycle")?, i64_values(&b, "n")?, i64_values(&b, "with_mode")?, i64_values(&b, "with_trade")?);
-    Ok((0..b.height())
-        .map(|i| {
-            let cycle = cy[i].unwrap_or(0);
-            let mode = wm[i] == n[i] && cons_modes.get(&cycle).copied().unwrap_or(true);
-            (cycle, (mode, wt[i] == n[i]))
-        })
-        .collect())
+    let lines: BTreeMap<i32, LineFacts> = (0..b.height()).map(|i| (cy[i].unwrap_or(0), LineFacts { n: count(n[i]), with_mode: count(wm[i]), with_trade: count(wt[i]) })).collect();
+    Ok(grain_from(&lines, &resale))
 }
 
-pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result<(Vec<Finding>, Vec<BillCycle>), EngineError> {
-    let Some(bills) = &loaded.bills else { return Ok((Vec::new(), Vec::new())) };
-    let st = "reconciling the partner bill";
-    let bills_lf = bill_frame(bills).stage(st)?;
-    let grain = grains(&decided, &bills_lf).stage(st)?;
+/// Both sides summed per group of the grain, full-joined and sorted by cycle, customer, service,
+/// charging mode and trade id; and the other (not resale) consumption per cycle and association.
+fn grouped(decided: &LazyFrame, bills_lf: LazyFrame, grain: &Grain) -> PolarsResult<(DataFrame, DataFrame)> {
     let cycles: Vec<i32> = grain.keys().copied().collect();
     let flags = DataFrame::new(
         cycles.len(),
@@ -91,8 +127,7 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
             Column::new("use_mode".into(), cycles.iter().map(|c| grain[c].0).collect::<Vec<bool>>()),
             Column::new("use_trade".into(), cycles.iter().map(|c| grain[c].1).collect::<Vec<bool>>()),
         ],
-    )
-    .stage(st)?
+    )?
     .lazy();
     let on_cycle = |lf: LazyFrame| {
         lf.join(flags.clone(), [col("cycle")], [col("cycle")], JoinArgs::new(JoinType::Inner)).with_columns([
@@ -112,14 +147,143 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
     let joined = cons
         .join(bill, keys.clone(), keys, JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns))
         .sort(["cycle", "cust", "svc", "g_mode", "g_trade"], Default::default())
-        .collect()
-        .stage(st)?;
+        .collect()?;
     let others = on_cycle(decided.clone())
         .filter(assoc.clone().neq(lit(Association::Resale.code())))
-        .group_by([col("cycle"), assoc.clone().alias("a")])
+        .group_by([col("cycle"), assoc.alias("a")])
         .agg([col("pay").sum().alias("pay")])
+        .collect()?;
+    Ok((joined, others))
+}
+
+/// The other consumption of each cycle, as (referral, unknown association).
+fn others_of(others: &DataFrame) -> PolarsResult<BTreeMap<i32, (Decimal, Decimal)>> {
+    let (cy, a) = (i32_values(others, "cycle")?, i32_values(others, "a")?);
+    let (pay, s) = dec_values(others, "pay")?;
+    let mut out: BTreeMap<i32, (Decimal, Decimal)> = BTreeMap::new();
+    for i in 0..others.height() {
+        let e = out.entry(cy[i].unwrap_or(0)).or_default();
+        let v = phys_to_decimal(pay[i].unwrap_or(0), s);
+        if a[i] == Some(Association::Referral.code()) {
+            e.0 += v;
+        } else {
+            e.1 += v;
+        }
+    }
+    Ok(out)
+}
+
+/// An empty report for each cycle of the grain.
+pub fn new_reports(grain: &Grain) -> BTreeMap<i32, BillCycle> {
+    grain
+        .iter()
+        .map(|(&c, &(use_mode, use_trade))| {
+            let mut g = vec!["customer_id", "service_type_code"];
+            if use_mode {
+                g.push("charging_mode");
+            }
+            if use_trade {
+                g.push("trade_id");
+            }
+            let r = BillCycle {
+                cycle: Period(c),
+                consumption_total: Decimal::ZERO,
+                bill_total: Decimal::ZERO,
+                difference: Decimal::ZERO,
+                referral_consumption: Decimal::ZERO,
+                unknown_association_consumption: Decimal::ZERO,
+                grain: g,
+                categories: BTreeMap::new(),
+            };
+            (c, r)
+        })
         .collect()
-        .stage(st)?;
+}
+
+/// Adds other consumption (see [`others_of`]) to the reports of its cycles.
+pub fn add_others(reports: &mut BTreeMap<i32, BillCycle>, others: &BTreeMap<i32, (Decimal, Decimal)>) {
+    for (c, (referral, unknown)) in others {
+        if let Some(r) = reports.get_mut(c) {
+            r.referral_consumption += *referral;
+            r.unknown_association_consumption += *unknown;
+        }
+    }
+}
+
+/// One group of the grain: its key (cycle, customer, service, charging mode code, trade id; the
+/// last two empty when the grain has not them).
+pub struct GroupKey<'a> {
+    pub cycle: i32,
+    pub cust: &'a str,
+    pub svc: &'a str,
+    pub mode: i32,
+    pub trade: &'a str,
+}
+
+/// What is decided of a group, beside its rows and customer name.
+pub struct Decided {
+    pub id: String,
+    pub category: Category,
+    pub action: Action,
+    pub delta: Decimal,
+    pub rule_ids: String,
+    pub explanation: String,
+    pub charging_mode: Option<ChargingMode>,
+}
+
+/// Decides a group from its two sums (`None`: no row on that side) and whether its customer is a
+/// referral one, and counts it in its cycle's report.
+pub fn decide(reports: &mut BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>, referral: bool, rules: &RuleSet) -> Result<Decided, EngineError> {
+    let delta = bill_amt.unwrap_or_default() - cons_amt.unwrap_or_default();
+    let category = match (cons_amt.is_some(), bill_amt.is_some()) {
+        (true, true) if delta.is_zero() => Category::BillMatched,
+        (true, true) if delta.abs() <= rules.tolerance => Category::BillRounding,
+        (true, true) => Category::BillAmountMismatch,
+        (true, false) => Category::BillMissingLine,
+        _ if referral => Category::BillNotResale,
+        _ => Category::BillExtraLine,
+    };
+    let period = Period(k.cycle);
+    let charging_mode = ChargingMode::from_code(k.mode);
+    // Both sides were inner-joined on the bill cycles, so every group's cycle has a report.
+    let report = reports.get_mut(&period.0).ok_or_else(|| EngineError::Invariant(format!("bill group of cycle {period} has no bill cycle")))?;
+    report.consumption_total += cons_amt.unwrap_or_default();
+    report.bill_total += bill_amt.unwrap_or_default();
+    let e = report.categories.entry(category).or_default();
+    e.0 += 1;
+    e.1 += delta;
+    let grain = report.grain.join(",");
+    let mode_label = charging_mode.map_or("", |m| m.label());
+    Ok(Decided {
+        id: finding_id('B', &[&period.to_string(), k.cust, k.svc, mode_label, k.trade]),
+        category,
+        action: action_for(category, delta, rules.tolerance),
+        delta,
+        rule_ids: format!("BILL;grain:{grain}"),
+        explanation: explain(category, period, k.cust, k.svc, mode_label, k.trade, cons_amt, bill_amt, delta, &grain, rules),
+        charging_mode,
+    })
+}
+
+/// The reports with their differences, checked: each cycle's categories add up to it.
+pub fn finish_reports(reports: BTreeMap<i32, BillCycle>) -> Result<Vec<BillCycle>, EngineError> {
+    let mut out: Vec<BillCycle> = reports.into_values().collect();
+    for r in &mut out {
+        r.difference = r.bill_total - r.consumption_total;
+        let sum: Decimal = r.categories.values().map(|(_, d)| *d).sum();
+        if sum != r.difference {
+            return Err(EngineError::Invariant(format!("bill cycle {}: categories sum to {sum}, bill − consumption = {}", r.cycle, r.difference)));
+        }
+    }
+    Ok(out)
+}
+
+pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result<(Vec<Finding>, Vec<BillCycle>), EngineError> {
+    let Some(bills) = &loaded.bills else { return Ok((Vec::new(), Vec::new())) };
+    let st = "reconciling the partner bill";
+    let bills_lf = bill_frame(bills).stage(st)?;
+    let grain = grains(&decided, &bills_lf).stage(st)?;
+    let (joined, others) = grouped(&decided, bills_lf, &grain).stage(st)?;
     // Association of each customer, for bill lines without consumption.
     let customer_assoc: BTreeMap<String, i32> = match &loaded.customers {
         Some(c) => c.list.iter().map(|c| (c.customer_id.clone(), c.association.code())).collect(),
@@ -142,72 +306,17 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
     let mut c_rows = row_lists(&joined, "c_rows").stage(st)?;
     let mut b_rows = row_lists(&joined, "b_rows").stage(st)?;
 
-    let mut reports: BTreeMap<i32, BillCycle> = cycles
-        .iter()
-        .map(|&c| {
-            let (use_mode, use_trade) = grain[&c];
-            let mut g = vec!["customer_id", "service_type_code"];
-            if use_mode {
-                g.push("charging_mode");
-            }
-            if use_trade {
-                g.push("trade_id");
-            }
-            let r = BillCycle {
-                cycle: Period(c),
-                consumption_total: Decimal::ZERO,
-                bill_total: Decimal::ZERO,
-                difference: Decimal::ZERO,
-                referral_consumption: Decimal::ZERO,
-                unknown_association_consumption: Decimal::ZERO,
-                grain: g,
-                categories: BTreeMap::new(),
-            };
-            (c, r)
-        })
-        .collect();
-    {
-        let (cy, a) = (i32_values(&others, "cycle").stage(st)?, i32_values(&others, "a").stage(st)?);
-        let (pay, s) = dec_values(&others, "pay").stage(st)?;
-        for i in 0..others.height() {
-            if let Some(r) = reports.get_mut(&cy[i].unwrap_or(0)) {
-                let v = phys_to_decimal(pay[i].unwrap_or(0), s);
-                if a[i] == Some(Association::Referral.code()) {
-                    r.referral_consumption += v;
-                } else {
-                    r.unknown_association_consumption += v;
-                }
-            }
-        }
-    }
-
+    let mut reports = new_reports(&grain);
+    add_others(&mut reports, &others_of(&others).stage(st)?);
     let mut findings = Vec::with_capacity(joined.height());
     for i in 0..joined.height() {
         let has_c = c_n[i].unwrap_or(0) > 0;
         let has_b = b_n[i].unwrap_or(0) > 0;
         let cons_amt = has_c.then(|| phys_to_decimal(c_amt[i].unwrap_or(0), c_s));
         let bill_amt = has_b.then(|| phys_to_decimal(b_amt[i].unwrap_or(0), b_s));
-        let delta = bill_amt.unwrap_or_default() - cons_amt.unwrap_or_default();
-        let category = match (has_c, has_b) {
-            (true, true) if delta.is_zero() => Category::BillMatched,
-            (true, true) if delta.abs() <= rules.tolerance => Category::BillRounding,
-            (true, true) => Category::BillAmountMismatch,
-            (true, false) => Category::BillMissingLine,
-            _ if customer_assoc.get(&cust[i]) == Some(&Association::Referral.code()) => Category::BillNotResale,
-            _ => Category::BillExtraLine,
-        };
-        let period = Period(cycle[i].unwrap_or(0));
-        let charging_mode = ChargingMode::from_code(mode[i].unwrap_or(0));
-        // Both sides were inner-joined on the bill cycles, so every group's cycle has a report.
-        let report = reports
-            .get_mut(&period.0)
-            .ok_or_else(|| EngineError::Invariant(format!("bill group of cycle {period} has no bill cycle")))?;
-        report.consumption_total += cons_amt.unwrap_or_default();
-        report.bill_total += bill_amt.unwrap_or_default();
-        let e = report.categories.entry(category).or_default();
-        e.0 += 1;
-        e.1 += delta;
-        let grain = report.grain.join(",");
+        let key = GroupKey { cycle: cycle[i].unwrap_or(0), cust: &cust[i], svc: &svc[i], mode: mode[i].unwrap_or(0), trade: &trade[i] };
+        let referral = customer_assoc.get(&cust[i]) == Some(&Association::Referral.code());
+        let d = decide(&mut reports, &key, cons_amt, bill_amt, referral, rules)?;
         let consumption_rows = std::mem::take(&mut c_rows[i]);
         let bill_rows = std::mem::take(&mut b_rows[i]);
         let customer_name = consumption_rows
@@ -215,42 +324,32 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
             .find_map(|&r| loaded.consumption.customer_name.get(r as usize).map(str::to_string))
             .or_else(|| bill_rows.iter().find_map(|&r| bills.customer_name[r as usize].clone()))
             .unwrap_or_default();
-        let mode_label = charging_mode.map_or("", |m| m.label());
-        let id = finding_id('B', &[&period.to_string(), &cust[i], &svc[i], mode_label, &trade[i]]);
-        let explanation = explain(category, period, &cust[i], &svc[i], mode_label, &trade[i], cons_amt, bill_amt, delta, &grain, rules);
         findings.push(Finding {
-            id,
-            period,
-            category,
-            action: action_for(category, delta, rules.tolerance),
+            id: d.id,
+            period: Period(key.cycle),
+            category: d.category,
+            action: d.action,
             rule: 0,
             customer_id: cust[i].clone(),
             customer_name,
             trade_id: trade[i].clone(),
             service: svc[i].clone(),
-            charging_mode,
+            charging_mode: d.charging_mode,
             expected_period: None,
             expected_base: cons_amt,
             expected_incentive: None,
             actual_base: bill_amt,
             actual_incentive: None,
-            delta,
-            rule_ids: format!("BILL;grain:{grain}"),
-            explanation,
+            delta: d.delta,
+            rule_ids: d.rule_ids,
+            explanation: d.explanation,
             consumption_rows,
             incentive_rows: Vec::new(),
             actual_in: None,
             bill_rows,
         });
     }
-    let mut out: Vec<BillCycle> = reports.into_values().collect();
-    for r in &mut out {
-        r.difference = r.bill_total - r.consumption_total;
-        let sum: Decimal = r.categories.values().map(|(_, d)| *d).sum();
-        if sum != r.difference {
-            return Err(EngineError::Invariant(format!("bill cycle {}: categories sum to {sum}, bill − consumption = {}", r.cycle, r.difference)));
-        }
-    }
+    let out = finish_reports(reports)?;
     // Every bill line lands in exactly one finding.
     let landed: usize = findings.iter().map(|f| f.bill_rows.len()).sum();
     if landed != bills.len() {
