@@ -74,7 +74,7 @@ fn streams(args: &RunArgs) -> bool {
     if args.streaming {
         return true;
     }
-    if args.in_memory || !args.bills.is_empty() {
+    if args.in_memory {
         return false;
     }
     let cwd = std::env::current_dir().unwrap_or_default();

@@ -25,16 +25,23 @@
 //!    page-cache pages cost more than the device (BENCHMARKS.md). Each worker reads its next
 //!    partition's spill while it reconciles the current one.
 //!
+//! The partner bill's lines are spilled by trade id too. A bill group is (cycle, customer,
+//! service[, charging mode][, trade id]), its grain fixed per cycle by facts about every line
+//! and every resale consumption row, which pass 1 counts. Each partition sums its groups
+//! ([`engine::bills::partials`]) into a sorted file; pass 3 merges those files in key order (a
+//! group compared by customer only may have parts in several partitions), decides each group as
+//! an in-memory run does and appends it to findings.csv after the incentive findings.
+//! report.xlsx and report.html read their findings back from the completed findings.csv.
+//!
 //! The outputs are byte-identical to an in-memory run on the same inputs (tested). Peak memory is
-//! that of one block plus one partition. The partner bill check and the workbook and HTML
-//! reports are not available in this mode yet: they are refused with a message, not skipped.
+//! that of one block plus one partition.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::app::{Error, RunArgs, Status};
-use crate::engine::{self, Action, Counts, Globals, Outcome, PeriodReport};
+use crate::engine::{self, bills, Action, Counts, Globals, Outcome, PeriodReport};
 use crate::load::schema::Kind;
 use crate::load::{self, InputPaths, Loaded, Provenance, Spill};
 use crate::model::Period;
@@ -192,7 +199,7 @@ fn cited(prov: &Provenance) -> Provenance {
 
 /// findings.csv: the BOM, the header, then for each period the findings of that period of each
 /// partition in turn (`parts[k]` with the byte range of each period in it).
-fn concatenate(parts: &[PartFindings], mut w: report::FindingsCsv) -> Result<(), Error> {
+fn concatenate(parts: &[PartFindings], w: &mut report::FindingsCsv) -> Result<(), Error> {
     let periods: std::collections::BTreeSet<Period> = parts.iter().flat_map(|(_, r)| r.iter().map(|(p, _, _)| *p)).collect();
     let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
     let mut ranges = Vec::new();
@@ -219,7 +226,6 @@ fn concatenate(parts: &[PartFindings], mut w: report::FindingsCsv) -> Result<(),
     if let Some(r) = ranges.iter().zip(&copied).position(|(&(_, start, end), &n)| n != end - start) {
         return Err(Error::Usage(format!("{}: a findings part of this run is cut short", paths[ranges[r].0].display())));
     }
-    w.finish()?;
     for p in &paths {
         let _ = std::fs::remove_file(p);
     }
@@ -252,11 +258,11 @@ impl Done {
     }
 }
 
-/// Bytes of consumption and incentive input: what decides whether a run streams on its own and
-/// how many partitions it gets.
+/// Bytes of consumption, incentive and bill input: what decides whether a run streams on its own
+/// and how many partitions it gets.
 pub fn input_bytes(args: &RunArgs, root: &Path) -> Result<u64, Error> {
     let mut bytes = 0u64;
-    for kind in [&args.consumption, &args.incentives] {
+    for kind in [&args.consumption, &args.incentives, &args.bills] {
         for (p, _, _) in load::table::list(kind, root)? {
             bytes += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
         }
@@ -321,9 +327,6 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let setup = crate::app::setup(args)?;
     let options = setup.options(args);
     let crate::app::Setup { root, rules, formats, periods } = setup;
-    if !args.bills.is_empty() {
-        return Err(Error::Usage("--streaming does not check the partner bill yet: run the bill check (--bills) without --streaming".into()));
-    }
     let limit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|c| memory_limit(&c, Path::new("/sys/fs/cgroup")));
     let n = partitions(args, &root, limit)?;
     let workers = workers(rayon::current_num_threads(), limit).clamp(1, n);
@@ -348,6 +351,9 @@ struct Part {
     head: Vec<Vec<u8>>,
     /// Its findings of the later periods.
     findings: PartFindings,
+    /// With a partner bill: the file of its bill groups (sorted) and its other consumption per
+    /// cycle (see [`engine::bills::partials`]).
+    bills: Option<(PathBuf, BTreeMap<i32, (rust_decimal::Decimal, rust_decimal::Decimal)>)>,
 }
 
 /// Everything the partitions share (read-only).
@@ -358,13 +364,14 @@ struct Shared<'a> {
     customers: Option<&'a std::sync::Arc<load::Customers>>,
     cons_prov: &'a Provenance,
     inc_prov: &'a Provenance,
+    bill_prov: &'a Provenance,
     tmp: &'a Path,
     /// The first period in scope: every finding is of it or later.
     first: Option<Period>,
 }
 
 /// A partition's rows, decoded from its spill files' bytes.
-fn decode_partition(spilled: &mut Spilled, cons: &Path, inc: &Path, sh: &Shared) -> Result<Loaded, Error> {
+fn decode_partition(spilled: &mut Spilled, cons: &Path, inc: &Path, bills: Option<&Path>, sh: &Shared) -> Result<Loaded, Error> {
     let mut loaded = Loaded { customers: sh.customers.cloned(), ..Loaded::default() };
     loaded.consumption.counted = vec![Vec::new(); sh.rules.counted.len()];
     let mut prov = cited(sh.cons_prov);
@@ -375,6 +382,16 @@ fn decode_partition(spilled: &mut Spilled, cons: &Path, inc: &Path, sh: &Shared)
     let (buf, len) = &mut spilled.inc;
     read_back(&buf.bytes()[..*len], inc, &mut loaded.incentives, &mut prov)?;
     loaded.incentives.prov = prov;
+    if let Some(path) = bills {
+        // (a partition's bill lines are few: read through the page cache, not ahead)
+        let bytes = std::fs::read(path).map_err(io_error(path))?;
+        let mut b = load::Bills::default();
+        let mut prov = cited(sh.bill_prov);
+        read_back(&bytes, path, &mut b, &mut prov)?;
+        b.prov = prov;
+        loaded.bills = Some(b);
+        let _ = std::fs::remove_file(path);
+    }
     Ok(loaded)
 }
 
@@ -421,7 +438,260 @@ fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, Error> {
         Ok(())
     })?;
     file.finish().map_err(io_error(&path))?;
-    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges) })
+    let bills = match sh.globals.bill_grain {
+        Some(_) => {
+            let groups = sh.tmp.join(format!("bill-groups-{p:04}.bin"));
+            write_groups(&groups, &outcome.bill_parts)?;
+            Some((groups, outcome.bill_others))
+        }
+        None => None,
+    };
+    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges), bills })
+}
+
+/// The grain's facts of a block of consumption rows: per cycle, the resale customers' rows and
+/// those with a charging mode (a row's customer is resale by the customers file when there is
+/// one, else by its own association type, as the engine decides it); and, without a customers
+/// file, each customer's largest association code.
+fn bill_facts(sink: &load::Consumption, customers: Option<&load::Customers>, resale: &mut BTreeMap<i32, bills::ResaleFacts>, row_assoc: &mut std::collections::HashMap<String, i32>) {
+    let resale_code = crate::model::Association::Resale.code();
+    for i in 0..sink.len() {
+        let cust = &sink.customer_id[i];
+        let assoc = match customers {
+            Some(c) => c.index.get(cust).map_or(0, |&k| c.list[k].association.code()),
+            None => {
+                let a = sink.assoc[i];
+                match row_assoc.get_mut(cust) {
+                    Some(m) => *m = (*m).max(a),
+                    None => {
+                        row_assoc.insert(cust.to_string(), a);
+                    }
+                }
+                a
+            }
+        };
+        if assoc == resale_code {
+            let f = resale.entry(sink.cycle[i]).or_default();
+            f.n += 1;
+            f.with_mode += u64::from(sink.mode[i] != 0);
+        }
+    }
+}
+
+/// Writes a partition's bill groups (sorted) to `path`, each with its length first.
+fn write_groups(path: &Path, groups: &[bills::Partial]) -> Result<(), Error> {
+    use load::spill::{put_opt_str, put_str};
+    fn cites(out: &mut Vec<u8>, c: &[(u32, u32)]) {
+        out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+        for (t, l) in c {
+            out.extend_from_slice(&t.to_le_bytes());
+            out.extend_from_slice(&l.to_le_bytes());
+        }
+    }
+    fn name(out: &mut Vec<u8>, n: &Option<((u32, u32), String)>) {
+        let (t, l) = n.as_ref().map_or((0, 0), |n| n.0);
+        out.extend_from_slice(&t.to_le_bytes());
+        out.extend_from_slice(&l.to_le_bytes());
+        put_opt_str(out, n.as_ref().map(|n| n.1.as_str()));
+    }
+    fn amount(out: &mut Vec<u8>, v: Option<rust_decimal::Decimal>) {
+        match v {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(&v.serialize());
+            }
+        }
+    }
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io_error(path))?);
+    let mut rec = Vec::new();
+    for g in groups {
+        rec.clear();
+        rec.extend_from_slice(&g.cycle.to_le_bytes());
+        put_str(&mut rec, &g.cust);
+        put_str(&mut rec, &g.svc);
+        rec.extend_from_slice(&g.mode.to_le_bytes());
+        put_str(&mut rec, &g.trade);
+        amount(&mut rec, g.cons);
+        rec.extend_from_slice(&g.c_n.to_le_bytes());
+        cites(&mut rec, &g.c_cites);
+        name(&mut rec, &g.c_name);
+        amount(&mut rec, g.bill);
+        rec.extend_from_slice(&g.b_n.to_le_bytes());
+        cites(&mut rec, &g.b_cites);
+        name(&mut rec, &g.b_name);
+        w.write_all(&(rec.len() as u32).to_le_bytes()).map_err(io_error(path))?;
+        w.write_all(&rec).map_err(io_error(path))?;
+    }
+    w.flush().map_err(io_error(path))
+}
+
+/// Reads the next group written by [`write_groups`]; `None` at the end of the file.
+fn read_group(r: &mut impl std::io::Read, path: &Path) -> Result<Option<bills::Partial>, Error> {
+    use load::spill;
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(io_error(path)(e)),
+    }
+    let mut rec = vec![0u8; u32::from_le_bytes(len) as usize];
+    r.read_exact(&mut rec).map_err(io_error(path))?;
+    let corrupt = || Error::Usage(format!("{}: a bill group file of this run is damaged (was the temporary directory changed during the run?)", path.display()));
+    let mut input: &[u8] = &rec;
+    fn cites(input: &mut &[u8]) -> Option<Vec<(u32, u32)>> {
+        let n = spill::u32(input)? as usize;
+        (0..n).map(|_| Some((spill::u32(input)?, spill::u32(input)?))).collect()
+    }
+    fn name(input: &mut &[u8]) -> Option<Option<((u32, u32), String)>> {
+        let at = (spill::u32(input)?, spill::u32(input)?);
+        Some(spill::opt_str(input)?.map(|n| (at, n.to_string())))
+    }
+    fn amount(input: &mut &[u8]) -> Option<Option<rust_decimal::Decimal>> {
+        match spill::take(input, 1)?[0] {
+            0 => Some(None),
+            _ => Some(Some(rust_decimal::Decimal::deserialize(spill::take(input, 16)?.try_into().ok()?))),
+        }
+    }
+    let g = (|| {
+        Some(bills::Partial {
+            cycle: spill::i32(&mut input)?,
+            cust: spill::str(&mut input)?.to_string(),
+            svc: spill::str(&mut input)?.to_string(),
+            mode: spill::i32(&mut input)?,
+            trade: spill::str(&mut input)?.to_string(),
+            cons: amount(&mut input)?,
+            c_n: u64::from_le_bytes(spill::take(&mut input, 8)?.try_into().ok()?),
+            c_cites: cites(&mut input)?,
+            c_name: name(&mut input)?,
+            bill: amount(&mut input)?,
+            b_n: u64::from_le_bytes(spill::take(&mut input, 8)?.try_into().ok()?),
+            b_cites: cites(&mut input)?,
+            b_name: name(&mut input)?,
+        })
+    })();
+    g.map(Some).ok_or_else(corrupt)
+}
+
+/// Pass 3 with a partner bill: the partitions' bill groups merged in key order (each file is
+/// sorted; a group compared by customer may have parts in several), each group decided as an
+/// in-memory run decides it and, with csv output, its record appended to findings.csv. Returns
+/// the bill cycles' reports; checks that every bill line landed in one finding.
+#[allow(clippy::too_many_arguments)]
+fn bill_findings(
+    parts: &[(PathBuf, BTreeMap<i32, (rust_decimal::Decimal, rust_decimal::Decimal)>)],
+    grain: &bills::Grain,
+    referral: &dyn Fn(&str) -> bool,
+    rules: &RuleSet,
+    (cons_tables, bill_tables): (Vec<load::table::Table>, Vec<load::table::Table>),
+    mut out: Option<&mut report::FindingsCsv>,
+    counts: &mut Counts,
+    bill_lines: u64,
+) -> Result<Vec<bills::BillCycle>, Error> {
+    use std::cmp::Reverse;
+    type Key = (i32, String, String, i32, String);
+    let key = |g: &bills::Partial| -> Key { (g.cycle, g.cust.clone(), g.svc.clone(), g.mode, g.trade.clone()) };
+    let mut reports = bills::new_reports(grain);
+    for (_, others) in parts {
+        bills::add_others(&mut reports, others);
+    }
+    let mut readers = Vec::with_capacity(parts.len());
+    let mut heap = std::collections::BinaryHeap::new();
+    let mut heads: Vec<Option<bills::Partial>> = Vec::with_capacity(parts.len());
+    for (i, (path, _)) in parts.iter().enumerate() {
+        let mut r = std::io::BufReader::with_capacity(64 << 10, std::fs::File::open(path).map_err(io_error(path))?);
+        let g = read_group(&mut r, path)?;
+        if let Some(g) = &g {
+            heap.push(Reverse((key(g), i)));
+        }
+        heads.push(g);
+        readers.push(r);
+    }
+    // Where the merged group's cited rows are looked up: its own few rows, cited from the files'
+    // tables; row numbers 0, 1, ... stand for them (only the first are ever cited).
+    let mut cited = Loaded::default();
+    cited.consumption.prov = Provenance { tables: cons_tables, rows: Vec::new() };
+    cited.bills = Some(load::Bills { prov: Provenance { tables: bill_tables, rows: Vec::new() }, ..load::Bills::default() });
+    let mut numbers: Vec<u32> = Vec::new();
+    let (mut bytes, mut scratch) = (Vec::with_capacity(4 << 20), String::new());
+    let mut landed = 0u64;
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let next = |i: usize, heads: &mut Vec<Option<bills::Partial>>, readers: &mut Vec<std::io::BufReader<std::fs::File>>, heap: &mut std::collections::BinaryHeap<Reverse<(Key, usize)>>| -> Result<Option<bills::Partial>, Error> {
+            let g = heads[i].take();
+            heads[i] = read_group(&mut readers[i], &parts[i].0)?;
+            if let Some(n) = &heads[i] {
+                heap.push(Reverse((key(n), i)));
+            }
+            Ok(g)
+        };
+        let Some(mut g) = next(i, &mut heads, &mut readers, &mut heap)? else { continue };
+        while let Some(Reverse((k, j))) = heap.peek() {
+            if *k != key(&g) {
+                break;
+            }
+            let j = *j;
+            heap.pop();
+            if let Some(o) = next(j, &mut heads, &mut readers, &mut heap)? {
+                g.merge(o);
+            }
+        }
+        landed += g.b_n;
+        let k = bills::GroupKey { cycle: g.cycle, cust: &g.cust, svc: &g.svc, mode: g.mode, trade: &g.trade };
+        let cons = g.cons.filter(|_| g.c_n > 0);
+        let bill = g.bill.filter(|_| g.b_n > 0);
+        let d = bills::decide(&mut reports, &k, cons, bill, referral(&g.cust), rules)?;
+        let name = g.c_name.as_ref().or(g.b_name.as_ref()).map_or("", |n| n.1.as_str());
+        let most = g.c_n.max(g.b_n) as usize;
+        if numbers.len() < most {
+            numbers.extend(numbers.len() as u32..most as u32);
+        }
+        let f = engine::FindingRef {
+            id: &d.id,
+            period: Period(g.cycle),
+            category: d.category,
+            action: d.action,
+            rule: 0,
+            customer_id: &g.cust,
+            customer_name: name,
+            trade_id: &g.trade,
+            service: &g.svc,
+            charging_mode: d.charging_mode,
+            expected_period: None,
+            expected_base: cons,
+            expected_incentive: None,
+            actual_base: bill,
+            actual_incentive: None,
+            delta: d.delta,
+            rule_ids: &d.rule_ids,
+            explanation: &d.explanation,
+            consumption_rows: &numbers[..g.c_n as usize],
+            incentive_rows: &[],
+            actual_in: None,
+            bill_rows: &numbers[..g.b_n as usize],
+        };
+        counts.add(&f);
+        if let Some(w) = out.as_mut() {
+            cited.consumption.prov.rows.clone_from(&g.c_cites);
+            if let Some(b) = cited.bills.as_mut() {
+                b.prov.rows.clone_from(&g.b_cites);
+            }
+            report::write_finding(&mut bytes, &f, &cited, &mut scratch);
+            if bytes.len() >= 4 << 20 {
+                w.write_records(&bytes)?;
+                bytes.clear();
+            }
+        }
+    }
+    if let Some(w) = out {
+        w.write_records(&bytes)?;
+    }
+    for (path, _) in parts {
+        let _ = std::fs::remove_file(path);
+    }
+    if landed != bill_lines {
+        return Err(engine::EngineError::Invariant(format!("{landed} of {bill_lines} bill lines landed in a bill finding")).into());
+    }
+    Ok(bills::finish_reports(reports)?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -430,10 +700,11 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         consumption: args.consumption.clone(),
         incentives: args.incentives.clone(),
         customers: args.customers.clone(),
-        bills: Vec::new(),
+        bills: args.bills.clone(),
         sheet: args.sheet.clone(),
         root: root.to_path_buf(),
     };
+    let with_bills = !paths.bills.is_empty();
     let mut progress = Progress::new();
 
     // Pass 1: read, validate and spill, to trade id ranges cut at sampled quantiles.
@@ -445,10 +716,26 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let mut rejects = Vec::new();
     let mut inputs = Vec::new();
     let mut globals = Globals::default();
+    // The customers are loaded after the statements, as in memory (their rows and rejections are
+    // listed in that order), but read first when the bill check needs them: its grain counts the
+    // resale customers' consumption rows as they are read.
+    let mut customers_read = None;
+    if with_bills && !paths.customers.is_empty() {
+        let mut cust_rejects = Vec::new();
+        let (c, summaries) = load::load_customers(&paths, rules, &mut cust_rejects)?;
+        customers_read = Some((c, summaries, cust_rejects));
+    }
+    let mut resale: BTreeMap<i32, bills::ResaleFacts> = BTreeMap::new();
+    // Without a customers file, each customer's association for bill lines that have no
+    // consumption: the largest association code of its rows, as in memory.
+    let mut row_assoc: std::collections::HashMap<String, i32> = std::collections::HashMap::new();
     let mut cons_prov = Provenance::default();
     let mut spill = Spiller::create(tmp, "consumption", n).map_err(io_error(tmp))?;
     inputs.extend(load::stream_kind::<load::Consumption>(&paths, Kind::Consumption, rules, &mut cons_prov, &mut rejects, &mut |sink, prov| {
         globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
+        if with_bills {
+            bill_facts(&sink, customers_read.as_ref().map(|c| &c.0), &mut resale, &mut row_assoc);
+        }
         spill.route(&sink, &prov, &ranges)
     })?);
     let cons_parts = spill.finish().map_err(io_error(tmp))?;
@@ -460,10 +747,30 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     })?);
     let inc_parts = spill.finish().map_err(io_error(tmp))?;
     let mut customers = None;
-    if !paths.customers.is_empty() {
+    if let Some((c, summaries, cust_rejects)) = customers_read {
+        inputs.extend(summaries);
+        rejects.extend(cust_rejects);
+        customers = Some(std::sync::Arc::new(c));
+    } else if !paths.customers.is_empty() {
         let (c, summaries) = load::load_customers(&paths, rules, &mut rejects)?;
         inputs.extend(summaries);
         customers = Some(std::sync::Arc::new(c));
+    }
+    // The partner bill's lines are spilled by trade id like the rest; its grain is known once
+    // they and the consumption are read.
+    let mut bill_prov = Provenance::default();
+    let mut bill_parts = Vec::new();
+    let mut bill_lines = 0u64;
+    if with_bills {
+        let mut lines: BTreeMap<i32, bills::LineFacts> = BTreeMap::new();
+        let mut spill = Spiller::create(tmp, "bills", n).map_err(io_error(tmp))?;
+        inputs.extend(load::stream_kind::<load::Bills>(&paths, Kind::Bills, rules, &mut bill_prov, &mut rejects, &mut |sink, prov| {
+            bills::line_facts(&sink, &mut lines);
+            spill.route(&sink, &prov, &ranges)
+        })?);
+        bill_parts = spill.finish().map_err(io_error(tmp))?;
+        bill_lines = lines.values().map(|l| l.n).sum();
+        globals.bill_grain = Some(bills::grain_from(&lines, &resale));
     }
     load::table::release_spare_buffers();
     crate::app::trace("streaming: read and partition", t);
@@ -473,7 +780,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let t = std::time::Instant::now();
     let (loaded_periods, scope_periods) = engine::periods(&globals.incentive_periods, periods);
     let first = scope_periods.first().copied();
-    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, tmp, first };
+    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, bill_prov: &bill_prov, tmp, first };
     // findings.csv is begun now: each partition's findings of the first period go straight to
     // it, in partition order, as soon as the partitions before it are done; the later periods'
     // are copied from the part files afterwards (pass 3).
@@ -503,7 +810,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                     let spilled = reading.join().unwrap_or_else(|_| Err(Error::Usage("a thread reading partition files panicked".into())));
                     let mut spare = None;
                     let loaded = spilled.and_then(|mut s| {
-                        let loaded = decode_partition(&mut s, &cons_parts[p], &inc_parts[p], &shared);
+                        let loaded = decode_partition(&mut s, &cons_parts[p], &inc_parts[p], bill_parts.get(p).map(PathBuf::as_path), &shared);
                         spare = Some([s.cons.0, s.inc.0]);
                         loaded
                     });
@@ -536,8 +843,10 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let mut counts = Counts::default();
     let mut disputes: Vec<Dispute> = Vec::new();
     let mut finding_parts = Vec::with_capacity(n);
+    let mut bill_groups = Vec::new();
     for part in parts {
         counts.absorb(part.counts);
+        bill_groups.extend(part.bills);
         for r in part.periods {
             match reports.get_mut(&r.period) {
                 Some(acc) => acc.absorb(&r),
@@ -559,6 +868,28 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     crate::app::release_memory();
     crate::app::trace("streaming: freed memory released", t);
     report::disputes::sort(&mut disputes);
+    let mut findings_csv = findings_csv;
+    let mut bill_cycles = Vec::new();
+    if let Some(grain) = &globals.bill_grain {
+        // The bill findings come after every incentive finding, and their totals go into
+        // summary.json: findings.csv is completed first, then they are appended.
+        if let Some(w) = findings_csv.as_mut() {
+            concatenate(&finding_parts, w)?;
+        }
+        let referral: Box<dyn Fn(&str) -> bool> = match &customers {
+            Some(c) => {
+                let c = c.clone();
+                Box::new(move |cust: &str| c.index.get(cust).is_some_and(|&i| c.list[i].association == crate::model::Association::Referral))
+            }
+            None => Box::new(|cust: &str| row_assoc.get(cust) == Some(&crate::model::Association::Referral.code())),
+        };
+        let tables = (cited(&cons_prov).tables, cited(&bill_prov).tables);
+        bill_cycles = bill_findings(&bill_groups, grain, &*referral, rules, tables, findings_csv.as_mut(), &mut counts, bill_lines)?;
+        if let Some(w) = findings_csv.take() {
+            w.finish()?;
+            crate::app::trace("streaming: findings.csv completed with the bill findings", t);
+        }
+    }
     let outcome = Outcome {
         loaded_periods,
         scope: scope_periods.clone(),
@@ -566,12 +897,15 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         findings: Vec::new(),
         counts,
         rows: Default::default(),
-        bills: Vec::new(),
+        bills: bill_cycles,
+        bill_parts: Vec::new(),
+        bill_others: BTreeMap::new(),
     };
     let summary_loaded = Loaded { inputs, rejects, customers, ..Loaded::default() };
     let complete = |findings_csv: Option<report::FindingsCsv>| -> Result<(), Error> {
-        if let Some(findings_csv) = findings_csv {
-            concatenate(&finding_parts, findings_csv)?;
+        if let Some(mut findings_csv) = findings_csv {
+            concatenate(&finding_parts, &mut findings_csv)?;
+            findings_csv.finish()?;
             crate::app::trace("streaming: findings.csv completed from the part files", t);
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! `recon run --streaming`: inputs partitioned on disk and reconciled a partition at a time must
 //! give exactly the outputs of an in-memory run, whatever the number of partitions and the block
 //! size the files are read in (report.xlsx and report.html too, which a streamed run fills from
-//! findings.csv read back); what it cannot do yet is refused, not skipped.
+//! findings.csv read back, and the partner bill check).
 
 mod common;
 
@@ -101,19 +101,65 @@ fn quoted_multiline_csv_read_in_tiny_blocks() {
     }
 }
 
+/// The partner bill streamed: a cycle compared by trade id and charging mode, one compared by
+/// customer only (some lines without a trade id or mode), whose groups span partitions, one with
+/// no consumption at all; resale, referral and unknown customers, names on some rows only; with
+/// and without a customers file, in 1 to 13 partitions and tiny blocks: the same bytes as in
+/// memory, every format.
 #[test]
-fn streaming_refuses_what_it_cannot_do_yet() {
+fn the_partner_bill_streamed_gives_the_same_bytes() {
     let w = Work::new();
     w.write("rules.toml", rules(""));
-    w.write("cons.csv", format!("{CONSUMPTION_HEADER}2026-10,C1,resale,hws.service.type.ec2,1,T1,2026-10-05 10:00:00,100.00,100.00,0\n"));
-    w.write("inc.csv", "incentive_period,trade_id,service_type_code,incentive_amount\n2026-10,T1,hws.service.type.ec2,6.00\n");
-    let base = ["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv", "--out", "out", "--streaming"];
-    w.write("bill.csv", "bill_cycle,customer_id,service_type_code,amount\n2026-10,C1,hws.service.type.ec2,100.00\n");
-    let o = w.recon(&[&base[..], &["--format", "csv", "--bills", "bill.csv"]].concat());
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--streaming does not check the partner bill yet"), "{}", stderr(&o));
-    let o = w.recon(&[&base[..], &["--format", "csv,json"]].concat());
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ec2 = "hws.service.type.ec2";
+    let mut cons = String::from("bill_cycle,customer_id,customer_name,association_type,service_type_code,charging_mode,trade_id,trade_time,payment_amount,cash_amount,coupon_amount\n");
+    let mut bill = String::from("客户ID,客户名称,账期,计费模式,产品类型编码,订单号/交易号,应付金额\n");
+    let mut inc = String::from("incentive_period,trade_id,service_type_code,incentive_amount\n");
+    for i in 0..90 {
+        let cust = format!("C{}", i % 6);
+        let assoc = ["resale", "resale", "referral", "resale", "", "resale"][i % 6];
+        let name = if i % 4 == 0 { format!("\"客户 {}, 甲\"", i % 6) } else { String::new() };
+        let (cycle, day) = if i % 3 == 0 { ("2026-09", "2026-09-07") } else { ("2026-10", "2026-10-07") };
+        // in 2026-09 one resale row has no charging mode: that cycle is not compared by mode
+        let mode = if i == 33 { "" } else { ["1", "3"][i % 2] };
+        let amount = format!("{}.{:02}", 50 + i, i % 100);
+        cons.push_str(&format!("{cycle},{cust},{name},{assoc},{ec2},{mode},T{i:03},{day} 10:00:00,{amount},{amount},0\n"));
+        if i % 2 == 0 {
+            inc.push_str(&format!("2026-10,T{i:03},{ec2},1.00\n"));
+        }
+        // bill coding: 0 包年/包月, 1 按需
+        let bmode = ["0", "1"][i % 2];
+        let bname = if i % 5 == 0 { format!("账单客户{}", i % 6) } else { String::new() };
+        match (cycle, i % 7) {
+            (_, 0) => {}                                                                          // no line
+            ("2026-10", 1) => bill.push_str(&format!("{cust},{bname},{cycle},{bmode},{ec2},T{i:03},{}.00\n", 50 + i)), // differs
+            ("2026-10", _) => bill.push_str(&format!("{cust},{bname},{cycle},{bmode},{ec2},T{i:03},{amount}\n")),
+            // 2026-09: lines without trade ids (by customer), one without a mode
+            (_, k) => bill.push_str(&format!("{cust},{bname},{cycle},{},{ec2},{},{amount}\n", if k == 2 { "" } else { bmode }, if k == 3 { format!("T{i:03}") } else { String::new() })),
+        }
+    }
+    bill.push_str(&format!("C9,,2026-10,0,{ec2},T900,5.00\nC2,,2026-10,0,{ec2},T901,7.00\nC1,,2026-08,0,{ec2},T902,9.00\n"));
+    w.write("cons.csv", &cons);
+    w.write("inc.csv", &inc);
+    w.write("bill.csv", &bill);
+    w.write("customers.csv", "customer_id,customer_name,association_type\nC0,甲,resale\nC1,乙,resale\nC2,丙,referral\nC3,丁,resale\nC5,戊,referral\n");
+    let files = [&OUTPUTS[..], &WORKBOOKS[..]].concat();
+    for (k, customers) in [&["--customers", "customers.csv"][..], &[]].into_iter().enumerate() {
+        let base = [&["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv", "--bills", "bill.csv"][..], customers].concat();
+        let mem = format!("mem{k}");
+        let o = recon_in(w.dir.path(), &[&base[..], &["--out", &mem, "--in-memory"]].concat(), &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let summary = w.read(&format!("{mem}/summary.json"));
+        for cat in ["BILL_MATCHED", "BILL_AMOUNT_MISMATCH", "BILL_MISSING_LINE", "BILL_EXTRA_LINE", "BILL_NOT_RESALE"] {
+            assert!(summary.contains(cat), "{cat} is among the cases: {summary}");
+        }
+        assert!(summary.contains("\"trade_id\"") && summary.contains("\"2026-08\""), "{summary}");
+        for (parts, block) in [("1", "67108864"), ("4", "97"), ("13", "1")] {
+            let out = format!("s{k}-{parts}");
+            let o = recon_in(w.dir.path(), &[&base[..], &["--out", &out, "--streaming", "--partitions", parts]].concat(), &[("RECON_BLOCK_BYTES", block)]);
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            same_files(&w.path(&mem), &w.path(&out), &files, &format!("customers file {}, {parts} partitions, {block}-byte blocks", k == 0));
+        }
+    }
 }
 
 /// More findings than report.xlsx and report.html show (their limits lowered for the test): the
@@ -168,7 +214,7 @@ fn workbooks_of_a_streamed_run_show_what_an_in_memory_run_shows() {
 }
 
 /// Above a size (64 MiB; moved here by RECON_AUTO_STREAMING_BYTES) a run that can stream does,
-/// without --streaming; --in-memory or a bill keeps it in memory.
+/// without --streaming; --in-memory keeps it in memory.
 #[test]
 fn large_inputs_stream_without_being_asked() {
     let w = Work::new();
@@ -183,7 +229,7 @@ fn large_inputs_stream_without_being_asked() {
     assert!(streamed(&["--format", "csv,json"], "auto"));
     assert!(!streamed(&["--format", "csv,json", "--in-memory"], "mem"));
     assert!(streamed(&["--format", "csv,xlsx"], "xlsx"));
-    assert!(!streamed(&["--format", "csv,json", "--bills", "fixtures/demo/bills"], "bills"));
+    assert!(streamed(&["--format", "csv,json", "--bills", "fixtures/demo/bills"], "bills"));
     same_outputs(&w.path("mem"), &w.path("auto"), "automatic streaming");
 }
 

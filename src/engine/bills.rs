@@ -14,6 +14,7 @@ use super::frames;
 use super::frames::{dec_column, dec_values, i32_values, i64_values, row_lists, str_values};
 use super::{phys_to_decimal, EngineError, Stage};
 use crate::load::{Bills, Loaded};
+use crate::report::MAX_CITES;
 use crate::model::{fmt_money as m, Association, ChargingMode, Period, AMOUNT_SCALE};
 use crate::rules::RuleSet;
 
@@ -156,6 +157,45 @@ fn grouped(decided: &LazyFrame, bills_lf: LazyFrame, grain: &Grain) -> PolarsRes
     Ok((joined, others))
 }
 
+/// The columns of [`grouped`]'s joined frame, read into Rust.
+struct Joined {
+    cycle: Vec<Option<i32>>,
+    cust: Vec<String>,
+    svc: Vec<String>,
+    mode: Vec<Option<i32>>,
+    trade: Vec<String>,
+    c_amt: Vec<Option<i128>>,
+    c_s: usize,
+    b_amt: Vec<Option<i128>>,
+    b_s: usize,
+    c_n: Vec<Option<i64>>,
+    b_n: Vec<Option<i64>>,
+    c_rows: Vec<Vec<u32>>,
+    b_rows: Vec<Vec<u32>>,
+}
+
+impl Joined {
+    fn read(joined: &DataFrame) -> PolarsResult<Joined> {
+        let (c_amt, c_s) = dec_values(joined, "c_amt")?;
+        let (b_amt, b_s) = dec_values(joined, "b_amt")?;
+        Ok(Joined {
+            cycle: i32_values(joined, "cycle")?,
+            cust: str_values(joined, "cust")?,
+            svc: str_values(joined, "svc")?,
+            mode: i32_values(joined, "g_mode")?,
+            trade: str_values(joined, "g_trade")?,
+            c_amt,
+            c_s,
+            b_amt,
+            b_s,
+            c_n: i64_values(joined, "c_n")?,
+            b_n: i64_values(joined, "b_n")?,
+            c_rows: row_lists(joined, "c_rows")?,
+            b_rows: row_lists(joined, "b_rows")?,
+        })
+    }
+}
+
 /// The other consumption of each cycle, as (referral, unknown association).
 fn others_of(others: &DataFrame) -> PolarsResult<BTreeMap<i32, (Decimal, Decimal)>> {
     let (cy, a) = (i32_values(others, "cycle")?, i32_values(others, "a")?);
@@ -294,17 +334,7 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
         }
     };
 
-    let cycle = i32_values(&joined, "cycle").stage(st)?;
-    let cust = str_values(&joined, "cust").stage(st)?;
-    let svc = str_values(&joined, "svc").stage(st)?;
-    let mode = i32_values(&joined, "g_mode").stage(st)?;
-    let trade = str_values(&joined, "g_trade").stage(st)?;
-    let (c_amt, c_s) = dec_values(&joined, "c_amt").stage(st)?;
-    let (b_amt, b_s) = dec_values(&joined, "b_amt").stage(st)?;
-    let c_n = i64_values(&joined, "c_n").stage(st)?;
-    let b_n = i64_values(&joined, "b_n").stage(st)?;
-    let mut c_rows = row_lists(&joined, "c_rows").stage(st)?;
-    let mut b_rows = row_lists(&joined, "b_rows").stage(st)?;
+    let Joined { cycle, cust, svc, mode, trade, c_amt, c_s, b_amt, b_s, c_n, b_n, mut c_rows, mut b_rows } = Joined::read(&joined).stage(st)?;
 
     let mut reports = new_reports(&grain);
     add_others(&mut reports, &others_of(&others).stage(st)?);
@@ -356,6 +386,99 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
         return Err(EngineError::Invariant(format!("{landed} of {} bill lines landed in a bill finding", bills.len())));
     }
     Ok((findings, out))
+}
+
+/// A group of the grain as one partition of a streamed run sees it: its sums and counts, the
+/// first source rows of each side (as (table, location), the order of the files) and the first
+/// customer name of each side. Groups of the same key from several partitions (a cycle compared
+/// by customer, not trade id) are merged with [`Partial::merge`] into the group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Partial {
+    pub cycle: i32,
+    pub cust: String,
+    pub svc: String,
+    pub mode: i32,
+    pub trade: String,
+    pub cons: Option<Decimal>,
+    pub c_n: u64,
+    pub c_cites: Vec<(u32, u32)>,
+    pub c_name: Option<((u32, u32), String)>,
+    pub bill: Option<Decimal>,
+    pub b_n: u64,
+    pub b_cites: Vec<(u32, u32)>,
+    pub b_name: Option<((u32, u32), String)>,
+}
+
+impl Partial {
+    /// The key groups are sorted by (as the in-memory check sorts its joined frame).
+    pub fn key(&self) -> (i32, &str, &str, i32, &str) {
+        (self.cycle, &self.cust, &self.svc, self.mode, &self.trade)
+    }
+
+    /// Adds another partition's part of the same group.
+    pub fn merge(&mut self, o: Partial) {
+        fn add(a: Option<Decimal>, b: Option<Decimal>) -> Option<Decimal> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            }
+        }
+        fn firsts(a: &mut Vec<(u32, u32)>, b: Vec<(u32, u32)>) {
+            a.extend(b);
+            a.sort_unstable();
+            a.truncate(MAX_CITES);
+        }
+        fn first_name(a: &mut Option<((u32, u32), String)>, b: Option<((u32, u32), String)>) {
+            if let Some(b) = b {
+                if a.as_ref().is_none_or(|a| b.0 < a.0) {
+                    *a = Some(b);
+                }
+            }
+        }
+        self.cons = add(self.cons, o.cons);
+        self.c_n += o.c_n;
+        firsts(&mut self.c_cites, o.c_cites);
+        first_name(&mut self.c_name, o.c_name);
+        self.bill = add(self.bill, o.bill);
+        self.b_n += o.b_n;
+        firsts(&mut self.b_cites, o.b_cites);
+        first_name(&mut self.b_name, o.b_name);
+    }
+}
+
+/// The groups of one partition of a streamed run (its rows: every row of a trade id is in one
+/// partition, so a group compared by trade id is whole here), sorted by [`Partial::key`], with
+/// the partition's other consumption per cycle (referral, unknown association).
+#[allow(clippy::type_complexity)]
+pub fn partials(decided: LazyFrame, loaded: &Loaded, grain: &Grain) -> Result<(Vec<Partial>, BTreeMap<i32, (Decimal, Decimal)>), EngineError> {
+    let st = "grouping the partner bill";
+    let empty = Bills::default();
+    let bills = loaded.bills.as_ref().unwrap_or(&empty);
+    let (joined, others) = grouped(&decided, bill_frame(bills).stage(st)?, grain).stage(st)?;
+    let Joined { cycle, cust, svc, mode, trade, c_amt, c_s, b_amt, b_s, c_n, b_n, c_rows, b_rows } = Joined::read(&joined).stage(st)?;
+    let cons_prov = &loaded.consumption.prov;
+    let mut out = Vec::with_capacity(joined.height());
+    for i in 0..joined.height() {
+        let (cn, bn) = (c_n[i].unwrap_or(0).max(0) as u64, b_n[i].unwrap_or(0).max(0) as u64);
+        let c_name = c_rows[i].iter().find_map(|&r| loaded.consumption.customer_name.get(r as usize).map(|n| (cons_prov.rows[r as usize], n.to_string())));
+        let b_name = b_rows[i].iter().find_map(|&r| bills.customer_name[r as usize].clone().map(|n| (bills.prov.rows[r as usize], n)));
+        out.push(Partial {
+            cycle: cycle[i].unwrap_or(0),
+            cust: cust[i].clone(),
+            svc: svc[i].clone(),
+            mode: mode[i].unwrap_or(0),
+            trade: trade[i].clone(),
+            cons: (cn > 0).then(|| phys_to_decimal(c_amt[i].unwrap_or(0), c_s)),
+            c_n: cn,
+            c_cites: c_rows[i].iter().take(MAX_CITES).map(|&r| cons_prov.rows[r as usize]).collect(),
+            c_name,
+            bill: (bn > 0).then(|| phys_to_decimal(b_amt[i].unwrap_or(0), b_s)),
+            b_n: bn,
+            b_cites: b_rows[i].iter().take(MAX_CITES).map(|&r| bills.prov.rows[r as usize]).collect(),
+            b_name,
+        });
+    }
+    Ok((out, others_of(&others).stage(st)?))
 }
 
 #[allow(clippy::too_many_arguments)]

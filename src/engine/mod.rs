@@ -102,7 +102,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, f: &FindingRef) {
+    pub fn add(&mut self, f: &FindingRef) {
         self.total += 1;
         match f.action {
             Action::None => self.none += 1,
@@ -133,6 +133,10 @@ pub struct Outcome {
     pub rows: RowDecisions,
     /// Partner bill cycles, when bills were given.
     pub bills: Vec<bills::BillCycle>,
+    /// A partition of a streamed run with a partner bill: its bill groups, sorted, and its
+    /// other consumption per cycle (see [`bills::partials`]).
+    pub bill_parts: Vec<bills::Partial>,
+    pub bill_others: std::collections::BTreeMap<i32, (Decimal, Decimal)>,
 }
 
 impl Outcome {
@@ -193,6 +197,10 @@ pub struct Globals {
     pub incentive_periods: BTreeSet<Period>,
     /// Bill cycles present in any consumption row.
     pub cycles: BTreeSet<Period>,
+    /// With a partner bill: the grain of each of its cycles (from every bill line and every
+    /// resale consumption row); the partition then sums its groups ([`bills::partials`]) instead
+    /// of deciding them.
+    pub bill_grain: Option<bills::Grain>,
 }
 
 /// The loaded statement periods and the periods reported: loaded are those present in the
@@ -269,7 +277,16 @@ pub fn run_part<E: Emit>(
     crate::app::trace("engine: read row decisions", t);
     let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
-    let (bill_findings, bill_cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules)?;
+    let (bill_findings, bill_cycles, bill_parts, bill_others) = match globals.and_then(|g| g.bill_grain.as_ref()) {
+        Some(grain) => {
+            let (parts, others) = bills::partials(decided.clone().lazy(), loaded, grain)?;
+            (Vec::new(), Vec::new(), parts, others)
+        }
+        None => {
+            let (findings, cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules)?;
+            (findings, cycles, Vec::new(), Default::default())
+        }
+    };
     // Each row's key as one number where that fits (polars groups, joins and sorts one integer
     // column several times faster than two): a consumption row's key period is its expected
     // period when eligible, else its cycle.
@@ -386,7 +403,7 @@ pub fn run_part<E: Emit>(
         emit.emit(&mut batch, &f.view());
     }
     sink(vec![batch]).map_err(EngineError::Sink)?;
-    Ok(Outcome { loaded_periods, scope, periods, findings: Vec::new(), counts, rows, bills: bill_cycles })
+    Ok(Outcome { loaded_periods, scope, periods, findings: Vec::new(), counts, rows, bills: bill_cycles, bill_parts, bill_others })
 }
 
 /// `values` (one per row of a frame whose row numbers are `order`) put in row-number order; as

@@ -993,7 +993,7 @@ pub(crate) trait Spill: Sink {
     fn decode(&mut self, input: &mut &[u8]) -> Option<()>;
 }
 
-mod spill {
+pub(crate) mod spill {
     pub fn put_str(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(&(s.len() as u32).to_le_bytes());
         out.extend_from_slice(s.as_bytes());
@@ -1163,6 +1163,46 @@ impl Spill for Incentives {
         self.rate.push(rate);
         self.amount.push(amount);
         self.dup_key.push(dup_key);
+        Some(())
+    }
+}
+
+impl Spill for Bills {
+    /// (A line without a trade id goes to the first partition: its cycle is compared by
+    /// customer, whose groups a streamed run merges across partitions.)
+    fn partition_key(&self, i: usize) -> (&str, &str) {
+        (&self.trade_id[i], &self.service[i])
+    }
+
+    fn rows(&self) -> usize {
+        self.len()
+    }
+
+    fn encode(&self, i: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.cycle[i].to_le_bytes());
+        spill::put_str(out, &self.customer_id[i]);
+        spill::put_opt_str(out, self.customer_name[i].as_deref());
+        spill::put_str(out, &self.service[i]);
+        out.extend_from_slice(&self.amount[i].to_le_bytes());
+        spill::put_str(out, &self.trade_id[i]);
+        out.extend_from_slice(&self.mode[i].to_le_bytes());
+    }
+
+    fn decode(&mut self, input: &mut &[u8]) -> Option<()> {
+        let cycle = spill::i32(input)?;
+        let customer_id = spill::str(input)?;
+        let customer_name = spill::opt_str(input)?;
+        let service = spill::str(input)?;
+        let amount = spill::i128(input)?;
+        let trade_id = spill::str(input)?;
+        let mode = spill::i32(input)?;
+        self.cycle.push(cycle);
+        self.customer_id.push(customer_id.to_string());
+        self.customer_name.push(customer_name.map(str::to_string));
+        self.service.push(service.to_string());
+        self.amount.push(amount);
+        self.trade_id.push(trade_id.to_string());
+        self.mode.push(mode);
         Some(())
     }
 }
