@@ -276,7 +276,10 @@ fn partitions(args: &RunArgs, root: &Path, limit: Option<u64>) -> Result<usize, 
     if let Some(n) = args.partitions {
         return Ok(n.clamp(1, 4096));
     }
-    Ok((input_bytes(args, root)?.div_ceil(partition_bytes(limit)) as usize).clamp(1, 4096))
+    // A bill line costs a partition more than its bytes: its text keys are grouped and joined in
+    // polars, and the partition's consumption carries its texts for that. Its bytes count twice.
+    let bill_bytes: u64 = load::table::list(&args.bills, root)?.iter().map(|(p, _, _)| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
+    Ok(((input_bytes(args, root)? + bill_bytes).div_ceil(partition_bytes(limit)) as usize).clamp(1, 4096))
 }
 
 /// How many partitions are reconciled at once, on `threads` threads: one more than the threads
