@@ -576,6 +576,9 @@ fn read_group(r: &mut impl std::io::Read, path: &Path) -> Result<Option<bills::P
     g.map(Some).ok_or_else(corrupt)
 }
 
+/// Merged bill groups decided and rendered at a time (in parallel).
+const BILL_BATCH: usize = 1 << 16;
+
 /// Pass 3 with a partner bill: the partitions' bill groups merged in key order (each file is
 /// sorted; a group compared by customer may have parts in several), each group decided as an
 /// in-memory run decides it and, with csv output, its record appended to findings.csv. Returns
@@ -584,7 +587,7 @@ fn read_group(r: &mut impl std::io::Read, path: &Path) -> Result<Option<bills::P
 fn bill_findings(
     parts: &[(PathBuf, BTreeMap<i32, (rust_decimal::Decimal, rust_decimal::Decimal)>)],
     grain: &bills::Grain,
-    referral: &dyn Fn(&str) -> bool,
+    referral: &(dyn Fn(&str) -> bool + Sync),
     rules: &RuleSet,
     (cons_tables, bill_tables): (Vec<load::table::Table>, Vec<load::table::Table>),
     mut out: Option<&mut report::FindingsCsv>,
@@ -610,14 +613,84 @@ fn bill_findings(
         heads.push(g);
         readers.push(r);
     }
-    // Where the merged group's cited rows are looked up: its own few rows, cited from the files'
-    // tables; row numbers 0, 1, ... stand for them (only the first are ever cited).
-    let mut cited = Loaded::default();
-    cited.consumption.prov = Provenance { tables: cons_tables, rows: Vec::new() };
-    cited.bills = Some(load::Bills { prov: Provenance { tables: bill_tables, rows: Vec::new() }, ..load::Bills::default() });
-    let mut numbers: Vec<u32> = Vec::new();
-    let (mut bytes, mut scratch) = (Vec::with_capacity(4 << 20), String::new());
+    let render = out.is_some();
+    let tables = (cons_tables, bill_tables);
+    let mut batch: Vec<bills::Partial> = Vec::with_capacity(BILL_BATCH);
     let mut landed = 0u64;
+    // Decides and renders a batch of merged groups in parallel, then counts them and appends
+    // their records in order.
+    let mut flush = |batch: &mut Vec<bills::Partial>, reports: &mut BTreeMap<i32, bills::BillCycle>| -> Result<(), Error> {
+        use rayon::prelude::*;
+        let reports_ro: &BTreeMap<i32, bills::BillCycle> = reports;
+        type Tallied = (i32, bills::Decided, Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>);
+        let done: Vec<Result<(Vec<Tallied>, Vec<u8>, Counts), Error>> = batch
+            .par_chunks(1024)
+            .map(|chunk| {
+                // Where a group's cited rows are looked up: its own few rows, cited from the
+                // files' tables; row numbers 0, 1, ... stand for them (only the first are cited).
+                let mut cited = Loaded::default();
+                cited.consumption.prov = Provenance { tables: tables.0.iter().map(|t| t.cited()).collect(), rows: Vec::new() };
+                cited.bills = Some(load::Bills { prov: Provenance { tables: tables.1.iter().map(|t| t.cited()).collect(), rows: Vec::new() }, ..load::Bills::default() });
+                let most = chunk.iter().map(|g| g.c_n.max(g.b_n)).max().unwrap_or(0) as u32;
+                let numbers: Vec<u32> = (0..most).collect();
+                let (mut bytes, mut scratch, mut counts) = (Vec::with_capacity(if render { chunk.len() * 640 } else { 0 }), String::new(), Counts::default());
+                let mut tallied = Vec::with_capacity(chunk.len());
+                for g in chunk {
+                    let k = bills::GroupKey { cycle: g.cycle, cust: &g.cust, svc: &g.svc, mode: g.mode, trade: &g.trade };
+                    let cons = g.cons.filter(|_| g.c_n > 0);
+                    let bill = g.bill.filter(|_| g.b_n > 0);
+                    let d = bills::judge(reports_ro, &k, cons, bill, referral(&g.cust), rules)?;
+                    let name = g.c_name.as_ref().or(g.b_name.as_ref()).map_or("", |n| n.1.as_str());
+                    let f = engine::FindingRef {
+                        id: &d.id,
+                        period: Period(g.cycle),
+                        category: d.category,
+                        action: d.action,
+                        rule: 0,
+                        customer_id: &g.cust,
+                        customer_name: name,
+                        trade_id: &g.trade,
+                        service: &g.svc,
+                        charging_mode: d.charging_mode,
+                        expected_period: None,
+                        expected_base: cons,
+                        expected_incentive: None,
+                        actual_base: bill,
+                        actual_incentive: None,
+                        delta: d.delta,
+                        rule_ids: &d.rule_ids,
+                        explanation: &d.explanation,
+                        consumption_rows: &numbers[..g.c_n as usize],
+                        incentive_rows: &[],
+                        actual_in: None,
+                        bill_rows: &numbers[..g.b_n as usize],
+                    };
+                    counts.add(&f);
+                    if render {
+                        cited.consumption.prov.rows.clone_from(&g.c_cites);
+                        if let Some(b) = cited.bills.as_mut() {
+                            b.prov.rows.clone_from(&g.b_cites);
+                        }
+                        report::write_finding(&mut bytes, &f, &cited, &mut scratch);
+                    }
+                    tallied.push((g.cycle, d, cons, bill));
+                }
+                Ok((tallied, bytes, counts))
+            })
+            .collect();
+        for chunk in done {
+            let (tallied, bytes, n) = chunk?;
+            for (cycle, d, cons, bill) in &tallied {
+                bills::tally(reports, *cycle, d, *cons, *bill)?;
+            }
+            counts.absorb(n);
+            if let Some(w) = out.as_mut() {
+                w.write_records(&bytes)?;
+            }
+        }
+        batch.clear();
+        Ok(())
+    };
     while let Some(Reverse((_, i))) = heap.pop() {
         let next = |i: usize, heads: &mut Vec<Option<bills::Partial>>, readers: &mut Vec<std::io::BufReader<std::fs::File>>, heap: &mut std::collections::BinaryHeap<Reverse<(Key, usize)>>| -> Result<Option<bills::Partial>, Error> {
             let g = heads[i].take();
@@ -639,55 +712,12 @@ fn bill_findings(
             }
         }
         landed += g.b_n;
-        let k = bills::GroupKey { cycle: g.cycle, cust: &g.cust, svc: &g.svc, mode: g.mode, trade: &g.trade };
-        let cons = g.cons.filter(|_| g.c_n > 0);
-        let bill = g.bill.filter(|_| g.b_n > 0);
-        let d = bills::decide(&mut reports, &k, cons, bill, referral(&g.cust), rules)?;
-        let name = g.c_name.as_ref().or(g.b_name.as_ref()).map_or("", |n| n.1.as_str());
-        let most = g.c_n.max(g.b_n) as usize;
-        if numbers.len() < most {
-            numbers.extend(numbers.len() as u32..most as u32);
-        }
-        let f = engine::FindingRef {
-            id: &d.id,
-            period: Period(g.cycle),
-            category: d.category,
-            action: d.action,
-            rule: 0,
-            customer_id: &g.cust,
-            customer_name: name,
-            trade_id: &g.trade,
-            service: &g.svc,
-            charging_mode: d.charging_mode,
-            expected_period: None,
-            expected_base: cons,
-            expected_incentive: None,
-            actual_base: bill,
-            actual_incentive: None,
-            delta: d.delta,
-            rule_ids: &d.rule_ids,
-            explanation: &d.explanation,
-            consumption_rows: &numbers[..g.c_n as usize],
-            incentive_rows: &[],
-            actual_in: None,
-            bill_rows: &numbers[..g.b_n as usize],
-        };
-        counts.add(&f);
-        if let Some(w) = out.as_mut() {
-            cited.consumption.prov.rows.clone_from(&g.c_cites);
-            if let Some(b) = cited.bills.as_mut() {
-                b.prov.rows.clone_from(&g.b_cites);
-            }
-            report::write_finding(&mut bytes, &f, &cited, &mut scratch);
-            if bytes.len() >= 4 << 20 {
-                w.write_records(&bytes)?;
-                bytes.clear();
-            }
+        batch.push(g);
+        if batch.len() == BILL_BATCH {
+            flush(&mut batch, &mut reports)?;
         }
     }
-    if let Some(w) = out {
-        w.write_records(&bytes)?;
-    }
+    flush(&mut batch, &mut reports)?;
     for (path, _) in parts {
         let _ = std::fs::remove_file(path);
     }
@@ -866,10 +896,6 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // Pass 3: concatenate and write.
     progress.stage("writing reports");
     let t = std::time::Instant::now();
-    // From here on freed memory goes back to the kernel: the report writers (report.xlsx and
-    // report.html on threads of their own) are not to add to the partitions' peak.
-    crate::app::release_memory();
-    crate::app::trace("streaming: freed memory released", t);
     report::disputes::sort(&mut disputes);
     let mut findings_csv = findings_csv;
     let mut bill_cycles = Vec::new();
@@ -878,8 +904,9 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         // summary.json: findings.csv is completed first, then they are appended.
         if let Some(w) = findings_csv.as_mut() {
             concatenate(&finding_parts, w)?;
+            crate::app::trace("streaming: findings.csv completed from the part files", t);
         }
-        let referral: Box<dyn Fn(&str) -> bool> = match &customers {
+        let referral: Box<dyn Fn(&str) -> bool + Sync> = match &customers {
             Some(c) => {
                 let c = c.clone();
                 Box::new(move |cust: &str| c.index.get(cust).is_some_and(|&i| c.list[i].association == crate::model::Association::Referral))
@@ -916,6 +943,10 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     if workbooks {
         // report.xlsx and report.html show findings read back from the completed findings.csv.
         complete(findings_csv)?;
+        // From here on freed memory goes back to the kernel at once: the writers (report.xlsx and
+        // report.html on threads of their own) are not to add to the partitions' peak. (Not
+        // before: handing back memory that is taken again costs page faults and zeroing.)
+        crate::app::release_memory();
         report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?;
     } else {
         // findings.csv is completed in a thread of its own (the copy mostly waits on the disk)

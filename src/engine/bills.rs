@@ -274,6 +274,13 @@ pub struct Decided {
 /// Decides a group from its two sums (`None`: no row on that side) and whether its customer is a
 /// referral one, and counts it in its cycle's report.
 pub fn decide(reports: &mut BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>, referral: bool, rules: &RuleSet) -> Result<Decided, EngineError> {
+    let d = judge(reports, k, cons_amt, bill_amt, referral, rules)?;
+    tally(reports, k.cycle, &d, cons_amt, bill_amt)?;
+    Ok(d)
+}
+
+/// [`decide`] without counting the group (see [`tally`]): `reports` only gives the cycle's grain.
+pub fn judge(reports: &BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>, referral: bool, rules: &RuleSet) -> Result<Decided, EngineError> {
     let delta = bill_amt.unwrap_or_default() - cons_amt.unwrap_or_default();
     let category = match (cons_amt.is_some(), bill_amt.is_some()) {
         (true, true) if delta.is_zero() => Category::BillMatched,
@@ -286,12 +293,7 @@ pub fn decide(reports: &mut BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Op
     let period = Period(k.cycle);
     let charging_mode = ChargingMode::from_code(k.mode);
     // Both sides were inner-joined on the bill cycles, so every group's cycle has a report.
-    let report = reports.get_mut(&period.0).ok_or_else(|| EngineError::Invariant(format!("bill group of cycle {period} has no bill cycle")))?;
-    report.consumption_total += cons_amt.unwrap_or_default();
-    report.bill_total += bill_amt.unwrap_or_default();
-    let e = report.categories.entry(category).or_default();
-    e.0 += 1;
-    e.1 += delta;
+    let report = reports.get(&period.0).ok_or_else(|| no_report(period))?;
     let grain = report.grain.join(",");
     let mode_label = charging_mode.map_or("", |m| m.label());
     Ok(Decided {
@@ -303,6 +305,21 @@ pub fn decide(reports: &mut BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Op
         explanation: explain(category, period, k.cust, k.svc, mode_label, k.trade, cons_amt, bill_amt, delta, &grain, rules),
         charging_mode,
     })
+}
+
+fn no_report(period: Period) -> EngineError {
+    EngineError::Invariant(format!("bill group of cycle {period} has no bill cycle"))
+}
+
+/// Counts a group [`judge`]d in its cycle's report.
+pub fn tally(reports: &mut BTreeMap<i32, BillCycle>, cycle: i32, d: &Decided, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>) -> Result<(), EngineError> {
+    let report = reports.get_mut(&cycle).ok_or_else(|| no_report(Period(cycle)))?;
+    report.consumption_total += cons_amt.unwrap_or_default();
+    report.bill_total += bill_amt.unwrap_or_default();
+    let e = report.categories.entry(d.category).or_default();
+    e.0 += 1;
+    e.1 += d.delta;
+    Ok(())
 }
 
 /// The reports with their differences, checked: each cycle's categories add up to it.

@@ -336,12 +336,13 @@ fn push_field(out: &mut Vec<u8>, field: &str) {
     let special = memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some();
     if special {
         out.push(b'"');
-        for &b in bytes {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
+        let mut rest = bytes;
+        while let Some(q) = memchr::memchr(b'"', rest) {
+            out.extend_from_slice(&rest[..=q]);
+            out.push(b'"');
+            rest = &rest[q + 1..];
         }
+        out.extend_from_slice(rest);
         out.push(b'"');
     } else {
         out.extend_from_slice(bytes);
@@ -799,6 +800,20 @@ mod tests {
             w.write_record(finding_record(&f, &loaded)).unwrap();
             let want = w.into_inner().unwrap();
             assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+        }
+    }
+
+    proptest::proptest! {
+        /// A field with any mix of quotes, commas and line breaks is written as the csv crate
+        /// writes it (quotes doubled a run at a time).
+        #[test]
+        fn a_field_is_written_as_the_csv_crate_writes_it(field in "[a\",\r\n中 ]{0,12}") {
+            let mut got = Vec::new();
+            push_field(&mut got, &field);
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([field.as_str(), ""]).unwrap();
+            let want = w.into_inner().unwrap();
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want[..want.len() - 1]));
         }
     }
 
