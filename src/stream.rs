@@ -577,7 +577,7 @@ fn read_group(r: &mut impl std::io::Read, path: &Path) -> Result<Option<bills::P
 }
 
 /// Merged bill groups decided and rendered at a time (in parallel).
-const BILL_BATCH: usize = 1 << 16;
+const BILL_BATCH: usize = 1 << 14;
 
 /// Pass 3 with a partner bill: the partitions' bill groups merged in key order (each file is
 /// sorted; a group compared by customer may have parts in several), each group decided as an
