@@ -691,15 +691,16 @@ fn bill_findings(
         batch.clear();
         Ok(())
     };
+    // File `i`'s next group, its following one read into its place (and onto the heap).
+    let next = |i: usize, heads: &mut Vec<Option<bills::Partial>>, readers: &mut Vec<std::io::BufReader<std::fs::File>>, heap: &mut std::collections::BinaryHeap<Reverse<(Key, usize)>>| -> Result<Option<bills::Partial>, Error> {
+        let g = heads[i].take();
+        heads[i] = read_group(&mut readers[i], &parts[i].0)?;
+        if let Some(n) = &heads[i] {
+            heap.push(Reverse((key(n), i)));
+        }
+        Ok(g)
+    };
     while let Some(Reverse((_, i))) = heap.pop() {
-        let next = |i: usize, heads: &mut Vec<Option<bills::Partial>>, readers: &mut Vec<std::io::BufReader<std::fs::File>>, heap: &mut std::collections::BinaryHeap<Reverse<(Key, usize)>>| -> Result<Option<bills::Partial>, Error> {
-            let g = heads[i].take();
-            heads[i] = read_group(&mut readers[i], &parts[i].0)?;
-            if let Some(n) = &heads[i] {
-                heap.push(Reverse((key(n), i)));
-            }
-            Ok(g)
-        };
         let Some(mut g) = next(i, &mut heads, &mut readers, &mut heap)? else { continue };
         while let Some(Reverse((k, j))) = heap.peek() {
             if *k != key(&g) {
