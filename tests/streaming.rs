@@ -159,6 +159,14 @@ fn the_partner_bill_streamed_gives_the_same_bytes() {
             assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
             same_files(&w.path(&mem), &w.path(&out), &files, &format!("customers file {}, {parts} partitions, {block}-byte blocks", k == 0));
         }
+        // summary.json alone: the bill's totals without findings.csv
+        let (mem_json, out) = (format!("mem-json{k}"), format!("json{k}"));
+        let o = recon_in(w.dir.path(), &[&base[..], &["--out", &mem_json, "--in-memory", "--format", "json"]].concat(), &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let o = recon_in(w.dir.path(), &[&base[..], &["--out", &out, "--streaming", "--partitions", "5", "--format", "json"]].concat(), &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        same_files(&w.path(&mem_json), &w.path(&out), &["summary.json", "rejected.csv"], "json only");
+        assert!(!w.path(&format!("{out}/findings.csv")).exists());
     }
 }
 
