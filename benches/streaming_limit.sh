@@ -94,7 +94,7 @@ limited() {
 # A reference run without a limit (the e2e harness's, when it is there and the options match).
 ref=$d/recon-mem-out
 if [ "$FORMATS" != csv,json ] || [ "$BILLS" = 1 ]; then
-    ref=$d/ref-${FORMATS//,/-}$([ "$BILLS" = 1 ] && echo -bills)
+    ref=$d/ref-${FORMATS//,/-}$(if [ "$BILLS" = 1 ]; then echo -bills; fi)
 fi
 if [ ! -f "$ref/findings.csv" ]; then
     log "reference run (in memory, no limit)"
