@@ -163,13 +163,15 @@ impl InputSummary {
     }
 }
 
-/// Reads one kind's files a block at a time, handing each block's accepted rows (a sink and
-/// each row's provenance) to `route` instead of keeping them: the first pass of a streamed run.
-/// Provenance tables (what citing needs) are kept in `prov`; rejected rows go to `rejects`.
+/// Reads one kind's files `block` bytes at a time, handing each block's accepted rows (a sink
+/// and each row's provenance) to `route` instead of keeping them: the first pass of a streamed
+/// run. Provenance tables (what citing needs) are kept in `prov`; rejected rows go to `rejects`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn stream_kind<S: Sink>(
     inputs: &InputPaths,
     kind: Kind,
     rules: &RuleSet,
+    block: usize,
     prov: &mut Provenance,
     rejects: &mut Vec<Reject>,
     route: &mut (dyn FnMut(S, Vec<(u32, u32)>) -> std::io::Result<()> + Send),
@@ -181,9 +183,8 @@ pub(crate) fn stream_kind<S: Sink>(
         Kind::Customers => &inputs.customers,
         Kind::Bills => &inputs.bills,
     };
-    // Bytes read per block; RECON_BLOCK_BYTES overrides it (the tests use tiny blocks).
-    const BLOCK: usize = 64 << 20;
-    let block = std::env::var("RECON_BLOCK_BYTES").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(BLOCK);
+    // RECON_BLOCK_BYTES overrides the block size (the tests use tiny blocks).
+    let block = std::env::var("RECON_BLOCK_BYTES").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(block);
     let mut summaries = Vec::new();
     let mut proto = S::default();
     let start = std::time::Instant::now();
