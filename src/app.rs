@@ -68,8 +68,8 @@ pub struct RunArgs {
 /// BENCHMARKS.md) and its memory stays flat.
 pub const AUTO_STREAMING_BYTES: u64 = 128 << 20;
 
-/// Whether `args` streams: asked for with --streaming, or chosen for large inputs when the run
-/// can stream (the outputs are the same bytes either way).
+/// Whether `args` streams: asked for with --streaming, or chosen for large inputs unless
+/// --in-memory says otherwise (the outputs are the same bytes either way).
 fn streams(args: &RunArgs) -> bool {
     if args.streaming {
         return true;

@@ -70,8 +70,8 @@ fn push_script_json(out: &mut String, json: &str) {
     }
 }
 
-/// Category names and Chinese labels: every finding category, and those of this run's findings
-/// (partner-bill categories among them), in category order.
+/// Category names and Chinese labels: every incentive category, and the partner bill's when the
+/// run checked one, in category order.
 struct Labels(Vec<(&'static str, &'static str)>);
 
 impl Labels {
@@ -372,7 +372,8 @@ pub fn render(ctx: &ReportCtx) -> Result<Vec<String>, ReportError> {
     let s = ctx.summary;
     let rules_name = text(&s["rules"], "name");
     let rules_version = text(&s["rules"], "version");
-    let mut out = String::with_capacity(64 * 1024 + ctx.outcome.counts.total.min(MAX_EMBEDDED) * 700);
+    // (the findings' data is built apart, see findings_section)
+    let mut out = String::with_capacity(256 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"zh-CN\" class=\"no-js\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     let _ = writeln!(out, "<title>激励对账报告 Incentive reconciliation · {} {}</title>", esc(rules_name), esc(rules_version));
