@@ -461,35 +461,6 @@ fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, Error> {
     Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges), bills })
 }
 
-/// The grain's facts of a block of consumption rows: per cycle, the resale customers' rows and
-/// those with a charging mode (a row's customer is resale by the customers file when there is
-/// one, else by its own association type, as the engine decides it); and, without a customers
-/// file, each customer's largest association code.
-fn bill_facts(sink: &load::Consumption, customers: Option<&load::Customers>, resale: &mut BTreeMap<i32, bills::ResaleFacts>, row_assoc: &mut std::collections::HashMap<String, i32>) {
-    let resale_code = crate::model::Association::Resale.code();
-    for i in 0..sink.len() {
-        let cust = &sink.customer_id[i];
-        let assoc = match customers {
-            Some(c) => c.index.get(cust).map_or(0, |&k| c.list[k].association.code()),
-            None => {
-                let a = sink.assoc[i];
-                match row_assoc.get_mut(cust) {
-                    Some(m) => *m = (*m).max(a),
-                    None => {
-                        row_assoc.insert(cust.to_string(), a);
-                    }
-                }
-                a
-            }
-        };
-        if assoc == resale_code {
-            let f = resale.entry(sink.cycle[i]).or_default();
-            f.n += 1;
-            f.with_mode += u64::from(sink.mode[i] != 0);
-        }
-    }
-}
-
 /// Writes a partition's bill groups (sorted) to `path`, each with its length first.
 fn write_groups(path: &Path, groups: &[bills::Partial]) -> Result<(), Error> {
     use load::spill::{put_opt_str, put_str};
@@ -768,16 +739,13 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         let (c, summaries) = load::load_customers(&paths, rules, &mut cust_rejects)?;
         customers_read = Some((c, summaries, cust_rejects));
     }
-    let mut resale: BTreeMap<i32, bills::ResaleFacts> = BTreeMap::new();
-    // Without a customers file, each customer's association for bill lines that have no
-    // consumption: the largest association code of its rows, as in memory.
-    let mut row_assoc: std::collections::HashMap<String, i32> = std::collections::HashMap::new();
+    let (mut resale, mut assoc) = (BTreeMap::new(), bills::Associations::default());
     let mut cons_prov = Provenance::default();
     let mut spill = Spiller::create(tmp, "consumption", n).map_err(io_error(tmp))?;
     inputs.extend(load::stream_kind::<load::Consumption>(&paths, Kind::Consumption, rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov| {
         globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
         if with_bills {
-            bill_facts(&sink, customers_read.as_ref().map(|c| &c.0), &mut resale, &mut row_assoc);
+            bills::resale_facts(&sink, customers_read.as_ref().map(|c| &c.0), &mut resale, &mut assoc);
         }
         spill.route(&sink, &prov, &ranges)
     })?);
@@ -916,15 +884,10 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
             concatenate(&finding_parts, w)?;
             crate::app::trace("streaming: findings.csv completed from the part files", t);
         }
-        let referral: Box<dyn Fn(&str) -> bool + Sync> = match &customers {
-            Some(c) => {
-                let c = c.clone();
-                Box::new(move |cust: &str| c.index.get(cust).is_some_and(|&i| c.list[i].association == crate::model::Association::Referral))
-            }
-            None => Box::new(|cust: &str| row_assoc.get(cust) == Some(&crate::model::Association::Referral.code())),
-        };
+        let list = customers.as_deref();
+        let referral = |cust: &str| assoc.is_referral(list, cust);
         let tables = (cited(&cons_prov).tables, cited(&bill_prov).tables);
-        bill_cycles = bill_findings(&bill_groups, grain, &*referral, rules, tables, findings_csv.as_mut(), &mut counts, bill_lines)?;
+        bill_cycles = bill_findings(&bill_groups, grain, &referral, rules, tables, findings_csv.as_mut(), &mut counts, bill_lines)?;
         if let Some(w) = findings_csv.take() {
             w.finish()?;
             crate::app::trace("streaming: findings.csv completed with the bill findings", t);

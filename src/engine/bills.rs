@@ -13,7 +13,7 @@ use super::decide::{action_for, finding_id, Action, Category, Finding};
 use super::frames;
 use super::frames::{dec_column, dec_values, i32_values, i64_values, row_lists, str_values};
 use super::{phys_to_decimal, EngineError, Stage};
-use crate::load::{Bills, Loaded};
+use crate::load::{Bills, Consumption, Customers, Loaded};
 use crate::report::MAX_CITES;
 use crate::model::{fmt_money as m, Association, ChargingMode, Period, AMOUNT_SCALE};
 use crate::rules::RuleSet;
@@ -94,27 +94,52 @@ pub fn line_facts(b: &Bills, facts: &mut BTreeMap<i32, LineFacts>) {
     }
 }
 
-/// Grain of each bill cycle: does it use charging mode and trade id?
-fn grains(decided: &LazyFrame, bills: &LazyFrame) -> PolarsResult<Grain> {
-    let b = bills
-        .clone()
-        .group_by([col("cycle")])
-        .agg([len().alias("n"), col("mode").neq(lit(0)).sum().alias("with_mode"), col("trade").neq(lit("")).sum().alias("with_trade")])
-        .collect()?;
-    let c = decided
-        .clone()
-        .filter(col("c_assoc").fill_null(lit(0)).eq(lit(Association::Resale.code())))
-        .group_by([col("cycle")])
-        .agg([len().alias("n"), col("mode").neq(lit(0)).sum().alias("with_mode")])
-        .collect()?;
-    let count = |v: Option<i64>| v.unwrap_or(0) as u64;
-    let resale: BTreeMap<i32, ResaleFacts> = {
-        let (cy, n, wm) = (i32_values(&c, "cycle")?, i64_values(&c, "n")?, i64_values(&c, "with_mode")?);
-        (0..c.height()).map(|i| (cy[i].unwrap_or(0), ResaleFacts { n: count(n[i]), with_mode: count(wm[i]) })).collect()
-    };
-    let (cy, n, wm, wt) = (i32_values(&b, "cycle")?, i64_values(&b, "n")?, i64_values(&b, "with_mode")?, i64_values(&b, "with_trade")?);
-    let lines: BTreeMap<i32, LineFacts> = (0..b.height()).map(|i| (cy[i].unwrap_or(0), LineFacts { n: count(n[i]), with_mode: count(wm[i]), with_trade: count(wt[i]) })).collect();
-    Ok(grain_from(&lines, &resale))
+/// The consumption side of the facts of [`grain_from`], and each customer's association as the
+/// rows tell it, from a set of consumption rows (a streamed run's blocks one after the other, or
+/// an in-memory run's all at once). A row's customer is resale by the customers file when there
+/// is one (not resale when it is not listed), else by the row's own association type, as the
+/// engine's row decisions take it (`c_assoc`).
+pub fn resale_facts(c: &Consumption, customers: Option<&Customers>, resale: &mut BTreeMap<i32, ResaleFacts>, assoc: &mut Associations) {
+    let resale_code = Association::Resale.code();
+    for i in 0..c.len() {
+        let cust = &c.customer_id[i];
+        let a = match customers {
+            Some(list) => list.index.get(cust).map_or(0, |&k| list.list[k].association.code()),
+            None => {
+                let a = c.assoc[i];
+                match assoc.rows.get_mut(cust) {
+                    Some(m) => *m = (*m).max(a),
+                    None => {
+                        assoc.rows.insert(cust.to_string(), a);
+                    }
+                }
+                a
+            }
+        };
+        if a == resale_code {
+            let f = resale.entry(c.cycle[i]).or_default();
+            f.n += 1;
+            f.with_mode += u64::from(c.mode[i] != 0);
+        }
+    }
+}
+
+/// Without a customers file, each customer's largest association code over its consumption rows:
+/// what tells a bill line without consumption whether its customer is a referral one.
+#[derive(Debug, Default)]
+pub struct Associations {
+    rows: std::collections::HashMap<String, i32>,
+}
+
+impl Associations {
+    /// Whether `cust` is a referral customer: by the customers file when there is one, else by
+    /// its consumption rows.
+    pub fn is_referral(&self, customers: Option<&Customers>, cust: &str) -> bool {
+        match customers {
+            Some(c) => c.index.get(cust).is_some_and(|&i| c.list[i].association == Association::Referral),
+            None => self.rows.get(cust) == Some(&Association::Referral.code()),
+        }
+    }
 }
 
 /// Both sides summed per group of the grain, full-joined and sorted by cycle, customer, service,
@@ -339,17 +364,13 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
     let Some(bills) = &loaded.bills else { return Ok((Vec::new(), Vec::new())) };
     let st = "reconciling the partner bill";
     let bills_lf = bill_frame(bills).stage(st)?;
-    let grain = grains(&decided, &bills_lf).stage(st)?;
+    let mut lines = BTreeMap::new();
+    line_facts(bills, &mut lines);
+    let (mut resale, mut assoc) = (BTreeMap::new(), Associations::default());
+    let customers = loaded.customers.as_deref();
+    resale_facts(&loaded.consumption, customers, &mut resale, &mut assoc);
+    let grain = grain_from(&lines, &resale);
     let (joined, others) = grouped(&decided, bills_lf, &grain).stage(st)?;
-    // Association of each customer, for bill lines without consumption.
-    let customer_assoc: BTreeMap<String, i32> = match &loaded.customers {
-        Some(c) => c.list.iter().map(|c| (c.customer_id.clone(), c.association.code())).collect(),
-        None => {
-            let df = decided.group_by([col("cust")]).agg([col("c_assoc").fill_null(lit(0)).max().alias("a")]).collect().stage(st)?;
-            let (cust, a) = (str_values(&df, "cust").stage(st)?, i32_values(&df, "a").stage(st)?);
-            cust.into_iter().zip(a).map(|(c, a)| (c, a.unwrap_or(0))).collect()
-        }
-    };
 
     let Joined { cycle, cust, svc, mode, trade, c_amt, c_s, b_amt, b_s, c_n, b_n, mut c_rows, mut b_rows } = Joined::read(&joined).stage(st)?;
 
@@ -362,7 +383,7 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
         let cons_amt = has_c.then(|| phys_to_decimal(c_amt[i].unwrap_or(0), c_s));
         let bill_amt = has_b.then(|| phys_to_decimal(b_amt[i].unwrap_or(0), b_s));
         let key = GroupKey { cycle: cycle[i].unwrap_or(0), cust: &cust[i], svc: &svc[i], mode: mode[i].unwrap_or(0), trade: &trade[i] };
-        let referral = customer_assoc.get(&cust[i]) == Some(&Association::Referral.code());
+        let referral = assoc.is_referral(customers, &cust[i]);
         let d = decide(&mut reports, &key, cons_amt, bill_amt, referral, rules)?;
         let consumption_rows = std::mem::take(&mut c_rows[i]);
         let bill_rows = std::mem::take(&mut b_rows[i]);
