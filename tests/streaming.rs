@@ -167,6 +167,13 @@ fn the_partner_bill_streamed_gives_the_same_bytes() {
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         same_files(&w.path(&mem_json), &w.path(&out), &["summary.json", "rejected.csv"], "json only");
         assert!(!w.path(&format!("{out}/findings.csv")).exists());
+        // one statement period in scope: the bill check is the same
+        let (mem_p, out) = (format!("mem-period{k}"), format!("period{k}"));
+        let o = recon_in(w.dir.path(), &[&base[..], &["--out", &mem_p, "--in-memory", "--period", "2026-10"]].concat(), &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let o = recon_in(w.dir.path(), &[&base[..], &["--out", &out, "--streaming", "--partitions", "3", "--period", "2026-10"]].concat(), &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        same_files(&w.path(&mem_p), &w.path(&out), &files, "--period 2026-10");
     }
 }
 
