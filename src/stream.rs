@@ -731,13 +731,13 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let mut inputs = Vec::new();
     let mut globals = Globals::default();
     // The customers are loaded after the statements, as in memory (their rows and rejections are
-    // listed in that order), but read first when the bill check needs them: its grain counts the
-    // resale customers' consumption rows as they are read.
+    // listed in that order, and a bad statement file is reported before a bad customers file),
+    // but read first when the bill check needs them: its grain counts the resale customers'
+    // consumption rows as they are read.
     let mut customers_read = None;
     if with_bills && !paths.customers.is_empty() {
         let mut cust_rejects = Vec::new();
-        let (c, summaries) = load::load_customers(&paths, rules, &mut cust_rejects)?;
-        customers_read = Some((c, summaries, cust_rejects));
+        customers_read = Some(load::load_customers(&paths, rules, &mut cust_rejects).map(|(c, summaries)| (c, summaries, cust_rejects)));
     }
     let (mut resale, mut assoc) = (BTreeMap::new(), bills::Associations::default());
     let mut cons_prov = Provenance::default();
@@ -745,7 +745,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     inputs.extend(load::stream_kind::<load::Consumption>(&paths, Kind::Consumption, rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov| {
         globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
         if with_bills {
-            bills::resale_facts(&sink, customers_read.as_ref().map(|c| &c.0), &mut resale, &mut assoc);
+            bills::resale_facts(&sink, customers_read.as_ref().and_then(|r| r.as_ref().ok()).map(|c| &c.0), &mut resale, &mut assoc);
         }
         spill.route(&sink, &prov, &ranges)
     })?);
@@ -758,7 +758,8 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     })?);
     let inc_parts = spill.finish().map_err(io_error(tmp))?;
     let mut customers = None;
-    if let Some((c, summaries, cust_rejects)) = customers_read {
+    if let Some(read) = customers_read {
+        let (c, summaries, cust_rejects) = read?;
         inputs.extend(summaries);
         rejects.extend(cust_rejects);
         customers = Some(std::sync::Arc::new(c));

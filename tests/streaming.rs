@@ -264,4 +264,17 @@ fn a_bad_file_stops_a_streamed_run_and_leaves_no_partitions() {
     assert_eq!(stderr(&mem), stderr(&streamed));
     let left: Vec<String> = std::fs::read_dir(w.path("s")).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().to_string()).collect();
     assert!(left.iter().all(|n| !n.starts_with(".recon-partitions")), "{left:?}");
+    // With a bill, a streamed run reads the customers file first, yet names the bad statement
+    // first, as in memory; with good statements, the bad customers file.
+    w.write("customers.csv", "customer_id,customer_name\nC1,甲\n"); // no association_type column
+    w.write("bill.csv", "bill_cycle,customer_id,service_type_code,amount\n2026-10,C1,hws.service.type.ec2,100.00\n");
+    w.write("good-inc.csv", "incentive_period,trade_id,service_type_code,incentive_amount\n2026-10,T1,hws.service.type.ec2,6.00\n");
+    for (inc, expect) in [("inc.csv", "inc.csv: the incentives file has no column service_type_code"), ("good-inc.csv", "customers.csv")] {
+        let base = ["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", inc, "--customers", "customers.csv", "--bills", "bill.csv", "--format", "csv,json"];
+        let mem = w.recon(&[&base[..], &["--out", "mem-b", "--in-memory"]].concat());
+        let streamed = w.recon(&[&base[..], &["--out", "s-b", "--streaming"]].concat());
+        assert_eq!((mem.status.code(), streamed.status.code()), (Some(2), Some(2)));
+        assert!(stderr(&mem).contains(expect), "{}", stderr(&mem));
+        assert_eq!(stderr(&mem), stderr(&streamed));
+    }
 }
