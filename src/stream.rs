@@ -269,13 +269,12 @@ impl Done {
 /// Bytes of consumption, incentive and bill input: what decides whether a run streams on its own
 /// and how many partitions it gets.
 pub fn input_bytes(args: &RunArgs, root: &Path) -> Result<u64, Error> {
-    let mut bytes = 0u64;
-    for kind in [&args.consumption, &args.incentives, &args.bills] {
-        for (p, _, _) in load::table::list(kind, root)? {
-            bytes += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-        }
-    }
-    Ok(bytes)
+    Ok(kind_bytes(&args.consumption, root)? + kind_bytes(&args.incentives, root)? + kind_bytes(&args.bills, root)?)
+}
+
+/// Bytes of the files one kind's paths name.
+fn kind_bytes(paths: &[PathBuf], root: &Path) -> Result<u64, Error> {
+    Ok(load::table::list(paths, root)?.iter().map(|(p, _, _)| std::fs::metadata(p).map_or(0, |m| m.len())).sum())
 }
 
 /// How many partitions: `--partitions`, else one per [`BYTES_PER_PARTITION`] of input, or fewer
@@ -286,8 +285,8 @@ fn partitions(args: &RunArgs, root: &Path, limit: Option<u64>) -> Result<usize, 
     }
     // A bill line costs a partition more than its bytes: its text keys are grouped and joined in
     // polars, and the partition's consumption carries its texts for that. Its bytes count twice.
-    let bill_bytes: u64 = load::table::list(&args.bills, root)?.iter().map(|(p, _, _)| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
-    Ok(((input_bytes(args, root)? + bill_bytes).div_ceil(partition_bytes(limit)) as usize).clamp(1, 4096))
+    let bytes = kind_bytes(&args.consumption, root)? + kind_bytes(&args.incentives, root)? + 2 * kind_bytes(&args.bills, root)?;
+    Ok((bytes.div_ceil(partition_bytes(limit)) as usize).clamp(1, 4096))
 }
 
 /// How many partitions are reconciled at once, on `threads` threads: one more than the threads
@@ -569,7 +568,7 @@ fn bill_findings(
     grain: &bills::Grain,
     referral: &(dyn Fn(&str) -> bool + Sync),
     rules: &RuleSet,
-    (cons_tables, bill_tables): (Vec<load::table::Table>, Vec<load::table::Table>),
+    (cons_prov, bill_prov): (&Provenance, &Provenance),
     mut out: Option<&mut report::FindingsCsv>,
     counts: &mut Counts,
     bill_lines: u64,
@@ -594,7 +593,6 @@ fn bill_findings(
         readers.push(r);
     }
     let render = out.is_some();
-    let tables = (cons_tables, bill_tables);
     let mut batch: Vec<bills::Partial> = Vec::with_capacity(BILL_BATCH);
     let mut landed = 0u64;
     // Decides and renders a batch of merged groups in parallel, then counts them and appends
@@ -608,9 +606,9 @@ fn bill_findings(
             .map(|chunk| {
                 // Where a group's cited rows are looked up: its own few rows, cited from the
                 // files' tables; row numbers 0, 1, ... stand for them (only the first are cited).
-                let mut cited = Loaded::default();
-                cited.consumption.prov = Provenance { tables: tables.0.iter().map(|t| t.cited()).collect(), rows: Vec::new() };
-                cited.bills = Some(load::Bills { prov: Provenance { tables: tables.1.iter().map(|t| t.cited()).collect(), rows: Vec::new() }, ..load::Bills::default() });
+                let mut lookup = Loaded::default();
+                lookup.consumption.prov = cited(cons_prov);
+                lookup.bills = Some(load::Bills { prov: cited(bill_prov), ..load::Bills::default() });
                 let most = chunk.iter().map(|g| g.c_n.max(g.b_n)).max().unwrap_or(0) as u32;
                 let numbers: Vec<u32> = (0..most).collect();
                 let (mut bytes, mut scratch, mut counts) = (Vec::with_capacity(if render { chunk.len() * 640 } else { 0 }), String::new(), Counts::default());
@@ -647,11 +645,11 @@ fn bill_findings(
                     };
                     counts.add(&f);
                     if render {
-                        cited.consumption.prov.rows.clone_from(&g.c_cites);
-                        if let Some(b) = cited.bills.as_mut() {
+                        lookup.consumption.prov.rows.clone_from(&g.c_cites);
+                        if let Some(b) = lookup.bills.as_mut() {
                             b.prov.rows.clone_from(&g.b_cites);
                         }
-                        report::write_finding(&mut bytes, &f, &cited, &mut scratch);
+                        report::write_finding(&mut bytes, &f, &lookup, &mut scratch);
                     }
                     tallied.push((g.cycle, d, cons, bill));
                 }
@@ -887,8 +885,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         }
         let list = customers.as_deref();
         let referral = |cust: &str| assoc.is_referral(list, cust);
-        let tables = (cited(&cons_prov).tables, cited(&bill_prov).tables);
-        bill_cycles = bill_findings(&bill_groups, grain, &referral, rules, tables, findings_csv.as_mut(), &mut counts, bill_lines)?;
+        bill_cycles = bill_findings(&bill_groups, grain, &referral, rules, (&cons_prov, &bill_prov), findings_csv.as_mut(), &mut counts, bill_lines)?;
         if let Some(w) = findings_csv.take() {
             w.finish()?;
             crate::app::trace("streaming: findings.csv completed with the bill findings", t);
