@@ -239,9 +239,20 @@ fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf)
     Ok((args, summary, root))
 }
 
+/// The sha256 of a file, read a buffer at a time (inputs can be larger than memory).
 fn sha256_file(path: &Path) -> Option<String> {
     use sha2::{Digest, Sha256};
-    std::fs::read(path).ok().map(|b| crate::rules::hex(&Sha256::digest(&b)))
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Some(crate::rules::hex(&hasher.finalize())),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 /// `recon verify DIR`: checks every input's sha256 against summary.json, re-runs the
@@ -313,13 +324,40 @@ fn compare_dirs(report: &Path, rerun: &Path) -> (Vec<String>, Vec<String>) {
 }
 
 /// `recon explain FINDING_ID --report DIR`.
+///
+/// On inputs large enough that a run streams them, a consumption/statement finding is looked up
+/// in the report's findings.csv and explained from the rows of its trade id alone, read a block
+/// at a time ([`crate::stream::explain`]): the memory of one block, not of every row. Otherwise
+/// (small inputs, a bill finding, a report without findings.csv) every row is loaded.
 pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let (args, summary, root) = args_from_summary(dir)?;
-    for i in summary["inputs"].as_array().cloned().unwrap_or_default() {
-        let label = i["path"].as_str().unwrap_or("");
-        if sha256_file(&root.join(label)).as_deref() != i["sha256"].as_str() {
+    let recorded = summary["inputs"].as_array().cloned().unwrap_or_default();
+    // (inputs are cited relative to the directory recon runs in: compared as paths from there)
+    let changed = |label: &str, now: Option<&str>| {
+        if recorded.iter().find(|i| i["path"].as_str().map(|p| root.join(p)) == Some(root.join(label))).and_then(|i| i["sha256"].as_str()) != now {
             eprintln!("warning: input {label} has changed since the report was written; explaining from the current file");
         }
+    };
+    let absent = || Error::Usage(format!("no finding {id} in {} (finding ids are in findings.csv)", dir.display()));
+    if id.starts_with('F') && streams(&args) {
+        match report::explain::lookup(&dir.join("findings.csv"), id) {
+            report::explain::Lookup::Absent => return Err(absent()),
+            report::explain::Lookup::Trade(trade) => {
+                let e = crate::stream::explain(&args, id, &trade)?;
+                // (the inputs' sha256 were taken as they were read)
+                let e = e.ok_or_else(|| Error::Usage(format!("finding {id} of {} is not among the findings of trade id {trade} decided from the current inputs: have they changed since the report?", dir.display())))?;
+                for i in &e.inputs {
+                    changed(&i.path, Some(&i.sha256));
+                }
+                report::explain::explain(&e.finding, &e.outcome, &e.loaded, &e.rules, out).map_err(Error::Stdout)?;
+                return Ok(Status::Clean);
+            }
+            report::explain::Lookup::NoFile => {}
+        }
+    }
+    for i in &recorded {
+        let label = i["path"].as_str().unwrap_or("");
+        changed(label, sha256_file(&root.join(label)).as_deref());
     }
     let p = prepare(&args)?;
     let mut found = None;
@@ -329,7 +367,7 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
         }
         Ok(())
     })?;
-    let f = found.ok_or_else(|| Error::Usage(format!("no finding {id} in {} (finding ids are in findings.csv)", dir.display())))?;
+    let f = found.ok_or_else(absent)?;
     report::explain::explain(&f, &outcome, &p.loaded, &p.rules, out).map_err(Error::Stdout)?;
     Ok(Status::Clean)
 }

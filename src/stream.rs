@@ -139,15 +139,10 @@ impl Spiller {
 
     /// Writes each row of `sink` to its partition: its length, provenance, then the typed row.
     fn route<S: Spill>(&mut self, sink: &S, prov: &[(u32, u32)], ranges: &Ranges) -> std::io::Result<()> {
-        for (i, (table, loc)) in prov.iter().enumerate().take(sink.rows()) {
+        for (i, &at) in prov.iter().enumerate().take(sink.rows()) {
             let (trade, _) = sink.partition_key(i);
             self.buf.clear();
-            self.buf.extend_from_slice(&[0; 4]);
-            self.buf.extend_from_slice(&table.to_le_bytes());
-            self.buf.extend_from_slice(&loc.to_le_bytes());
-            sink.encode(i, &mut self.buf);
-            let len = (self.buf.len() - 4) as u32;
-            self.buf[..4].copy_from_slice(&len.to_le_bytes());
+            spill_record(sink, i, at, &mut self.buf);
             self.files.write(ranges.of(trade), &self.buf)?;
         }
         Ok(())
@@ -157,6 +152,18 @@ impl Spiller {
         self.files.finish()?;
         Ok(self.paths)
     }
+}
+
+/// Appends row `i` of `sink` to `out` as a spill file holds it: its length, provenance
+/// (`at`: table index and location), then the typed row (what [`read_back`] reads).
+fn spill_record<S: Spill>(sink: &S, i: usize, (table, loc): (u32, u32), out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&table.to_le_bytes());
+    out.extend_from_slice(&loc.to_le_bytes());
+    sink.encode(i, out);
+    let len = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }
 
 /// A partition's two spill files read (consumption, incentives): buffers and lengths.
@@ -347,6 +354,101 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let result = run_in(args, &rules, formats, &options, &periods, (n, workers, block), &root, &tmp, out);
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+/// What [`explain`] found: one finding, decided from the rows of its trade id, and what
+/// `report::explain` needs beside it.
+pub struct Explained {
+    pub finding: engine::Finding,
+    pub outcome: Outcome,
+    pub loaded: Loaded,
+    pub rules: RuleSet,
+    /// The inputs as read now (their sha256 is compared with the report's).
+    pub inputs: Vec<load::InputSummary>,
+}
+
+/// `recon explain` of a consumption/statement finding (`F…`) on inputs too large to load: the
+/// inputs are read a block at a time as in pass 1 of a streamed run (same checks, rejections
+/// and citations, the same global facts), keeping only the rows of the finding's trade id, and
+/// those rows are reconciled with the global facts as a partition is. Every key of a trade id
+/// lies in that trade id's rows (what partitioning rests on, see the module's text), so the
+/// finding is decided, row for row, as the run decided it. `None` when no key of those rows
+/// has the id (the inputs changed since the report). The partner bill is not read: it decides
+/// no `F` finding.
+pub fn explain(args: &RunArgs, id: &str, trade: &str) -> Result<Option<Explained>, Error> {
+    let crate::app::Setup { root, rules, periods, .. } = crate::app::setup(args)?;
+    let paths = InputPaths { consumption: args.consumption.clone(), incentives: args.incentives.clone(), customers: args.customers.clone(), bills: Vec::new(), sheet: args.sheet.clone(), root: root.clone() };
+    let limit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|c| memory_limit(&c, Path::new("/sys/fs/cgroup")));
+    let block = if limit.is_some() { LIMITED_BLOCK } else { BLOCK };
+    let mut progress = Progress::new();
+    progress.stage("reading the inputs for the finding's trade id");
+    let t = std::time::Instant::now();
+    let (mut rejects, mut inputs, mut globals) = (Vec::new(), Vec::new(), Globals::default());
+    // The kept rows as a spill file holds them, read back below as a partition's are.
+    let keep = |sink: &dyn KeepRows, prov: &[(u32, u32)], out: &mut Vec<u8>| {
+        for (i, &at) in prov.iter().enumerate().take(sink.rows()) {
+            if sink.trade(i) == trade {
+                sink.record(i, at, out);
+            }
+        }
+    };
+    let (mut cons_prov, mut cons_rows) = (Provenance::default(), Vec::new());
+    inputs.extend(load::stream_kind::<load::Consumption>(&paths, Kind::Consumption, &rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov| {
+        globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
+        keep(&sink, &prov, &mut cons_rows);
+        Ok(())
+    })?);
+    let (mut inc_prov, mut inc_rows) = (Provenance::default(), Vec::new());
+    inputs.extend(load::stream_kind::<load::Incentives>(&paths, Kind::Incentives, &rules, block, &mut inc_prov, &mut rejects, &mut |sink, prov| {
+        globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
+        keep(&sink, &prov, &mut inc_rows);
+        Ok(())
+    })?);
+    let mut loaded = Loaded::default();
+    if !paths.customers.is_empty() {
+        let (c, summaries) = load::load_customers(&paths, &rules, &mut rejects)?;
+        inputs.extend(summaries);
+        loaded.customers = Some(std::sync::Arc::new(c));
+    }
+    load::table::release_spare_buffers();
+    crate::app::trace("explain: the rows of the finding's trade id read", t);
+    loaded.consumption.counted = vec![Vec::new(); rules.counted.len()];
+    let label = Path::new("(the kept rows)");
+    let mut prov = cited(&cons_prov);
+    read_back(&cons_rows, label, &mut loaded.consumption, &mut prov)?;
+    loaded.consumption.prov = prov;
+    let mut prov = cited(&inc_prov);
+    read_back(&inc_rows, label, &mut loaded.incentives, &mut prov)?;
+    loaded.incentives.prov = prov;
+    progress.stage("reconciling the finding's trade id");
+    let mut found = None;
+    let outcome = engine::run_part(&loaded, &rules, &periods, Some(&globals), &engine::Owned, &mut |batches: Vec<Vec<engine::Finding>>| {
+        if found.is_none() {
+            found = batches.into_iter().flatten().find(|f| f.id == id);
+        }
+        Ok(())
+    })?;
+    progress.finish();
+    Ok(found.map(|finding| Explained { finding, outcome, loaded, rules, inputs }))
+}
+
+/// What [`explain`] asks of a block's rows (object safe, unlike [`Spill`]).
+trait KeepRows {
+    fn rows(&self) -> usize;
+    fn trade(&self, i: usize) -> &str;
+    fn record(&self, i: usize, at: (u32, u32), out: &mut Vec<u8>);
+}
+
+impl<S: Spill> KeepRows for S {
+    fn rows(&self) -> usize {
+        Spill::rows(self)
+    }
+    fn trade(&self, i: usize) -> &str {
+        self.partition_key(i).0
+    }
+    fn record(&self, i: usize, at: (u32, u32), out: &mut Vec<u8>) {
+        spill_record(self, i, at, out)
+    }
 }
 
 /// A partition's findings part file and the byte range of each period's findings in it.

@@ -6,9 +6,14 @@ use common::*;
 
 /// Copies the demo fixtures into a scratch directory and runs them there with relative paths.
 fn demo_copy() -> Work {
+    demo_copy_with(&[])
+}
+
+/// [`demo_copy`] with more arguments to `recon run`.
+fn demo_copy_with(extra: &[&str]) -> Work {
     let w = Work::new();
     let src = repo().join("fixtures/demo");
-    for sub in ["consumption", "incentives"] {
+    for sub in ["consumption", "incentives", "bills"] {
         for e in std::fs::read_dir(src.join(sub)).expect("ls") {
             let e = e.expect("entry");
             w.write(&format!("{sub}/{}", e.file_name().to_string_lossy()), std::fs::read(e.path()).expect("read"));
@@ -16,9 +21,74 @@ fn demo_copy() -> Work {
     }
     w.write("customers.csv", std::fs::read(src.join("customers.csv")).expect("read"));
     w.write("rules.toml", std::fs::read(src.join("rules.toml")).expect("read"));
-    let o = w.recon(&["run", "--rules", "rules.toml", "--consumption", "consumption", "--incentives", "incentives", "--customers", "customers.csv", "--out", "out"]);
+    let args = [&["run", "--rules", "rules.toml", "--consumption", "consumption", "--incentives", "incentives", "--customers", "customers.csv", "--out", "out"][..], extra].concat();
+    let o = w.recon(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     w
+}
+
+/// Moves the size above which runs (and explain) stream down to every input.
+const STREAMS: [(&str, &str); 2] = [("RECON_AUTO_STREAMING_BYTES", "1"), ("RECON_TRACE", "1")];
+const READ_ONE_TRADE: &str = "explain: the rows of the finding's trade id read";
+
+#[test]
+fn explain_on_inputs_that_stream_prints_what_explain_in_memory_prints_for_every_finding() {
+    let w = demo_copy_with(&["--bills", "bills"]);
+    let findings = read_csv(&w.path("out/findings.csv"));
+    assert!(findings.iter().any(|f| f["finding_id"].starts_with('B')), "the demo has bill findings");
+    for f in &findings {
+        let id = f["finding_id"].as_str();
+        let memory = w.recon(&["explain", id, "--report", "out"]);
+        let streamed = w.recon_env(&["explain", id, "--report", "out"], &STREAMS);
+        assert_eq!(memory.status.code(), Some(0), "{id}: {}", stderr(&memory));
+        assert_eq!(streamed.status.code(), Some(0), "{id}: {}", stderr(&streamed));
+        assert_eq!(stdout(&streamed), stdout(&memory), "{id} ({})", f["category"]);
+        // (bill findings are explained from every row: their groups can span trade ids)
+        assert_eq!(stderr(&streamed).contains(READ_ONE_TRADE), id.starts_with('F'), "{id}: {}", stderr(&streamed));
+        assert!(!stderr(&memory).contains(READ_ONE_TRADE));
+    }
+}
+
+#[test]
+fn explain_on_inputs_that_stream_finds_an_unknown_id_absent_without_reading_them() {
+    let w = demo_copy();
+    let o = w.recon_env(&["explain", "F000000000000", "--report", "out"], &STREAMS);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no finding F000000000000"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("read consumption"), "{}", stderr(&o));
+}
+
+#[test]
+fn explain_on_inputs_that_stream_warns_of_a_changed_input_and_explains_from_it() {
+    let w = demo_copy();
+    let findings = read_csv(&w.path("out/findings.csv"));
+    let f = findings.iter().find(|f| f["incentive_rows"].contains("incentives/incentives_2026-10.csv:") && f["category"] == "MATCHED").expect("a matched 2026-10 finding");
+    let before = w.recon_env(&["explain", &f["finding_id"], "--report", "out"], &STREAMS);
+    assert!(!stderr(&before).contains("has changed"), "{}", stderr(&before));
+    // A line appended to the statement: the same findings, another sha256.
+    let path = w.path("incentives/incentives_2026-10.csv");
+    let mut text = std::fs::read_to_string(&path).expect("read");
+    text.push_str(&text.lines().nth(1).expect("a row").replace(&f["trade_id"], "T-ANOTHER-ORDER"));
+    text.push('\n');
+    std::fs::write(&path, text).expect("write");
+    let after = w.recon_env(&["explain", &f["finding_id"], "--report", "out"], &STREAMS);
+    assert_eq!(after.status.code(), Some(0), "{}", stderr(&after));
+    assert!(stderr(&after).contains("warning: input incentives/incentives_2026-10.csv has changed since the report was written"), "{}", stderr(&after));
+    assert!(!stderr(&after).contains("incentives_2026-09.csv has changed"), "{}", stderr(&after));
+    assert!(stderr(&after).contains(READ_ONE_TRADE), "{}", stderr(&after));
+    assert_eq!(stdout(&after), stdout(&before));
+}
+
+#[test]
+fn explain_on_inputs_that_stream_without_findings_csv_loads_every_row() {
+    let w = demo_copy_with(&["--format", "json"]);
+    let reference = demo_copy();
+    let f = read_csv(&reference.path("out/findings.csv"));
+    let shift = f.iter().find(|f| f["category"] == "PERIOD_SHIFT").expect("a PERIOD_SHIFT");
+    let o = w.recon_env(&["explain", &shift["finding_id"], "--report", "out"], &STREAMS);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(READ_ONE_TRADE), "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&reference.recon(&["explain", &shift["finding_id"], "--report", "out"])));
 }
 
 #[test]

@@ -166,3 +166,69 @@ fn na_text(code: i32, r: usize, loaded: &Loaded, rules: &RuleSet) -> String {
         _ => "-".into(),
     }
 }
+
+/// What a report's findings.csv says of one finding id.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// No findings.csv to look in (the run wrote other formats), or not one recon wrote.
+    NoFile,
+    /// findings.csv has no such finding.
+    Absent,
+    /// The finding's trade id.
+    Trade(String),
+}
+
+/// Finds finding `id` in the findings.csv at `path`. An id begins its line, so the file is
+/// searched, a few MiB at a time, for the id between a line break and a comma, without parsing
+/// the (large) file; only the matching record is parsed.
+pub fn lookup(path: &std::path::Path, id: &str) -> Lookup {
+    use std::io::{BufReader, Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else { return Lookup::NoFile };
+    let mut record_at = |at: u64| -> Option<csv::StringRecord> {
+        file.seek(SeekFrom::Start(at)).ok()?;
+        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(BufReader::new(&mut file));
+        let mut rec = csv::StringRecord::new();
+        r.read_record(&mut rec).ok().filter(|&more| more).map(|_| rec)
+    };
+    let Some(mut header) = record_at(0) else { return Lookup::NoFile };
+    if let Some(first) = header.get(0).and_then(|h| h.strip_prefix('\u{feff}')) {
+        let mut fields: Vec<String> = header.iter().map(str::to_string).collect();
+        fields[0] = first.to_string();
+        header = csv::StringRecord::from(fields);
+    }
+    let (Some(0), Some(trade_col)) = (header.iter().position(|h| h == "finding_id"), header.iter().position(|h| h == "trade_id")) else { return Lookup::NoFile };
+    if id.is_empty() || id.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        return Lookup::Absent;
+    }
+    let needle = [b"\n", id.as_bytes(), b","].concat();
+    let finder = memchr::memmem::Finder::new(&needle);
+    let Ok(mut reader) = std::fs::File::open(path) else { return Lookup::NoFile };
+    // `buf` holds the file from offset `base`; matches are searched for from `from` on. What
+    // could begin a match not yet whole (the last needle-length bytes) is kept for the next read.
+    let (mut buf, mut base, mut from) = (Vec::with_capacity(8 << 20), 0u64, 0usize);
+    loop {
+        while let Some(at) = finder.find(&buf[from..]) {
+            let pos = from + at;
+            // (a line break inside a quoted field could precede the id's text: the record read
+            // from there must have the id as its first field and a full row's fields)
+            if let Some(rec) = record_at(base + pos as u64 + 1).filter(|r| r.len() == header.len() && r.get(0) == Some(id)) {
+                return Lookup::Trade(rec.get(trade_col).unwrap_or_default().to_string());
+            }
+            from = pos + 1;
+        }
+        let done = buf.len() - buf.len().min(needle.len() - 1);
+        buf.drain(..done);
+        base += done as u64;
+        from = 0;
+        let have = buf.len();
+        buf.resize(have + (8 << 20), 0);
+        let n = match reader.read(&mut buf[have..]) {
+            Ok(n) => n,
+            Err(_) => return Lookup::NoFile,
+        };
+        buf.truncate(have + n);
+        if n == 0 {
+            return Lookup::Absent;
+        }
+    }
+}

@@ -47,6 +47,11 @@ impl Work {
         Command::new(bin()).args(args).current_dir(self.dir.path()).output().expect("run recon")
     }
 
+    /// [`Work::recon`] with environment variables set.
+    pub fn recon_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(bin()).args(args).envs(env.iter().copied()).current_dir(self.dir.path()).output().expect("run recon")
+    }
+
     pub fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
