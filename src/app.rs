@@ -325,10 +325,10 @@ fn compare_dirs(report: &Path, rerun: &Path) -> (Vec<String>, Vec<String>) {
 
 /// `recon explain FINDING_ID --report DIR`.
 ///
-/// On inputs large enough that a run streams them, a consumption/statement finding is looked up
-/// in the report's findings.csv and explained from the rows of its trade id alone, read a block
-/// at a time ([`crate::stream::explain`]): the memory of one block, not of every row. Otherwise
-/// (small inputs, a bill finding, a report without findings.csv) every row is loaded.
+/// On inputs large enough that a run streams them, the finding is looked up in the report's
+/// findings.csv and explained from the rows of its trade id alone (a bill finding: of its
+/// customer), read a block at a time ([`crate::stream::explain`]): the memory of one block, not
+/// of every row. Otherwise (small inputs, a report without findings.csv) every row is loaded.
 pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let (args, summary, root) = args_from_summary(dir)?;
     let recorded = summary["inputs"].as_array().cloned().unwrap_or_default();
@@ -339,13 +339,17 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
         }
     };
     let absent = || Error::Usage(format!("no finding {id} in {} (finding ids are in findings.csv)", dir.display()));
-    if id.starts_with('F') && streams(&args) {
+    if streams(&args) {
         match report::explain::lookup(&dir.join("findings.csv"), id) {
             report::explain::Lookup::Absent => return Err(absent()),
-            report::explain::Lookup::Trade(trade) => {
-                let e = crate::stream::explain(&args, id, &trade)?;
+            report::explain::Lookup::Found { trade, customer } => {
+                let (keep, whose) = match id.starts_with('B') {
+                    true => (crate::stream::Rows::Customer(&customer), format!("customer {customer}")),
+                    false => (crate::stream::Rows::Trade(&trade), format!("trade id {trade}")),
+                };
+                let e = crate::stream::explain(&args, id, keep)?;
                 // (the inputs' sha256 were taken as they were read)
-                let e = e.ok_or_else(|| Error::Usage(format!("finding {id} of {} is not among the findings of trade id {trade} decided from the current inputs: have they changed since the report?", dir.display())))?;
+                let e = e.ok_or_else(|| Error::Usage(format!("finding {id} of {} is not among the findings of {whose} decided from the current inputs: have they changed since the report?", dir.display())))?;
                 for i in &e.inputs {
                     changed(&i.path, Some(&i.sha256));
                 }

@@ -367,51 +367,91 @@ pub struct Explained {
     pub inputs: Vec<load::InputSummary>,
 }
 
-/// `recon explain` of a consumption/statement finding (`F…`) on inputs too large to load: the
-/// inputs are read a block at a time as in pass 1 of a streamed run (same checks, rejections
-/// and citations, the same global facts), keeping only the rows of the finding's trade id, and
-/// those rows are reconciled with the global facts as a partition is. Every key of a trade id
-/// lies in that trade id's rows (what partitioning rests on, see the module's text), so the
-/// finding is decided, row for row, as the run decided it. `None` when no key of those rows
-/// has the id (the inputs changed since the report). The partner bill is not read: it decides
-/// no `F` finding.
-pub fn explain(args: &RunArgs, id: &str, trade: &str) -> Result<Option<Explained>, Error> {
+/// Whose rows [`explain`] keeps.
+pub enum Rows<'a> {
+    /// Those of a trade id: for a consumption/statement finding (`F…`).
+    Trade(&'a str),
+    /// The consumption rows and bill lines of a customer: for a bill finding (`B…`).
+    Customer(&'a str),
+}
+
+/// `recon explain` on inputs too large to load: the inputs are read a block at a time as in
+/// pass 1 of a streamed run (same checks, rejections and citations, the same global facts),
+/// keeping only some rows, and those are reconciled with the global facts, as a partition is.
+/// Every key of a trade id lies in that trade id's rows (what partitioning rests on, see the
+/// module's text), and every bill group of a customer in that customer's rows, the grain being
+/// that of all the lines; so the finding is decided, row for row, as the run decided it. `None`
+/// when no finding of those rows has the id (the inputs changed since the report).
+pub fn explain(args: &RunArgs, id: &str, keep: Rows) -> Result<Option<Explained>, Error> {
     let crate::app::Setup { root, rules, periods, .. } = crate::app::setup(args)?;
-    let paths = InputPaths { consumption: args.consumption.clone(), incentives: args.incentives.clone(), customers: args.customers.clone(), bills: Vec::new(), sheet: args.sheet.clone(), root: root.clone() };
+    let with_bills = matches!(keep, Rows::Customer(_)) && !args.bills.is_empty();
+    let paths = InputPaths {
+        consumption: args.consumption.clone(),
+        incentives: args.incentives.clone(),
+        customers: args.customers.clone(),
+        bills: if with_bills { args.bills.clone() } else { Vec::new() },
+        sheet: args.sheet.clone(),
+        root: root.clone(),
+    };
     let limit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|c| memory_limit(&c, Path::new("/sys/fs/cgroup")));
     let block = if limit.is_some() { LIMITED_BLOCK } else { BLOCK };
     let mut progress = Progress::new();
-    progress.stage("reading the inputs for the finding's trade id");
+    progress.stage("reading the inputs for the finding's rows");
     let t = std::time::Instant::now();
-    let (mut rejects, mut inputs, mut globals) = (Vec::new(), Vec::new(), Globals::default());
-    // The kept rows as a spill file holds them, read back below as a partition's are.
-    let keep = |sink: &dyn KeepRows, prov: &[(u32, u32)], out: &mut Vec<u8>| {
+    let (mut rejects, mut inputs) = (Vec::new(), Vec::new());
+    let mut globals = Globals { bill_groups_whole: true, ..Globals::default() };
+    // The rows kept, as a spill file holds them, to be read back as a partition's are.
+    fn kept<S: Spill>(sink: &S, prov: &[(u32, u32)], want: impl Fn(&S, usize) -> bool, out: &mut Vec<u8>) {
         for (i, &at) in prov.iter().enumerate().take(sink.rows()) {
-            if sink.trade(i) == trade {
-                sink.record(i, at, out);
+            if want(sink, i) {
+                spill_record(sink, i, at, out);
             }
         }
+    }
+    let trade_is = |trade: &str| matches!(keep, Rows::Trade(t) if t == trade);
+    let customer_is = |cust: &str| matches!(keep, Rows::Customer(c) if c == cust);
+    // With the bill, as in a streamed run: the customers first (the grain counts resale rows).
+    let customers_read = match with_bills && !paths.customers.is_empty() {
+        true => Some(load::load_customers(&paths, &rules, &mut rejects)?),
+        false => None,
     };
+    let (mut resale, mut assoc) = (BTreeMap::new(), bills::Associations::default());
     let (mut cons_prov, mut cons_rows) = (Provenance::default(), Vec::new());
     inputs.extend(load::stream_kind::<load::Consumption>(&paths, Kind::Consumption, &rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov| {
         globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
-        keep(&sink, &prov, &mut cons_rows);
+        if with_bills {
+            bills::resale_facts(&sink, customers_read.as_ref().map(|c| &c.0), &mut resale, &mut assoc);
+        }
+        kept(&sink, &prov, |s, i| trade_is(s.partition_key(i).0) || customer_is(&s.customer_id[i]), &mut cons_rows);
         Ok(())
     })?);
     let (mut inc_prov, mut inc_rows) = (Provenance::default(), Vec::new());
     inputs.extend(load::stream_kind::<load::Incentives>(&paths, Kind::Incentives, &rules, block, &mut inc_prov, &mut rejects, &mut |sink, prov| {
         globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
-        keep(&sink, &prov, &mut inc_rows);
+        kept(&sink, &prov, |s, i| trade_is(s.partition_key(i).0), &mut inc_rows);
         Ok(())
     })?);
     let mut loaded = Loaded::default();
-    if !paths.customers.is_empty() {
+    if let Some((c, summaries)) = customers_read {
+        inputs.extend(summaries);
+        loaded.customers = Some(std::sync::Arc::new(c));
+    } else if !paths.customers.is_empty() {
         let (c, summaries) = load::load_customers(&paths, &rules, &mut rejects)?;
         inputs.extend(summaries);
         loaded.customers = Some(std::sync::Arc::new(c));
     }
+    let (mut bill_prov, mut bill_rows) = (Provenance::default(), Vec::new());
+    if with_bills {
+        let mut lines: BTreeMap<i32, bills::LineFacts> = BTreeMap::new();
+        inputs.extend(load::stream_kind::<load::Bills>(&paths, Kind::Bills, &rules, block, &mut bill_prov, &mut rejects, &mut |sink, prov| {
+            bills::line_facts(&sink, &mut lines);
+            kept(&sink, &prov, |s, i| customer_is(&s.customer_id[i]), &mut bill_rows);
+            Ok(())
+        })?);
+        globals.bill_grain = Some(bills::grain_from(&lines, &resale));
+    }
     load::table::release_spare_buffers();
-    crate::app::trace("explain: the rows of the finding's trade id read", t);
+    crate::app::trace(READ_FOR_EXPLAIN, t);
     loaded.consumption.counted = vec![Vec::new(); rules.counted.len()];
     let label = Path::new("(the kept rows)");
     let mut prov = cited(&cons_prov);
@@ -420,7 +460,13 @@ pub fn explain(args: &RunArgs, id: &str, trade: &str) -> Result<Option<Explained
     let mut prov = cited(&inc_prov);
     read_back(&inc_rows, label, &mut loaded.incentives, &mut prov)?;
     loaded.incentives.prov = prov;
-    progress.stage("reconciling the finding's trade id");
+    if with_bills {
+        let (mut b, mut prov) = (load::Bills::default(), cited(&bill_prov));
+        read_back(&bill_rows, label, &mut b, &mut prov)?;
+        b.prov = prov;
+        loaded.bills = Some(b);
+    }
+    progress.stage("reconciling the finding's rows");
     let mut found = None;
     let outcome = engine::run_part(&loaded, &rules, &periods, Some(&globals), &engine::Owned, &mut |batches: Vec<Vec<engine::Finding>>| {
         if found.is_none() {
@@ -432,24 +478,8 @@ pub fn explain(args: &RunArgs, id: &str, trade: &str) -> Result<Option<Explained
     Ok(found.map(|finding| Explained { finding, outcome, loaded, rules, inputs }))
 }
 
-/// What [`explain`] asks of a block's rows (object safe, unlike [`Spill`]).
-trait KeepRows {
-    fn rows(&self) -> usize;
-    fn trade(&self, i: usize) -> &str;
-    fn record(&self, i: usize, at: (u32, u32), out: &mut Vec<u8>);
-}
-
-impl<S: Spill> KeepRows for S {
-    fn rows(&self) -> usize {
-        Spill::rows(self)
-    }
-    fn trade(&self, i: usize) -> &str {
-        self.partition_key(i).0
-    }
-    fn record(&self, i: usize, at: (u32, u32), out: &mut Vec<u8>) {
-        spill_record(self, i, at, out)
-    }
-}
+/// The trace line of [`explain`]'s reading (the tests look for it).
+pub const READ_FOR_EXPLAIN: &str = "explain: the rows of the finding's trade id or customer read";
 
 /// A partition's findings part file and the byte range of each period's findings in it.
 type PartFindings = (PathBuf, Vec<(Period, u64, u64)>);

@@ -138,6 +138,10 @@ fn the_partner_bill_streamed_gives_the_same_bytes() {
         }
     }
     bill.push_str(&format!("C9,,2026-10,0,{ec2},T900,5.00\nC2,,2026-10,0,{ec2},T901,7.00\nC1,,2026-08,0,{ec2},T902,9.00\n"));
+    // a customer whose 2026-09 lines all have a trade id and a mode, in a cycle compared by
+    // customer only: its group is by customer, whatever its own lines have
+    cons.push_str(&format!("2026-09,C7,,resale,{ec2},1,T950,2026-09-08 10:00:00,10.00,10.00,0\n"));
+    bill.push_str(&format!("C7,,2026-09,0,{ec2},T950,10.00\n"));
     w.write("cons.csv", &cons);
     w.write("inc.csv", &inc);
     w.write("bill.csv", &bill);
@@ -174,6 +178,24 @@ fn the_partner_bill_streamed_gives_the_same_bytes() {
         let o = recon_in(w.dir.path(), &[&base[..], &["--out", &out, "--streaming", "--partitions", "3", "--period", "2026-10"]].concat(), &[]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         same_files(&w.path(&mem_p), &w.path(&out), &files, "--period 2026-10");
+        // explain on inputs that stream reads only the finding's trade id's or customer's rows,
+        // the bill's grain from every line: the same text as explain loading every row
+        let streams = [("RECON_AUTO_STREAMING_BYTES", "1"), ("RECON_TRACE", "1")];
+        let findings = read_csv(&w.path(&format!("{mem}/findings.csv")));
+        let mut explained = 0;
+        for (i, f) in findings.iter().enumerate() {
+            let id = f["finding_id"].as_str();
+            if id.starts_with('F') && i % 4 != 0 {
+                continue;
+            }
+            let args = ["explain", id, "--report", &mem];
+            let (memory, streamed) = (recon_in(w.dir.path(), &args, &[]), recon_in(w.dir.path(), &args, &streams));
+            assert_eq!(streamed.status.code(), Some(0), "{id}: {}", stderr(&streamed));
+            assert!(stderr(&streamed).contains("explain: the rows of the finding's trade id or customer read"), "{id}: {}", stderr(&streamed));
+            assert_eq!(stdout(&streamed), stdout(&memory), "{id} ({}), customers file {}", f["category"], k == 0);
+            explained += 1;
+        }
+        assert!(explained > 30, "{explained}");
     }
 }
 

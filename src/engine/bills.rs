@@ -360,7 +360,7 @@ pub fn finish_reports(reports: BTreeMap<i32, BillCycle>) -> Result<Vec<BillCycle
     Ok(out)
 }
 
-pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result<(Vec<Finding>, Vec<BillCycle>), EngineError> {
+pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet, grain: Option<&Grain>) -> Result<(Vec<Finding>, Vec<BillCycle>), EngineError> {
     let Some(bills) = &loaded.bills else { return Ok((Vec::new(), Vec::new())) };
     let st = "reconciling the partner bill";
     let bills_lf = bill_frame(bills).stage(st)?;
@@ -369,7 +369,8 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet) -> Result
     let (mut resale, mut assoc) = (BTreeMap::new(), Associations::default());
     let customers = loaded.customers.as_deref();
     resale_facts(&loaded.consumption, customers, &mut resale, &mut assoc);
-    let grain = grain_from(&lines, &resale);
+    // (a grain given is that of every row, where `loaded` holds only some customers' rows)
+    let grain = grain.cloned().unwrap_or_else(|| grain_from(&lines, &resale));
     let (joined, others) = grouped(&decided, bills_lf, &grain).stage(st)?;
 
     let Joined { cycle, cust, svc, mode, trade, c_amt, c_s, b_amt, b_s, c_n, b_n, mut c_rows, mut b_rows } = Joined::read(&joined).stage(st)?;

@@ -201,6 +201,9 @@ pub struct Globals {
     /// resale consumption row); the partition then sums its groups ([`bills::partials`]) instead
     /// of deciding them.
     pub bill_grain: Option<bills::Grain>,
+    /// The rows given hold every row of their customers' bill groups (`recon explain` of a bill
+    /// finding): the groups are decided, with `bill_grain`, not summed into partials.
+    pub bill_groups_whole: bool,
 }
 
 /// The loaded statement periods and the periods reported: loaded are those present in the
@@ -277,13 +280,14 @@ pub fn run_part<E: Emit>(
     crate::app::trace("engine: read row decisions", t);
     let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
-    let (bill_findings, bill_cycles, bill_parts, bill_others) = match globals.and_then(|g| g.bill_grain.as_ref()) {
-        Some(grain) => {
+    let grain = globals.and_then(|g| g.bill_grain.as_ref());
+    let (bill_findings, bill_cycles, bill_parts, bill_others) = match grain {
+        Some(grain) if !globals.is_some_and(|g| g.bill_groups_whole) => {
             let (parts, others) = bills::partials(decided.clone().lazy(), loaded, grain)?;
             (Vec::new(), Vec::new(), parts, others)
         }
-        None => {
-            let (findings, cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules)?;
+        _ => {
+            let (findings, cycles) = bills::reconcile(decided.clone().lazy(), loaded, rules, grain)?;
             (findings, cycles, Vec::new(), Default::default())
         }
     };

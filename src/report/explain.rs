@@ -85,6 +85,11 @@ pub fn explain(f: &Finding, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet,
             f.expected_period.map_or("-".to_string(), |p| p.to_string())
         )?;
     }
+    // A bill finding sums the resale rows' payment (contract §3, partner bill).
+    let bill_finding = f.id.starts_with('B');
+    if bill_finding {
+        writeln!(out, "  consumption: Σ payment_amount = {} in bill cycle {}", m(f.consumption_rows.iter().map(|&r| from_phys(cons.payment[r as usize])).sum()), f.period)?;
+    }
     writeln!(out)?;
 
     if let (Some(bills), false) = (&loaded.bills, f.bill_rows.is_empty()) {
@@ -100,6 +105,14 @@ pub fn explain(f: &Finding, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet,
         }
         writeln!(out, "  bill: Σ amount = {}", m(total))?;
         writeln!(out)?;
+    }
+    if bill_finding {
+        let (c, b) = (f.expected_base.unwrap_or_default(), f.actual_base.unwrap_or_default());
+        writeln!(out, "Decision (partner bill check of contract §3, grouped by {}):", f.rule_ids.strip_prefix("BILL;grain:").unwrap_or(&f.rule_ids))?;
+        writeln!(out, "  delta = bill - consumption = {} - {} = {}; tolerance {}", m(b), m(c), m(f.delta), rules.tolerance)?;
+        writeln!(out, "  {}", f.explanation)?;
+        writeln!(out, "  rule ids: {}", f.rule_ids)?;
+        return Ok(());
     }
 
     // Incentive side.
@@ -174,8 +187,8 @@ pub enum Lookup {
     NoFile,
     /// findings.csv has no such finding.
     Absent,
-    /// The finding's trade id.
-    Trade(String),
+    /// The finding's trade id and customer id.
+    Found { trade: String, customer: String },
 }
 
 /// Finds finding `id` in the findings.csv at `path`. An id begins its line, so the file is
@@ -196,7 +209,8 @@ pub fn lookup(path: &std::path::Path, id: &str) -> Lookup {
         fields[0] = first.to_string();
         header = csv::StringRecord::from(fields);
     }
-    let (Some(0), Some(trade_col)) = (header.iter().position(|h| h == "finding_id"), header.iter().position(|h| h == "trade_id")) else { return Lookup::NoFile };
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(0), Some(trade_col), Some(customer_col)) = (col("finding_id"), col("trade_id"), col("customer_id")) else { return Lookup::NoFile };
     if id.is_empty() || id.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         return Lookup::Absent;
     }
@@ -212,7 +226,8 @@ pub fn lookup(path: &std::path::Path, id: &str) -> Lookup {
             // (a line break inside a quoted field could precede the id's text: the record read
             // from there must have the id as its first field and a full row's fields)
             if let Some(rec) = record_at(base + pos as u64 + 1).filter(|r| r.len() == header.len() && r.get(0) == Some(id)) {
-                return Lookup::Trade(rec.get(trade_col).unwrap_or_default().to_string());
+                let field = |c: usize| rec.get(c).unwrap_or_default().to_string();
+                return Lookup::Found { trade: field(trade_col), customer: field(customer_col) };
             }
             from = pos + 1;
         }
