@@ -8,7 +8,11 @@
 # rows whose consumption and incentive files together are larger than the limit, and runs:
 #   1. recon --in-memory under the limit: expected to be killed (out of memory);
 #   2. recon under the limit (it streams: the inputs pass 128 MiB): must finish, and write the
-#      same bytes as a run without a limit (made first, in memory, if BENCH_DIR/gN/ has none).
+#      same bytes as a run without a limit (made first, in memory, if BENCH_DIR/gN/ has none);
+#   3. recon explain under the limit of the first PERIOD_SHIFT finding of that run (and with
+#      BILLS=1 of its first BILL_AMOUNT_MISMATCH): must print what explain prints without a limit
+#      loading every row (RECON_AUTO_STREAMING_BYTES moved above the inputs; about 10 GB at 10 M
+#      rows, 21 GB for the bill finding).
 # Wall time and peak RSS come from /usr/bin/time -v; the cgroup's own peak (which also counts the
 # page cache of the files the run reads and writes) from the controller. Output: a table on stdout.
 #
@@ -115,6 +119,21 @@ for f in $(ls "$ref"); do
 done
 str=("$WALL" "$RSS" "$CGPEAK" "exit $RC${SIG:+ ($SIG)}")
 
+# explain under the limit, against explain loading every row without one
+explained=()
+for cat in PERIOD_SHIFT $([ "$BILLS" = 1 ] && echo BILL_AMOUNT_MISMATCH); do
+    id=$(grep -m1 ",$cat," "$d/limit-out/findings.csv" | cut -d, -f1)
+    log "recon explain $id ($cat) under $LIMIT_MB MB"
+    limited "explain-$cat" explain "$id" --report "$d/limit-out"
+    row=("$WALL" "$RSS" "$CGPEAK" "exit $RC${SIG:+ ($SIG)}")
+    [ "$RC" -eq 0 ] || { explained+=("| recon explain $id ($cat, streams) | ${row[0]} s | ${row[1]} GB | ${row[2]} GB | ${row[3]} | - |"); continue; }
+    log "recon explain $id loading every row, no limit"
+    RECON_AUTO_STREAMING_BYTES=$((1 << 60)) /usr/bin/time -f "%e %M" -o "$d/explain-$cat-ref.time" "$R" explain "$id" --report "$d/limit-out" > "$d/explain-$cat-ref.stdout" 2> "$d/explain-$cat-ref.stderr"
+    ref_t=$(awk '{printf "%.1f s / %.2f GB", $1, $2 / 1e6}' "$d/explain-$cat-ref.time")
+    same_text=$(cmp -s "$d/explain-$cat.stdout" "$d/explain-$cat-ref.stdout" && echo "yes (loading every row: $ref_t)" || echo "NO")
+    explained+=("| recon explain $id ($cat, streams) | ${row[0]} s | ${row[1]} GB | ${row[2]} GB | ${row[3]} | $same_text |")
+done
+
 echo "Machine: $(lscpu | awk -F': *' '/^Model name/ {print $2; exit}'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo) GiB RAM; $(date -u '+%Y-%m-%d %H:%M UTC'); recon $(git -C "$root" rev-parse --short HEAD)."
 echo "Limit: $kind = $LIMIT_MB MiB; inputs: $N consumption rows, consumption.csv + incentives.csv = $((input_bytes / 1000000)) MB$([ "$BILLS" = 1 ] && echo ", with the partner bill"); --format $FORMATS."
 echo
@@ -122,4 +141,7 @@ echo "| run under the limit | wall | peak RSS | cgroup peak (incl. page cache) |
 echo "|---|---:|---:|---:|---|---|"
 echo "| recon --in-memory | ${mem[0]} s | ${mem[1]} GB | ${mem[2]} GB | ${mem[3]} | - |"
 echo "| recon (streams) | ${str[0]} s | ${str[1]} GB | ${str[2]} GB | ${str[3]} | $same |"
-[ "$RC" -eq 0 ] && [ "$same" = yes ]
+for line in "${explained[@]}"; do
+    echo "$line"
+done
+[ "${str[3]}" = "exit 0" ] && [ "$same" = yes ] && ! printf '%s\n' "${explained[@]}" | grep -q -e 'NO$' -e 'exit [1-9]' -e signal
