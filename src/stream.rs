@@ -856,6 +856,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let t = std::time::Instant::now();
     let samples = load::sample_trade_ids(&paths.consumption, root, Kind::Consumption, rules, SAMPLES_PER_FILE)?;
     let ranges = Ranges::from_samples(samples, n);
+    crate::app::trace("streaming: trade ids sampled, partitions cut", t);
     let n = ranges.len();
     let mut rejects = Vec::new();
     let mut inputs = Vec::new();
