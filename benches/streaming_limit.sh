@@ -120,8 +120,9 @@ done
 str=("$WALL" "$RSS" "$CGPEAK" "exit $RC${SIG:+ ($SIG)}")
 
 # explain under the limit, against explain loading every row without one
+# (only after a streamed run that finished: its findings.csv names the findings)
 explained=()
-for cat in PERIOD_SHIFT $([ "$BILLS" = 1 ] && echo BILL_AMOUNT_MISMATCH); do
+for cat in $([ "${str[3]}" = "exit 0" ] && echo PERIOD_SHIFT) $([ "${str[3]}" = "exit 0" ] && [ "$BILLS" = 1 ] && echo BILL_AMOUNT_MISMATCH); do
     id=$(grep -m1 ",$cat," "$d/limit-out/findings.csv" | cut -d, -f1)
     log "recon explain $id ($cat) under $LIMIT_MB MB"
     limited "explain-$cat" explain "$id" --report "$d/limit-out"
