@@ -398,13 +398,16 @@ pub fn release_memory() {
 /// stderr (for profiling).
 pub fn trace(stage: &str, since: std::time::Instant) {
     if std::env::var_os("RECON_TRACE").is_some() {
-        // Linux: resident pages are the second field of /proc/self/statm (4 KiB pages).
-        let rss_mb = std::fs::read_to_string("/proc/self/statm")
-            .ok()
-            .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
-            .map_or(String::from("?"), |pages| (pages * 4 / 1024).to_string());
+        let rss_mb = resident_bytes().map_or(String::from("?"), |b| (b >> 20).to_string());
         eprintln!("[trace] {stage:<32} {:>8.3} s  rss {rss_mb:>6} MB", since.elapsed().as_secs_f64());
     }
+}
+
+/// The process's resident memory, in bytes (Linux: the second field of /proc/self/statm, in
+/// 4 KiB pages); `None` elsewhere.
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    statm.split_whitespace().nth(1)?.parse::<u64>().ok().map(|pages| pages * 4096)
 }
 
 /// Where the bundled demo fixtures are: `fixtures/demo` of the source tree.

@@ -49,6 +49,18 @@ use crate::progress::Progress;
 use crate::report::{self, disputes::Dispute, Formats, ReportError, RunOptions};
 use crate::rules::RuleSet;
 
+/// Percent of a cgroup memory limit past which a streamed run hands freed memory back: at 10 M
+/// rows under 512 MiB the run then finishes (29–30 s; killed otherwise), under 1 GiB it is
+/// reached late in the reconcile pass, if at all (24.5–25.8 s either way); at 80 %, 512 MiB
+/// was killed twice of two (BENCHMARKS.md).
+const HAND_BACK_AT: u64 = 75;
+
+/// Whether the resident memory (`rss`, read only under a limit) is past [`HAND_BACK_AT`] of
+/// the memory `limit`.
+fn near_limit(limit: Option<u64>, rss: impl FnOnce() -> Option<u64>) -> bool {
+    limit.is_some_and(|l| rss().is_some_and(|r| r > l / 100 * HAND_BACK_AT))
+}
+
 /// Input bytes per partition when `--partitions` is not given.
 const BYTES_PER_PARTITION: u64 = 16 << 20;
 
@@ -351,7 +363,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let tmp = args.out.join(format!(".recon-partitions-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(io_error(&tmp))?;
     let block = if limit.is_some() { LIMITED_BLOCK } else { BLOCK };
-    let result = run_in(args, &rules, formats, &options, &periods, (n, workers, block), &root, &tmp, out);
+    let result = run_in(args, &rules, formats, &options, &periods, (n, workers, block, limit), &root, &tmp, out);
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
@@ -839,7 +851,7 @@ fn bill_findings(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], (n, workers, block): (usize, usize, usize), root: &Path, tmp: &Path, out: &mut impl Write) -> Result<Status, Error> {
+fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], (n, workers, block, limit): (usize, usize, usize, Option<u64>), root: &Path, tmp: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let paths = InputPaths {
         consumption: args.consumption.clone(),
         incentives: args.incentives.clone(),
@@ -935,6 +947,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // Plain threads, not a rayon loop: a rayon worker waiting inside a partition's own parallel
     // steps would start further partitions, and memory would hold many at once.
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let handed_back = std::sync::atomic::AtomicBool::new(false);
     let done: std::sync::Mutex<Done> = std::sync::Mutex::new(Done { parts: (0..n).map(|_| None).collect(), written: 0, out: findings_csv });
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -960,6 +973,13 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                     ahead = claim().map(|q| (q, read(q, spare.take().unwrap_or_else(fresh))));
                     let r = loaded.and_then(|l| partition(p, l, &shared));
                     counter.inc();
+                    // Under a memory limit, once the resident memory passes HAND_BACK_AT of it,
+                    // freed memory goes back to the kernel from then on (kept otherwise, see
+                    // main.rs: handing back costs page faults when it is taken again).
+                    if near_limit(limit, || crate::app::resident_bytes()) && !handed_back.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        crate::app::release_memory();
+                        crate::app::trace("streaming: memory near the limit, handed back from now on", t);
+                    }
                     let failed = match done.lock() {
                         Ok(mut d) => {
                             d.parts[p] = Some(r);
@@ -1072,9 +1092,25 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
 
 #[cfg(test)]
 mod tests {
-    use super::{memory_limit, partition_bytes, workers, Ranges, BYTES_PER_PARTITION};
+    use super::{memory_limit, near_limit, partition_bytes, workers, Ranges, BYTES_PER_PARTITION, HAND_BACK_AT};
 
     /// The cgroup memory limit is found for v1 and v2 layouts, and sizes the partitions.
+    #[test]
+    fn freed_memory_is_handed_back_only_near_a_limit() {
+        let gib = 1u64 << 30;
+        assert!(!near_limit(None, || Some(100 * gib)), "no limit: never");
+        assert!(!near_limit(Some(gib), || None), "resident size unknown");
+        assert!(!near_limit(Some(gib), || Some(gib / 2)));
+        assert!(!near_limit(Some(gib), || Some(gib / 100 * HAND_BACK_AT)));
+        assert!(near_limit(Some(gib), || Some(gib / 100 * HAND_BACK_AT + 1)));
+        let mut read = false;
+        near_limit(None, || {
+            read = true;
+            None
+        });
+        assert!(!read, "without a limit the resident size is not read");
+    }
+
     #[test]
     fn a_cgroup_memory_limit_makes_partitions_smaller() {
         let sys = tempfile::tempdir().unwrap();
