@@ -329,6 +329,12 @@ fn partition_bytes(limit: Option<u64>) -> u64 {
     }
 }
 
+/// This process's cgroup memory limit, if any, and the input block size that goes with it.
+fn own_limit() -> (Option<u64>, usize) {
+    let limit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|c| memory_limit(&c, Path::new("/sys/fs/cgroup")));
+    (limit, if limit.is_some() { LIMITED_BLOCK } else { BLOCK })
+}
+
 /// The memory limit of the cgroup in `proc_cgroup` (the text of `/proc/self/cgroup`), read under
 /// `sys` (`/sys/fs/cgroup`): v2 `memory.max` or v1 `memory/…/memory.limit_in_bytes`; `None`
 /// when there is none (or it is "max", or v1's "unlimited" near 2^63).
@@ -356,13 +362,12 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let setup = crate::app::setup(args)?;
     let options = setup.options(args);
     let crate::app::Setup { root, rules, formats, periods } = setup;
-    let limit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|c| memory_limit(&c, Path::new("/sys/fs/cgroup")));
+    let (limit, block) = own_limit();
     let n = partitions(args, &root, limit)?;
     let workers = workers(rayon::current_num_threads(), limit).clamp(1, n);
     std::fs::create_dir_all(&args.out).map_err(io_error(&args.out))?;
     let tmp = args.out.join(format!(".recon-partitions-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(io_error(&tmp))?;
-    let block = if limit.is_some() { LIMITED_BLOCK } else { BLOCK };
     let result = run_in(args, &rules, formats, &options, &periods, (n, workers, block, limit), &root, &tmp, out);
     let _ = std::fs::remove_dir_all(&tmp);
     result
@@ -405,8 +410,7 @@ pub fn explain(args: &RunArgs, id: &str, keep: Rows) -> Result<Option<Explained>
         sheet: args.sheet.clone(),
         root: root.clone(),
     };
-    let limit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|c| memory_limit(&c, Path::new("/sys/fs/cgroup")));
-    let block = if limit.is_some() { LIMITED_BLOCK } else { BLOCK };
+    let (_, block) = own_limit();
     let mut progress = Progress::new();
     progress.stage("reading the inputs for the finding's rows");
     let t = std::time::Instant::now();
