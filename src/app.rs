@@ -138,18 +138,23 @@ impl Setup {
     }
 }
 
-fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
-    let setup = setup(args)?;
-    let options = setup.options(args);
-    let Setup { root, rules, formats, periods } = setup;
-    let paths = InputPaths {
+/// The input files a run names, relative to `root`.
+pub fn input_paths(args: &RunArgs, root: PathBuf) -> InputPaths {
+    InputPaths {
         consumption: args.consumption.clone(),
         incentives: args.incentives.clone(),
         customers: args.customers.clone(),
         bills: args.bills.clone(),
         sheet: args.sheet.clone(),
         root,
-    };
+    }
+}
+
+fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
+    let setup = setup(args)?;
+    let options = setup.options(args);
+    let Setup { root, rules, formats, periods } = setup;
+    let paths = input_paths(args, root);
     let mut progress = Progress::new();
     progress.stage("loading inputs");
     let loaded = load::load_all(&paths, &rules)?;

@@ -384,6 +384,168 @@ pub struct Explained {
     pub inputs: Vec<load::InputSummary>,
 }
 
+/// What pass 1 reads besides the rows it routes: the inputs' summaries and rejected rows, the
+/// facts every partition needs, the customers, and the provenance tables rows cite.
+struct Pass1 {
+    inputs: Vec<load::InputSummary>,
+    rejects: Vec<load::Reject>,
+    globals: Globals,
+    customers: Option<std::sync::Arc<load::Customers>>,
+    cons_prov: Provenance,
+    inc_prov: Provenance,
+    bill_prov: Provenance,
+    /// Bill lines accepted.
+    bill_lines: u64,
+    /// The customers' associations as the consumption rows give them (for the bill check).
+    assoc: bills::Associations,
+}
+
+/// Where pass 1 sends each block's accepted rows of a kind (consumption, incentives, bills, in
+/// that order, each between `begin` and `end`): a streamed run spills them to its partitions
+/// ([`Spilling`]), `recon explain` keeps those of one trade id or customer ([`Keep`]).
+trait Route: Send {
+    fn begin(&mut self, kind: Kind) -> Result<(), Error>;
+    fn block<S: Spill>(&mut self, kind: Kind, sink: &S, prov: &[(u32, u32)]) -> std::io::Result<()>;
+    fn end(&mut self, kind: Kind) -> Result<(), Error>;
+}
+
+/// The place of a routed kind in `[consumption, incentives, bills]`.
+fn routed(kind: Kind) -> usize {
+    match kind {
+        Kind::Consumption => 0,
+        Kind::Incentives => 1,
+        _ => 2,
+    }
+}
+
+/// Pass 1's routing in a streamed run: each kind's rows to one spill file per partition.
+struct Spilling<'a> {
+    dir: &'a Path,
+    ranges: &'a Ranges,
+    /// The spill files of the kind being read (their buffers are not to coexist with the next
+    /// kind's: each kind's are finished before the next is begun).
+    open: Option<Spiller>,
+    parts: [Vec<PathBuf>; 3],
+}
+
+impl Route for Spilling<'_> {
+    fn begin(&mut self, kind: Kind) -> Result<(), Error> {
+        self.open = Some(Spiller::create(self.dir, ["consumption", "incentives", "bills"][routed(kind)], self.ranges.len()).map_err(io_error(self.dir))?);
+        Ok(())
+    }
+
+    fn block<S: Spill>(&mut self, _: Kind, sink: &S, prov: &[(u32, u32)]) -> std::io::Result<()> {
+        match self.open.as_mut() {
+            Some(spill) => spill.route(sink, prov, self.ranges),
+            None => Err(std::io::Error::other("rows routed before their spill files were created")),
+        }
+    }
+
+    fn end(&mut self, kind: Kind) -> Result<(), Error> {
+        if let Some(spill) = self.open.take() {
+            self.parts[routed(kind)] = spill.finish().map_err(io_error(self.dir))?;
+        }
+        Ok(())
+    }
+}
+
+/// Pass 1's routing in [`explain`]: the rows of a trade id (consumption and statements) or of a
+/// customer (consumption and bill lines), as spill files hold them, to be read back as a
+/// partition's are.
+struct Keep<'k> {
+    keep: Rows<'k>,
+    rows: [Vec<u8>; 3],
+}
+
+impl Route for Keep<'_> {
+    fn begin(&mut self, _: Kind) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn block<S: Spill>(&mut self, kind: Kind, sink: &S, prov: &[(u32, u32)]) -> std::io::Result<()> {
+        let out = &mut self.rows[routed(kind)];
+        for (i, &at) in prov.iter().enumerate().take(sink.rows()) {
+            let wanted = match (&self.keep, kind) {
+                (Rows::Trade(t), Kind::Consumption | Kind::Incentives) => sink.partition_key(i).0 == *t,
+                (Rows::Customer(c), Kind::Consumption | Kind::Bills) => sink.customer(i) == Some(*c),
+                _ => false,
+            };
+            if wanted {
+                spill_record(sink, i, at, out);
+            }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, _: Kind) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Pass 1: reads the consumption, the statements and (when `paths` has any) the partner bill a
+/// block at a time, with the same checks, rejections and citations as a run that loads them,
+/// hands each block's accepted rows to `route`, and gathers the facts every partition needs.
+/// The customers are loaded after the statements, as in memory (their rows and rejections are
+/// listed in that order, and a bad statement file is reported before a bad customers file), but
+/// read first when the bill check needs them: its grain counts the resale customers'
+/// consumption rows as they are read.
+fn read_inputs(paths: &InputPaths, rules: &RuleSet, block: usize, route: &mut impl Route) -> Result<Pass1, Error> {
+    let with_bills = !paths.bills.is_empty();
+    let (mut rejects, mut inputs) = (Vec::new(), Vec::new());
+    let mut globals = Globals::default();
+    let mut customers_read = None;
+    if with_bills && !paths.customers.is_empty() {
+        let mut cust_rejects = Vec::new();
+        customers_read = Some(load::load_customers(paths, rules, &mut cust_rejects).map(|(c, summaries)| (c, summaries, cust_rejects)));
+    }
+    let (mut resale, mut assoc) = (BTreeMap::new(), bills::Associations::default());
+    let mut cons_prov = Provenance::default();
+    route.begin(Kind::Consumption)?;
+    inputs.extend(load::stream_kind::<load::Consumption>(paths, Kind::Consumption, rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov| {
+        globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
+        if with_bills {
+            bills::resale_facts(&sink, customers_read.as_ref().and_then(|r| r.as_ref().ok()).map(|c| &c.0), &mut resale, &mut assoc);
+        }
+        route.block(Kind::Consumption, &sink, &prov)
+    })?);
+    route.end(Kind::Consumption)?;
+    let mut inc_prov = Provenance::default();
+    route.begin(Kind::Incentives)?;
+    inputs.extend(load::stream_kind::<load::Incentives>(paths, Kind::Incentives, rules, block, &mut inc_prov, &mut rejects, &mut |sink, prov| {
+        globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
+        route.block(Kind::Incentives, &sink, &prov)
+    })?);
+    route.end(Kind::Incentives)?;
+    let mut customers = None;
+    if let Some(read) = customers_read {
+        let (c, summaries, cust_rejects) = read?;
+        inputs.extend(summaries);
+        rejects.extend(cust_rejects);
+        customers = Some(std::sync::Arc::new(c));
+    } else if !paths.customers.is_empty() {
+        let (c, summaries) = load::load_customers(paths, rules, &mut rejects)?;
+        inputs.extend(summaries);
+        customers = Some(std::sync::Arc::new(c));
+    }
+    // The partner bill's lines are routed like the rest; its grain is known once they and the
+    // consumption are read.
+    let mut bill_prov = Provenance::default();
+    let mut bill_lines = 0u64;
+    if with_bills {
+        let mut lines: BTreeMap<i32, bills::LineFacts> = BTreeMap::new();
+        route.begin(Kind::Bills)?;
+        inputs.extend(load::stream_kind::<load::Bills>(paths, Kind::Bills, rules, block, &mut bill_prov, &mut rejects, &mut |sink, prov| {
+            bills::line_facts(&sink, &mut lines);
+            route.block(Kind::Bills, &sink, &prov)
+        })?);
+        route.end(Kind::Bills)?;
+        bill_lines = lines.values().map(|l| l.n).sum();
+        globals.bill_grain = Some(bills::grain_from(&lines, &resale));
+    }
+    load::table::release_spare_buffers();
+    Ok(Pass1 { inputs, rejects, globals, customers, cons_prov, inc_prov, bill_prov, bill_lines, assoc })
+}
+
 /// Whose rows [`explain`] keeps.
 pub enum Rows<'a> {
     /// Those of a trade id: for a consumption/statement finding (`F…`).
@@ -402,71 +564,19 @@ pub enum Rows<'a> {
 pub fn explain(args: &RunArgs, id: &str, keep: Rows) -> Result<Option<Explained>, Error> {
     let crate::app::Setup { root, rules, periods, .. } = crate::app::setup(args)?;
     let with_bills = matches!(keep, Rows::Customer(_)) && !args.bills.is_empty();
-    let paths = InputPaths {
-        consumption: args.consumption.clone(),
-        incentives: args.incentives.clone(),
-        customers: args.customers.clone(),
-        bills: if with_bills { args.bills.clone() } else { Vec::new() },
-        sheet: args.sheet.clone(),
-        root: root.clone(),
-    };
+    let mut paths = crate::app::input_paths(args, root.clone());
+    if !with_bills {
+        paths.bills.clear();
+    }
     let (_, block) = own_limit();
     let mut progress = Progress::new();
     progress.stage("reading the inputs for the finding's rows");
     let t = std::time::Instant::now();
-    let (mut rejects, mut inputs) = (Vec::new(), Vec::new());
-    let mut globals = Globals { bill_groups_whole: true, ..Globals::default() };
-    // The rows kept, as a spill file holds them, to be read back as a partition's are.
-    fn kept<S: Spill>(sink: &S, prov: &[(u32, u32)], want: impl Fn(&S, usize) -> bool, out: &mut Vec<u8>) {
-        for (i, &at) in prov.iter().enumerate().take(sink.rows()) {
-            if want(sink, i) {
-                spill_record(sink, i, at, out);
-            }
-        }
-    }
-    let trade_is = |trade: &str| matches!(keep, Rows::Trade(t) if t == trade);
-    let customer_is = |cust: &str| matches!(keep, Rows::Customer(c) if c == cust);
-    // With the bill, as in a streamed run: the customers first (the grain counts resale rows).
-    let customers_read = match with_bills && !paths.customers.is_empty() {
-        true => Some(load::load_customers(&paths, &rules, &mut rejects)?),
-        false => None,
-    };
-    let (mut resale, mut assoc) = (BTreeMap::new(), bills::Associations::default());
-    let (mut cons_prov, mut cons_rows) = (Provenance::default(), Vec::new());
-    inputs.extend(load::stream_kind::<load::Consumption>(&paths, Kind::Consumption, &rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov| {
-        globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
-        if with_bills {
-            bills::resale_facts(&sink, customers_read.as_ref().map(|c| &c.0), &mut resale, &mut assoc);
-        }
-        kept(&sink, &prov, |s, i| trade_is(s.partition_key(i).0) || customer_is(&s.customer_id[i]), &mut cons_rows);
-        Ok(())
-    })?);
-    let (mut inc_prov, mut inc_rows) = (Provenance::default(), Vec::new());
-    inputs.extend(load::stream_kind::<load::Incentives>(&paths, Kind::Incentives, &rules, block, &mut inc_prov, &mut rejects, &mut |sink, prov| {
-        globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
-        kept(&sink, &prov, |s, i| trade_is(s.partition_key(i).0), &mut inc_rows);
-        Ok(())
-    })?);
-    let mut loaded = Loaded::default();
-    if let Some((c, summaries)) = customers_read {
-        inputs.extend(summaries);
-        loaded.customers = Some(std::sync::Arc::new(c));
-    } else if !paths.customers.is_empty() {
-        let (c, summaries) = load::load_customers(&paths, &rules, &mut rejects)?;
-        inputs.extend(summaries);
-        loaded.customers = Some(std::sync::Arc::new(c));
-    }
-    let (mut bill_prov, mut bill_rows) = (Provenance::default(), Vec::new());
-    if with_bills {
-        let mut lines: BTreeMap<i32, bills::LineFacts> = BTreeMap::new();
-        inputs.extend(load::stream_kind::<load::Bills>(&paths, Kind::Bills, &rules, block, &mut bill_prov, &mut rejects, &mut |sink, prov| {
-            bills::line_facts(&sink, &mut lines);
-            kept(&sink, &prov, |s, i| customer_is(&s.customer_id[i]), &mut bill_rows);
-            Ok(())
-        })?);
-        globals.bill_grain = Some(bills::grain_from(&lines, &resale));
-    }
-    load::table::release_spare_buffers();
+    let mut kept = Keep { keep, rows: Default::default() };
+    let Pass1 { inputs, globals, customers, cons_prov, inc_prov, bill_prov, .. } = read_inputs(&paths, &rules, block, &mut kept)?;
+    let globals = Globals { bill_groups_whole: true, ..globals };
+    let [cons_rows, inc_rows, bill_rows] = kept.rows;
+    let mut loaded = Loaded { customers, ..Loaded::default() };
     crate::app::trace(READ_FOR_EXPLAIN, t);
     loaded.consumption.counted = vec![Vec::new(); rules.counted.len()];
     let label = Path::new("(the kept rows)");
@@ -856,15 +966,7 @@ fn bill_findings(
 
 #[allow(clippy::too_many_arguments)]
 fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], (n, workers, block, limit): (usize, usize, usize, Option<u64>), root: &Path, tmp: &Path, out: &mut impl Write) -> Result<Status, Error> {
-    let paths = InputPaths {
-        consumption: args.consumption.clone(),
-        incentives: args.incentives.clone(),
-        customers: args.customers.clone(),
-        bills: args.bills.clone(),
-        sheet: args.sheet.clone(),
-        root: root.to_path_buf(),
-    };
-    let with_bills = !paths.bills.is_empty();
+    let paths = crate::app::input_paths(args, root.to_path_buf());
     let mut progress = Progress::new();
 
     // Pass 1: read, validate and spill, to trade id ranges cut at sampled quantiles.
@@ -874,64 +976,9 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let ranges = Ranges::from_samples(samples, n);
     crate::app::trace("streaming: trade ids sampled, partitions cut", t);
     let n = ranges.len();
-    let mut rejects = Vec::new();
-    let mut inputs = Vec::new();
-    let mut globals = Globals::default();
-    // The customers are loaded after the statements, as in memory (their rows and rejections are
-    // listed in that order, and a bad statement file is reported before a bad customers file),
-    // but read first when the bill check needs them: its grain counts the resale customers'
-    // consumption rows as they are read.
-    let mut customers_read = None;
-    if with_bills && !paths.customers.is_empty() {
-        let mut cust_rejects = Vec::new();
-        customers_read = Some(load::load_customers(&paths, rules, &mut cust_rejects).map(|(c, summaries)| (c, summaries, cust_rejects)));
-    }
-    let (mut resale, mut assoc) = (BTreeMap::new(), bills::Associations::default());
-    let mut cons_prov = Provenance::default();
-    let mut spill = Spiller::create(tmp, "consumption", n).map_err(io_error(tmp))?;
-    inputs.extend(load::stream_kind::<load::Consumption>(&paths, Kind::Consumption, rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov| {
-        globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
-        if with_bills {
-            bills::resale_facts(&sink, customers_read.as_ref().and_then(|r| r.as_ref().ok()).map(|c| &c.0), &mut resale, &mut assoc);
-        }
-        spill.route(&sink, &prov, &ranges)
-    })?);
-    let cons_parts = spill.finish().map_err(io_error(tmp))?;
-    let mut inc_prov = Provenance::default();
-    let mut spill = Spiller::create(tmp, "incentives", n).map_err(io_error(tmp))?;
-    inputs.extend(load::stream_kind::<load::Incentives>(&paths, Kind::Incentives, rules, block, &mut inc_prov, &mut rejects, &mut |sink, prov| {
-        globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
-        spill.route(&sink, &prov, &ranges)
-    })?);
-    let inc_parts = spill.finish().map_err(io_error(tmp))?;
-    let mut customers = None;
-    if let Some(read) = customers_read {
-        let (c, summaries, cust_rejects) = read?;
-        inputs.extend(summaries);
-        rejects.extend(cust_rejects);
-        customers = Some(std::sync::Arc::new(c));
-    } else if !paths.customers.is_empty() {
-        let (c, summaries) = load::load_customers(&paths, rules, &mut rejects)?;
-        inputs.extend(summaries);
-        customers = Some(std::sync::Arc::new(c));
-    }
-    // The partner bill's lines are spilled by trade id like the rest; its grain is known once
-    // they and the consumption are read.
-    let mut bill_prov = Provenance::default();
-    let mut bill_parts = Vec::new();
-    let mut bill_lines = 0u64;
-    if with_bills {
-        let mut lines: BTreeMap<i32, bills::LineFacts> = BTreeMap::new();
-        let mut spill = Spiller::create(tmp, "bills", n).map_err(io_error(tmp))?;
-        inputs.extend(load::stream_kind::<load::Bills>(&paths, Kind::Bills, rules, block, &mut bill_prov, &mut rejects, &mut |sink, prov| {
-            bills::line_facts(&sink, &mut lines);
-            spill.route(&sink, &prov, &ranges)
-        })?);
-        bill_parts = spill.finish().map_err(io_error(tmp))?;
-        bill_lines = lines.values().map(|l| l.n).sum();
-        globals.bill_grain = Some(bills::grain_from(&lines, &resale));
-    }
-    load::table::release_spare_buffers();
+    let mut spill = Spilling { dir: tmp, ranges: &ranges, open: None, parts: Default::default() };
+    let Pass1 { inputs, rejects, globals, customers, cons_prov, inc_prov, bill_prov, bill_lines, assoc } = read_inputs(&paths, rules, block, &mut spill)?;
+    let [cons_parts, inc_parts, bill_parts] = spill.parts;
     crate::app::trace("streaming: read and partition", t);
 
     // Pass 2: reconcile the partitions, as many at a time as there are threads.

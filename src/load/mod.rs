@@ -988,6 +988,8 @@ pub fn inspect(path: &Path, root: &Path, rules: &RuleSet, sheet: Option<&str>) -
 pub(crate) trait Spill: Sink {
     /// The trade id and service type of row `i`: what decides its partition.
     fn partition_key(&self, i: usize) -> (&str, &str);
+    /// Row `i`'s customer id (`None` when the row has none).
+    fn customer(&self, i: usize) -> Option<&str>;
     fn rows(&self) -> usize;
     fn encode(&self, i: usize, out: &mut Vec<u8>);
     /// Reads one row written by `encode`; `None` at the end of `input` or on a short record.
@@ -1068,6 +1070,10 @@ impl Spill for Consumption {
         (&self.trade_id[i], &self.service[i])
     }
 
+    fn customer(&self, i: usize) -> Option<&str> {
+        Some(&self.customer_id[i])
+    }
+
     fn rows(&self) -> usize {
         self.len()
     }
@@ -1126,6 +1132,10 @@ impl Spill for Incentives {
         (&self.trade_id[i], &self.service[i])
     }
 
+    fn customer(&self, i: usize) -> Option<&str> {
+        self.customer_id.get(i)
+    }
+
     fn rows(&self) -> usize {
         self.len()
     }
@@ -1173,6 +1183,10 @@ impl Spill for Bills {
     /// customer, whose groups a streamed run merges across partitions.)
     fn partition_key(&self, i: usize) -> (&str, &str) {
         (&self.trade_id[i], &self.service[i])
+    }
+
+    fn customer(&self, i: usize) -> Option<&str> {
+        Some(&self.customer_id[i])
     }
 
     fn rows(&self) -> usize {
