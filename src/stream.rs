@@ -404,9 +404,13 @@ struct Pass1 {
 /// that order, each between `begin` and `end`): a streamed run spills them to its partitions
 /// ([`Spilling`]), `recon explain` keeps those of one trade id or customer ([`Keep`]).
 trait Route: Send {
-    fn begin(&mut self, kind: Kind) -> Result<(), Error>;
+    fn begin(&mut self, _kind: Kind) -> Result<(), Error> {
+        Ok(())
+    }
     fn block<S: Spill>(&mut self, kind: Kind, sink: &S, prov: &[(u32, u32)]) -> std::io::Result<()>;
-    fn end(&mut self, kind: Kind) -> Result<(), Error>;
+    fn end(&mut self, _kind: Kind) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// The place of a routed kind in `[consumption, incentives, bills]`.
@@ -458,10 +462,6 @@ struct Keep<'k> {
 }
 
 impl Route for Keep<'_> {
-    fn begin(&mut self, _: Kind) -> Result<(), Error> {
-        Ok(())
-    }
-
     fn block<S: Spill>(&mut self, kind: Kind, sink: &S, prov: &[(u32, u32)]) -> std::io::Result<()> {
         let out = &mut self.rows[routed(kind)];
         for (i, &at) in prov.iter().enumerate().take(sink.rows()) {
@@ -474,10 +474,6 @@ impl Route for Keep<'_> {
                 spill_record(sink, i, at, out);
             }
         }
-        Ok(())
-    }
-
-    fn end(&mut self, _: Kind) -> Result<(), Error> {
         Ok(())
     }
 }
