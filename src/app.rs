@@ -51,7 +51,8 @@ pub struct RunArgs {
     pub out: PathBuf,
     pub formats: Vec<String>,
     pub sheet: Option<String>,
-    /// Outputs cite input files relative to this directory.
+    /// Outputs cite input files relative to this directory (the current one when `None`; an
+    /// empty path cites them as given, see `args_from_summary`).
     pub root: Option<PathBuf>,
     /// `run` or `demo`, recorded for re-runs.
     pub command: &'static str,
@@ -225,9 +226,15 @@ fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf)
         _ => return Err(bad("options.command is missing: the report predates re-runs".into())),
     };
     let root = if command == "demo" { demo_root() } else { std::env::current_dir().unwrap_or_default() };
-    let list = |k: &str| -> Vec<PathBuf> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(|s| root.join(s)).collect()).unwrap_or_default() };
+    // The re-run must cite every input as the report did. A demo's paths are relative to the
+    // source tree: joined to it, and cited relative to it again. A run's are cited as recorded
+    // (relative to the directory it was made in, which verify must run in, or absolute): given as
+    // they are, under an empty citation root, which cites every path as given; with the current
+    // directory as the root instead, an absolute path under it would be cited relative to it.
+    let cite_root = if command == "demo" { root.clone() } else { PathBuf::new() };
+    let list = |k: &str| -> Vec<PathBuf> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(|s| cite_root.join(s)).collect()).unwrap_or_default() };
     let strings = |k: &str| -> Vec<String> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_string).collect()).unwrap_or_default() };
-    let rules = o["rules"].as_str().map(|s| root.join(s)).ok_or_else(|| bad("options.rules is missing".into()))?;
+    let rules = o["rules"].as_str().map(|s| cite_root.join(s)).ok_or_else(|| bad("options.rules is missing".into()))?;
     let args = RunArgs {
         rules,
         consumption: list("consumption"),
@@ -237,7 +244,7 @@ fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf)
         periods: strings("periods"),
         formats: strings("formats"),
         sheet: o["sheet"].as_str().map(str::to_string),
-        root: Some(root.clone()),
+        root: Some(cite_root),
         command,
         ..RunArgs::default()
     };

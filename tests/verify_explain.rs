@@ -102,6 +102,31 @@ fn verify_passes_on_an_untouched_run() {
     }
 }
 
+/// Regression: a report of inputs named by absolute paths outside the directory it was made in
+/// cites them by those paths. Verified from a directory above them, the re-run cited them
+/// relative to it, and every output but rejected.csv "differed" although the inputs matched.
+#[test]
+fn verify_and_explain_reproduce_a_report_of_absolute_paths_from_a_directory_above_them() {
+    let w = demo_copy();
+    std::fs::create_dir_all(w.path("elsewhere")).expect("mkdir");
+    let abs = |p: &str| w.path(p).display().to_string();
+    let in_dir = |dir: &str, args: &[&str]| std::process::Command::new(bin()).args(args).current_dir(w.path(dir)).output().expect("run recon");
+    let o = in_dir("elsewhere", &["run", "--rules", &abs("rules.toml"), "--consumption", &abs("consumption"), "--incentives", &abs("incentives"), "--customers", &abs("customers.csv"), "--out", &abs("abs-out")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let findings = w.read("abs-out/findings.csv");
+    assert!(findings.contains(&format!("{}/", abs("consumption"))), "citations are not the absolute paths given:\n{}", &findings[..600.min(findings.len())]);
+    let id = read_csv(&w.path("abs-out/findings.csv")).into_iter().find(|f| f["category"] == "PERIOD_SHIFT").expect("a PERIOD_SHIFT finding")["finding_id"].clone();
+    let reference = in_dir("elsewhere", &["explain", &id, "--report", &abs("abs-out")]);
+    assert_eq!(reference.status.code(), Some(0), "{}", stderr(&reference));
+    for dir in ["", "elsewhere"] {
+        let o = in_dir(dir, &["verify", &abs("abs-out")]);
+        assert_eq!(o.status.code(), Some(0), "verify from {dir:?}:\n{}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("reproduces exactly"), "{}", stdout(&o));
+        let o = in_dir(dir, &["explain", &id, "--report", &abs("abs-out")]);
+        assert_eq!(stdout(&o), stdout(&reference), "explain from {dir:?}: {}", stderr(&o));
+    }
+}
+
 #[test]
 fn verify_names_an_input_whose_bytes_changed() {
     let w = demo_copy();

@@ -292,7 +292,8 @@ fn read_file(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
     Ok(InputFile { path: path.to_path_buf(), label: label_of(path, root), format, bytes, sha256 })
 }
 
-/// A path as outputs cite it: relative to `root` when under it, with `/` separators.
+/// A path as outputs cite it: relative to `root` when under it, with `/` separators (an empty
+/// `root` cites every path as given).
 pub fn label_of(path: &Path, root: &Path) -> String {
     let abs = if path.is_absolute() { path.to_path_buf() } else { root.join(path) };
     let shown = abs.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
@@ -888,7 +889,19 @@ pub fn read_tar_gz(bytes: &[u8], label: &str) -> Result<Vec<Table>, LoadError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{read_csv, utf8, utf8_check};
+    use super::{label_of, read_csv, utf8, utf8_check};
+
+    #[test]
+    fn a_path_is_cited_relative_to_the_root_under_it_and_as_given_under_an_empty_root() {
+        use std::path::Path;
+        let root = Path::new("/work/oct");
+        assert_eq!(label_of(Path::new("/work/oct/data/c.csv"), root), "data/c.csv");
+        assert_eq!(label_of(Path::new("data/c.csv"), root), "data/c.csv");
+        assert_eq!(label_of(Path::new("/elsewhere/c.csv"), root), "/elsewhere/c.csv");
+        let none = Path::new("");
+        assert_eq!(label_of(Path::new("/work/oct/data/c.csv"), none), "/work/oct/data/c.csv");
+        assert_eq!(label_of(Path::new("data/c.csv"), none), "data/c.csv");
+    }
 
     /// Every row of a CSV text as the table hands it over, read with and without plain lines.
     fn both_ways(text: &str) -> (Vec<(u32, Vec<String>)>, Vec<(u32, Vec<String>)>) {
