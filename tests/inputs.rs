@@ -9,19 +9,6 @@ use common::*;
 
 const EC2: &str = "hws.service.type.ec2";
 
-fn tar_gz(parts: &[(&str, String)]) -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    for (name, text) in parts {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(text.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, name, text.as_bytes()).expect("append");
-    }
-    tar.into_inner().expect("tar").finish().expect("gz")
-}
-
 fn statement(rows: &[(&str, &str)]) -> String {
     let mut s = String::from("incentive_period,trade_id,service_type_code,incentive_amount\n");
     for (t, a) in rows {

@@ -247,13 +247,20 @@ pub(crate) fn stream_kind<S: Sink>(
         } else {
             let mut file = table::read_one(&path, root)?;
             summary.sha256 = file.sha256.clone();
-            for t in read_tables(&mut file, sheet)? {
+            let route_table = |t: Table| -> Result<(), LoadError> {
                 let table_idx = prov.tables.len() as u32;
                 prov.tables.push(t.cited());
                 for r in read_table(t, kind, rules, &mut proto, table_idx)? {
                     let (sink, prov_rows) = summary.add(r, rejects);
                     route(sink, prov_rows).map_err(io)?;
                 }
+                Ok(())
+            };
+            // A .tar.gz delivery a part at a time (its parts decoded one by one), anything else
+            // whole.
+            match file.format {
+                table::Format::TarGz => table::each_tar_gz_part(&file.bytes, &file.label, route_table)?,
+                _ => read_tables(&mut file, sheet)?.into_iter().try_for_each(route_table)?,
             }
         }
         summaries.push(summary);

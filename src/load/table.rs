@@ -864,9 +864,46 @@ fn json_text(v: &serde_json::Value) -> String {
 
 /// The CSV parts of a `customerBill_YYYYMM.tar.gz`, read in memory, in name order.
 pub fn read_tar_gz(bytes: &[u8], label: &str) -> Result<Vec<Table>, LoadError> {
+    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    csv_entries(bytes, label, true, |name, buf| {
+        parts.push((name, buf));
+        Ok(())
+    })?;
+    if parts.is_empty() {
+        return Err(no_csv_part(label));
+    }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    parts.into_iter().map(|(name, b)| read_csv(b, &format!("{label}/{name}"))).collect()
+}
+
+/// The CSV parts of a `.tar.gz` as [`read_tar_gz`] gives them, handed to `each` one at a time,
+/// so that at most one part's text is held (a delivery's parts are 100,000 rows each): the
+/// archive is decompressed once to list its parts, then once more, part by part. An archive
+/// whose parts are not stored in name order is read whole instead.
+pub fn each_tar_gz_part(bytes: &[u8], label: &str, mut each: impl FnMut(Table) -> Result<(), LoadError>) -> Result<(), LoadError> {
+    let mut names = Vec::new();
+    csv_entries(bytes, label, false, |name, _| {
+        names.push(name);
+        Ok(())
+    })?;
+    if names.is_empty() {
+        return Err(no_csv_part(label));
+    }
+    if !names.windows(2).all(|w| w[0] <= w[1]) {
+        return read_tar_gz(bytes, label)?.into_iter().try_for_each(each);
+    }
+    csv_entries(bytes, label, true, |name, buf| each(read_csv(buf, &format!("{label}/{name}"))?))
+}
+
+fn no_csv_part(label: &str) -> LoadError {
+    LoadError::Archive { path: label.to_string(), message: "the archive holds no .csv part".into() }
+}
+
+/// Hands `f` the name of each `.csv` file in a `.tar.gz`, in the order stored, with its bytes
+/// when `read` (else empty; the entry is skipped).
+fn csv_entries(bytes: &[u8], label: &str, read: bool, mut f: impl FnMut(String, Vec<u8>) -> Result<(), LoadError>) -> Result<(), LoadError> {
     let tar_err = |e: std::io::Error| LoadError::Archive { path: label.to_string(), message: e.to_string() };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
     for entry in archive.entries().map_err(tar_err)? {
         let mut entry = entry.map_err(tar_err)?;
         if !entry.header().entry_type().is_file() {
@@ -877,14 +914,12 @@ pub fn read_tar_gz(bytes: &[u8], label: &str) -> Result<Vec<Table>, LoadError> {
             continue;
         }
         let mut buf = Vec::new();
-        entry.read_to_end(&mut buf).map_err(tar_err)?;
-        parts.push((name, buf));
+        if read {
+            entry.read_to_end(&mut buf).map_err(tar_err)?;
+        }
+        f(name, buf)?;
     }
-    if parts.is_empty() {
-        return Err(LoadError::Archive { path: label.to_string(), message: "the archive holds no .csv part".into() });
-    }
-    parts.sort_by(|a, b| a.0.cmp(&b.0));
-    parts.into_iter().map(|(name, b)| read_csv(b, &format!("{label}/{name}"))).collect()
+    Ok(())
 }
 
 #[cfg(test)]

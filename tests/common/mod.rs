@@ -110,3 +110,18 @@ rate = "0.06"
 
 pub const CONSUMPTION_HEADER: &str = "bill_cycle,customer_id,association_type,service_type_code,charging_mode,trade_id,trade_time,payment_amount,cash_amount,coupon_amount\n";
 pub const INCENTIVE_HEADER: &str = "incentive_period,incentive_id,trade_id,service_type_code,base_amount,rate,incentive_amount\n";
+
+/// A `.tar.gz` of the given (name, text) files, stored in the order given.
+#[allow(dead_code)]
+pub fn tar_gz(parts: &[(&str, String)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, text) in parts {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, text.as_bytes()).expect("append");
+    }
+    tar.into_inner().expect("tar").finish().expect("gz")
+}
