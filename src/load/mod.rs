@@ -211,7 +211,7 @@ pub(crate) fn stream_kind<S: Sink>(
                     for reads in parsed_rx {
                         for r in reads {
                             let (sink, prov_rows) = summary_ref.add(r, rejects_ref);
-                            route_ref(sink, prov_rows).map_err(|source| LoadError::Io { path: summary_ref.path.clone(), source })?;
+                            route_ref(sink, prov_rows).map_err(io)?;
                         }
                     }
                     Ok(())
@@ -245,23 +245,32 @@ pub(crate) fn stream_kind<S: Sink>(
             })?;
             summary.sha256 = sha;
         } else {
-            let mut file = table::read_one(&path, root)?;
-            summary.sha256 = file.sha256.clone();
-            let route_table = |t: Table| -> Result<(), LoadError> {
-                let table_idx = prov.tables.len() as u32;
-                prov.tables.push(t.cited());
-                for r in read_table(t, kind, rules, &mut proto, table_idx)? {
-                    let (sink, prov_rows) = summary.add(r, rejects);
-                    route(sink, prov_rows).map_err(io)?;
-                }
-                Ok(())
-            };
-            // A .tar.gz delivery a part at a time (its parts decoded one by one), anything else
-            // whole.
-            match file.format {
-                table::Format::TarGz => table::each_tar_gz_part(&file.bytes, &file.label, route_table)?,
-                _ => read_tables(&mut file, sheet)?.into_iter().try_for_each(route_table)?,
-            }
+            // Read on a thread of its own, as the CSV pipeline's are: the memory it frees is then
+            // the allocator's to reuse or hand back in other threads once the thread ends.
+            let (summary_ref, prov_ref, proto_ref, rejects_ref, route_ref) = (&mut summary, &mut *prov, &mut proto, &mut *rejects, &mut *route);
+            let read = std::thread::scope(|sc| {
+                sc.spawn(move || -> Result<(), LoadError> {
+                    let mut file = table::read_one(&path, root)?;
+                    summary_ref.sha256 = file.sha256.clone();
+                    let route_table = |t: Table| -> Result<(), LoadError> {
+                        let table_idx = prov_ref.tables.len() as u32;
+                        prov_ref.tables.push(t.cited());
+                        for r in read_table(t, kind, rules, proto_ref, table_idx)? {
+                            let (sink, prov_rows) = summary_ref.add(r, rejects_ref);
+                            route_ref(sink, prov_rows).map_err(io)?;
+                        }
+                        Ok(())
+                    };
+                    // A .tar.gz delivery a part at a time (its parts decoded one by one),
+                    // anything else whole.
+                    match file.format {
+                        table::Format::TarGz => table::each_tar_gz_part(&file.bytes, &file.label, route_table),
+                        _ => read_tables(&mut file, sheet)?.into_iter().try_for_each(route_table),
+                    }
+                })
+                .join()
+            });
+            read.unwrap_or_else(|_| Err(LoadError::Io { path: label.clone(), source: std::io::Error::other("the reading thread panicked") }))?;
         }
         summaries.push(summary);
     }
