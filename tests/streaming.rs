@@ -5,22 +5,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
 use common::*;
 
 const OUTPUTS: [&str; 4] = ["findings.csv", "summary.json", "disputes.csv", "rejected.csv"];
 const WORKBOOKS: [&str; 3] = ["report.xlsx", "disputes.xlsx", "report.html"];
-
-/// Runs recon in `cwd` with extra environment variables.
-fn recon_in(cwd: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(bin());
-    c.args(args).current_dir(cwd);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run recon")
-}
 
 fn same_outputs(a: &std::path::Path, b: &std::path::Path, what: &str) {
     same_files(a, b, &OUTPUTS, what);

@@ -110,7 +110,7 @@ fn verify_and_explain_reproduce_a_report_of_absolute_paths_from_a_directory_abov
     let w = demo_copy();
     std::fs::create_dir_all(w.path("elsewhere")).expect("mkdir");
     let abs = |p: &str| w.path(p).display().to_string();
-    let in_dir = |dir: &str, args: &[&str]| std::process::Command::new(bin()).args(args).current_dir(w.path(dir)).output().expect("run recon");
+    let in_dir = |dir: &str, args: &[&str]| recon_in(&w.path(dir), args, &[]);
     let o = in_dir("elsewhere", &["run", "--rules", &abs("rules.toml"), "--consumption", &abs("consumption"), "--incentives", &abs("incentives"), "--customers", &abs("customers.csv"), "--out", &abs("abs-out")]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let findings = w.read("abs-out/findings.csv");

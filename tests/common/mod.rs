@@ -44,17 +44,22 @@ impl Work {
 
     /// Runs `recon ARGS` with this directory as the working directory.
     pub fn recon(&self, args: &[&str]) -> Output {
-        Command::new(bin()).args(args).current_dir(self.dir.path()).output().expect("run recon")
+        recon_in(self.dir.path(), args, &[])
     }
 
     /// [`Work::recon`] with environment variables set.
     pub fn recon_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(bin()).args(args).envs(env.iter().copied()).current_dir(self.dir.path()).output().expect("run recon")
+        recon_in(self.dir.path(), args, env)
     }
 
     pub fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
+}
+
+/// Runs `recon ARGS` in `cwd` with environment variables set.
+pub fn recon_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(bin()).args(args).envs(env.iter().copied()).current_dir(cwd).output().expect("run recon")
 }
 
 pub fn stdout(o: &Output) -> String {
