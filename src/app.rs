@@ -452,7 +452,28 @@ pub fn demo(out_dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
         command: "demo",
         ..RunArgs::default()
     };
-    run(&args, out)
+    let status = run(&args, out)?;
+    // The demo's findings need action by design; the demo itself ran, which is what its exit
+    // status says (a newcomer's first command should not look like a failure).
+    let w = Error::Stdout;
+    if status == Status::NeedsAction {
+        let summary: serde_json::Value = std::fs::read_to_string(out_dir.join("summary.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+        let f = &summary["findings"];
+        writeln!(
+            out,
+            "demo: ran; exit status 0. `recon run` on these exports would exit 1: {} findings need action ({} dispute, {} review) and {} input {} rejected.",
+            n(&f["dispute"]) + n(&f["review"]),
+            n(&f["dispute"]),
+            n(&f["review"]),
+            n(&summary["rejected"]),
+            if n(&summary["rejected"]) == 1 { "row was" } else { "rows were" }
+        )
+        .map_err(w)?;
+    } else {
+        writeln!(out, "demo: ran; exit status 0 (nothing needs action).").map_err(w)?;
+    }
+    Ok(Status::Clean)
 }
 
 /// `recon gen --rows N --out DIR [--seed S]`.
@@ -498,6 +519,9 @@ pub fn inspect(path: &Path, rules: Option<&Path>, sheet: Option<&str>, out: &mut
             writeln!(out, "  columns used:").map_err(w)?;
             for (name, i, header) in &m.used {
                 writeln!(out, "    {:<28} <- {header} (column {})", name, i + 1).map_err(w)?;
+                for (_, j, other) in m.fallback.iter().filter(|(n, _, _)| n == name) {
+                    writeln!(out, "    {:<28} <- {other} (column {}, where the columns before are empty)", name, j + 1).map_err(w)?;
+                }
             }
             if !m.ignored.is_empty() {
                 writeln!(out, "  columns ignored: {}", m.ignored.join(", ")).map_err(w)?;

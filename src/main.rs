@@ -39,7 +39,12 @@ fn keep_freed_memory() {
 }
 
 #[derive(Parser)]
-#[command(name = "recon", version, about = "Reconcile Huawei Cloud partner incentive statements against consumption, and explain every difference")]
+#[command(
+    name = "recon",
+    version,
+    about = "Reconcile Huawei Cloud partner incentive statements against consumption, and explain every difference",
+    after_help = "Examples:\n  recon demo\n  recon run --rules policy.toml --consumption exports/ --incentives 激励明细_2026-10.xlsx --out reports/2026-10\n\nExit status: 0 nothing needs action, 1 findings need action or rows were rejected, 2 error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,6 +53,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Reconcile exports under a rules file and write the reports.
+    #[command(after_help = "Examples:\n  recon run --rules policy.toml --consumption exports/ --incentives 激励明细_2026-10.xlsx --out reports/2026-10\n  recon run --rules policy.toml --consumption exports/ --incentives statements/ --customers customers.csv \\\n            --bills customerBill_202610.tar.gz --period 2026-10 --out reports/2026-10")]
     Run {
         /// The incentive policy (TOML).
         #[arg(long)]
@@ -80,8 +86,8 @@ enum Command {
         #[arg(long)]
         exit_zero: bool,
         /// Inputs larger than memory: partition them on disk (under --out) and reconcile one
-        /// partition at a time. Same outputs; csv and json formats only; no --bills. Chosen
-        /// without asking when those allow it and the inputs pass 128 MiB.
+        /// partition at a time. Same outputs, every format and --bills included. Chosen without
+        /// asking when the consumption, statement and bill files pass 128 MiB.
         #[arg(long, conflicts_with = "in_memory")]
         streaming: bool,
         /// Never stream, however large the inputs.
@@ -91,14 +97,19 @@ enum Command {
         #[arg(long)]
         partitions: Option<usize>,
     },
-    /// Reconcile the bundled demo fixtures end to end.
+    /// Reconcile the bundled demo fixtures end to end. Exits 0 when the demo ran (its findings
+    /// need action by design; `recon run` would exit 1 on them).
+    #[command(after_help = "Examples:\n  recon demo\n  recon demo --out /tmp/demo && recon explain F1a2b3c4d5e6f --report /tmp/demo")]
     Demo {
+        /// Output directory.
         #[arg(long, default_value = "reports/demo")]
         out: PathBuf,
-        #[arg(long)]
+        /// Accepted for scripts written for earlier versions; the demo exits 0 when it ran.
+        #[arg(long, hide = true)]
         exit_zero: bool,
     },
     /// Show every source row, rule step and the arithmetic behind one finding of a report.
+    #[command(after_help = "Examples:\n  recon explain F3c0d9a1b2e4f --report reports/2026-10\n  recon explain B7e21f0c9d3a8 --report reports/2026-10     # a partner bill finding")]
     Explain {
         /// A finding_id from findings.csv (F…).
         finding_id: String,
@@ -107,20 +118,34 @@ enum Command {
         report: PathBuf,
     },
     /// Re-run a report from its summary.json and compare: inputs' sha256 first, then every output's.
-    Verify { dir: PathBuf },
+    #[command(after_help = "Examples:\n  recon verify reports/2026-10      # run it from the directory the report was made in")]
+    Verify {
+        /// The report directory.
+        dir: PathBuf,
+    },
     /// Write deterministic synthetic exports (rules, customers, consumption, statements, bill).
+    #[command(after_help = "Examples:\n  recon gen --rows 1000000 --out /tmp/gen\n  recon gen --rows 50000 --seed 7 --out /tmp/gen7")]
     Gen {
+        /// Consumption rows to write.
         #[arg(long)]
         rows: u64,
+        /// Output directory.
         #[arg(long)]
         out: PathBuf,
+        /// Seed of the generator (same seed, same files).
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
     /// Check a rules file and print the policy it defines.
-    CheckRules { file: PathBuf },
+    #[command(after_help = "Examples:\n  recon check-rules policy.toml\n  recon check-rules rules/example.toml")]
+    CheckRules {
+        /// The rules file (TOML).
+        file: PathBuf,
+    },
     /// Show how recon reads a file: kind, encoding, sheet, header mapping, rows, periods.
+    #[command(after_help = "Examples:\n  recon inspect 激励明细_2026-10.xlsx\n  recon inspect exports/consumption_2026-10.csv --rules policy.toml")]
     Inspect {
+        /// The file (or directory) to inspect.
         file: PathBuf,
         /// Rules file whose [columns] aliases and time zone apply.
         #[arg(long)]
@@ -146,7 +171,7 @@ fn main() -> ExitCode {
             let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions, in_memory };
             (app::run(&args, &mut stdout), exit_zero)
         }
-        Command::Demo { out, exit_zero } => (app::demo(&out, &mut stdout), exit_zero),
+        Command::Demo { out, exit_zero: _ } => (app::demo(&out, &mut stdout), false),
         Command::Explain { finding_id, report } => (app::explain(&finding_id, &report, &mut stdout), false),
         Command::Verify { dir } => (app::verify(&dir, &mut stdout), false),
         Command::Gen { rows, out, seed } => (app::gen(rows, &out, seed, &mut stdout), false),

@@ -820,7 +820,7 @@ const BILL_BATCH: usize = 1 << 14;
 fn bill_findings(
     parts: &[(PathBuf, BTreeMap<i32, (rust_decimal::Decimal, rust_decimal::Decimal)>)],
     grain: &bills::Grain,
-    referral: &(dyn Fn(&str) -> bool + Sync),
+    whose: &(dyn Fn(&str) -> bills::Whose + Sync),
     rules: &RuleSet,
     (cons_prov, bill_prov): (&Provenance, &Provenance),
     mut out: Option<&mut report::FindingsCsv>,
@@ -871,7 +871,7 @@ fn bill_findings(
                     let k = bills::GroupKey { cycle: g.cycle, cust: &g.cust, svc: &g.svc, mode: g.mode, trade: &g.trade };
                     let cons = g.cons.filter(|_| g.c_n > 0);
                     let bill = g.bill.filter(|_| g.b_n > 0);
-                    let d = bills::judge(reports_ro, &k, cons, bill, referral(&g.cust), rules)?;
+                    let d = bills::judge(reports_ro, &k, cons, bill, whose(&g.cust), rules)?;
                     let name = g.c_name.as_ref().or(g.b_name.as_ref()).map_or("", |n| n.1.as_str());
                     let f = engine::FindingRef {
                         id: &d.id,
@@ -1084,8 +1084,8 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
             crate::app::trace("streaming: findings.csv completed from the part files", t);
         }
         let list = customers.as_deref();
-        let referral = |cust: &str| assoc.is_referral(list, cust);
-        bill_cycles = bill_findings(&bill_groups, grain, &referral, rules, (&cons_prov, &bill_prov), findings_csv.as_mut(), &mut counts, bill_lines)?;
+        let whose = |cust: &str| assoc.of(list, cust);
+        bill_cycles = bill_findings(&bill_groups, grain, &whose, rules, (&cons_prov, &bill_prov), findings_csv.as_mut(), &mut counts, bill_lines)?;
         if let Some(w) = findings_csv.take() {
             w.finish()?;
             crate::app::trace("streaming: findings.csv completed with the bill findings", t);
@@ -1102,7 +1102,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         bill_parts: Vec::new(),
         bill_others: BTreeMap::new(),
     };
-    let summary_loaded = Loaded { inputs, rejects, customers, ..Loaded::default() };
+    let summary_loaded = Loaded { inputs, rejects, customers, skipped: paths.skipped(), ..Loaded::default() };
     let complete = |findings_csv: Option<report::FindingsCsv>| -> Result<(), Error> {
         if let Some(mut findings_csv) = findings_csv {
             concatenate(&finding_parts, &mut findings_csv)?;

@@ -96,15 +96,16 @@ pub fn line_facts(b: &Bills, facts: &mut BTreeMap<i32, LineFacts>) {
 
 /// The consumption side of the facts of [`grain_from`], and each customer's association as the
 /// rows tell it, from a set of consumption rows (a streamed run's blocks one after the other, or
-/// an in-memory run's all at once). A row's customer is resale by the customers file when there
-/// is one (not resale when it is not listed), else by the row's own association type, as the
-/// engine's row decisions take it (`c_assoc`).
+/// an in-memory run's all at once). For the bill, a row's customer is resale by the customers
+/// file when the file lists it, else by the row's own association type (contract §1.4: a 代售
+/// customer left out of the customers file is still billed), as [`grouped`] takes it.
 pub fn resale_facts(c: &Consumption, customers: Option<&Customers>, resale: &mut BTreeMap<i32, ResaleFacts>, assoc: &mut Associations) {
     let resale_code = Association::Resale.code();
     for i in 0..c.len() {
         let cust = &c.customer_id[i];
-        let a = match customers {
-            Some(list) => list.index.get(cust).map_or(0, |&k| list.list[k].association.code()),
+        let listed = customers.and_then(|list| list.index.get(cust).map(|&k| list.list[k].association.code()));
+        let a = match listed {
+            Some(a) => a,
             None => {
                 let a = c.assoc[i];
                 match assoc.rows.get_mut(cust) {
@@ -124,20 +125,31 @@ pub fn resale_facts(c: &Consumption, customers: Option<&Customers>, resale: &mut
     }
 }
 
-/// Without a customers file, each customer's largest association code over its consumption rows:
-/// what tells a bill line without consumption whether its customer is a referral one.
+/// Each customer's largest association code over its consumption rows, for the customers the
+/// customers file does not list (all of them without one): what tells a bill line without
+/// consumption whether its customer is a referral one.
 #[derive(Debug, Default)]
 pub struct Associations {
     rows: std::collections::HashMap<String, i32>,
 }
 
+/// A bill group's customer as the bill check sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Whose {
+    /// A referral (顾问销售) customer: its bill lines are BILL_NOT_RESALE.
+    pub referral: bool,
+    /// A customers file is given and does not list the customer: its association type comes
+    /// from its consumption rows (and it earns no incentive).
+    pub unlisted: bool,
+}
+
 impl Associations {
-    /// Whether `cust` is a referral customer: by the customers file when there is one, else by
-    /// its consumption rows.
-    pub fn is_referral(&self, customers: Option<&Customers>, cust: &str) -> bool {
-        match customers {
-            Some(c) => c.index.get(cust).is_some_and(|&i| c.list[i].association == Association::Referral),
-            None => self.rows.get(cust) == Some(&Association::Referral.code()),
+    /// How `cust` is associated: by the customers file when it lists the customer, else by its
+    /// consumption rows.
+    pub fn of(&self, customers: Option<&Customers>, cust: &str) -> Whose {
+        match customers.and_then(|c| c.index.get(cust).map(|&i| c.list[i].association)) {
+            Some(a) => Whose { referral: a == Association::Referral, unlisted: false },
+            None => Whose { referral: self.rows.get(cust) == Some(&Association::Referral.code()), unlisted: customers.is_some() },
         }
     }
 }
@@ -162,7 +174,8 @@ fn grouped(decided: &LazyFrame, bills_lf: LazyFrame, grain: &Grain) -> PolarsRes
         ])
     };
     let keys = [col("cycle"), col("cust"), col("svc"), col("g_mode"), col("g_trade")];
-    let assoc = col("c_assoc").fill_null(lit(0));
+    // (the customers file's type when it lists the customer, else the row's own)
+    let assoc = col("c_assoc").fill_null(col("assoc")).fill_null(lit(0));
     let cons = on_cycle(decided.clone())
         .filter(assoc.clone().eq(lit(Association::Resale.code())))
         .group_by(keys.clone())
@@ -296,23 +309,23 @@ pub struct Decided {
     pub charging_mode: Option<ChargingMode>,
 }
 
-/// Decides a group from its two sums (`None`: no row on that side) and whether its customer is a
-/// referral one, and counts it in its cycle's report.
-pub fn decide(reports: &mut BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>, referral: bool, rules: &RuleSet) -> Result<Decided, EngineError> {
-    let d = judge(reports, k, cons_amt, bill_amt, referral, rules)?;
+/// Decides a group from its two sums (`None`: no row on that side) and how its customer is
+/// associated, and counts it in its cycle's report.
+pub fn decide(reports: &mut BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>, whose: Whose, rules: &RuleSet) -> Result<Decided, EngineError> {
+    let d = judge(reports, k, cons_amt, bill_amt, whose, rules)?;
     tally(reports, k.cycle, &d, cons_amt, bill_amt)?;
     Ok(d)
 }
 
 /// [`decide`] without counting the group (see [`tally`]): `reports` only gives the cycle's grain.
-pub fn judge(reports: &BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>, referral: bool, rules: &RuleSet) -> Result<Decided, EngineError> {
+pub fn judge(reports: &BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>, whose: Whose, rules: &RuleSet) -> Result<Decided, EngineError> {
     let delta = bill_amt.unwrap_or_default() - cons_amt.unwrap_or_default();
     let category = match (cons_amt.is_some(), bill_amt.is_some()) {
         (true, true) if delta.is_zero() => Category::BillMatched,
         (true, true) if delta.abs() <= rules.tolerance => Category::BillRounding,
         (true, true) => Category::BillAmountMismatch,
         (true, false) => Category::BillMissingLine,
-        _ if referral => Category::BillNotResale,
+        _ if whose.referral => Category::BillNotResale,
         _ => Category::BillExtraLine,
     };
     let period = Period(k.cycle);
@@ -327,7 +340,7 @@ pub fn judge(reports: &BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<
         action: action_for(category, delta, rules.tolerance),
         delta,
         rule_ids: format!("BILL;grain:{grain}"),
-        explanation: explain(category, period, k.cust, k.svc, mode_label, k.trade, cons_amt, bill_amt, delta, &grain, rules),
+        explanation: explain(category, period, k, mode_label, (cons_amt, bill_amt, delta), whose, &grain, rules),
         charging_mode,
     })
 }
@@ -384,8 +397,7 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet, grain: Op
         let cons_amt = has_c.then(|| phys_to_decimal(c_amt[i].unwrap_or(0), c_s));
         let bill_amt = has_b.then(|| phys_to_decimal(b_amt[i].unwrap_or(0), b_s));
         let key = GroupKey { cycle: cycle[i].unwrap_or(0), cust: &cust[i], svc: &svc[i], mode: mode[i].unwrap_or(0), trade: &trade[i] };
-        let referral = assoc.is_referral(customers, &cust[i]);
-        let d = decide(&mut reports, &key, cons_amt, bill_amt, referral, rules)?;
+        let d = decide(&mut reports, &key, cons_amt, bill_amt, assoc.of(customers, &cust[i]), rules)?;
         let consumption_rows = std::mem::take(&mut c_rows[i]);
         let bill_rows = std::mem::take(&mut b_rows[i]);
         let customer_name = consumption_rows
@@ -524,16 +536,14 @@ pub fn partials(decided: LazyFrame, loaded: &Loaded, grain: &Grain) -> Result<(V
 fn explain(
     category: Category,
     cycle: Period,
-    cust: &str,
-    svc: &str,
+    k: &GroupKey,
     mode: &str,
-    trade: &str,
-    cons: Option<Decimal>,
-    bill: Option<Decimal>,
-    delta: Decimal,
+    (cons, bill, delta): (Option<Decimal>, Option<Decimal>, Decimal),
+    whose: Whose,
     grain: &str,
     rules: &RuleSet,
 ) -> String {
+    let (cust, svc, trade) = (k.cust, k.svc, k.trade);
     let mut what_zh = format!("账期 {cycle} 客户 {cust} 产品类型 {svc}");
     let mut what_en = format!("bill cycle {cycle}, customer {cust}, service {svc}");
     if !mode.is_empty() {
@@ -562,5 +572,9 @@ fn explain(
         ),
         _ => (String::new(), String::new()),
     };
-    format!("{what_zh}：{zh}（比对粒度：{grain}） | {what_en}: {en} (grain: {grain})")
+    let (note_zh, note_en) = match whose.unlisted {
+        true => ("；客户不在客户文件中，关联类型取自其消费明细（不计激励）", "; the customer is not in the customers file: its association type is taken from its consumption rows (it earns no incentive)"),
+        false => ("", ""),
+    };
+    format!("{what_zh}：{zh}{note_zh}（比对粒度：{grain}） | {what_en}: {en}{note_en} (grain: {grain})")
 }

@@ -30,8 +30,6 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a supported file (expected .csv, .xlsx, .xls, .json or .tar.gz)")]
-    Unsupported { path: String },
     #[error("{path}: the directory holds no .csv, .xlsx, .xls, .json or .tar.gz file")]
     EmptyDirectory { path: String },
     #[error("{path}: the file is empty: expected a header row followed by data rows")]
@@ -136,6 +134,11 @@ fn read_rows<S: Sink>(mut t: Table, kind: Kind, ctx: &S::Ctx, rules: &RuleSet, t
 /// Reads the rows of one table into sinks shaped like `sink` (after checking its header): one
 /// sink per part, in order (see [`Table::split`]).
 fn read_table<S: Sink>(t: Table, kind: Kind, rules: &RuleSet, sink: &mut S, table_idx: u32) -> Result<Vec<Read<S>>, LoadError> {
+    if t.is_empty_page() {
+        // An API page with an empty list (past the last page, a customer without charges): a
+        // file with no rows, whose columns nothing tells.
+        return Ok(Vec::new());
+    }
     let (map, missing) = map_headers(kind, &t.headers, &rules.columns);
     if let Some(col) = missing.first() {
         return Err(missing_column(&t, kind, col.name, &aliases_for(kind, col, &rules.columns), ""));
@@ -356,6 +359,9 @@ pub(crate) trait Sink: Default + Send {
 #[derive(Clone)]
 pub(crate) struct Cols {
     idx: polars::prelude::PlHashMap<&'static str, (usize, String)>,
+    /// The further columns of a column (see [`schema::FALLBACK_COLUMNS`]), in the order they are
+    /// tried when the ones before are empty.
+    alts: Vec<(&'static str, usize, String)>,
 }
 
 /// A column's position in the rows of one table (`None`: the table lacks it), looked up once per
@@ -368,21 +374,35 @@ pub(crate) struct Col {
 
 impl Cols {
     fn new(map: &HeaderMap) -> Cols {
-        Cols { idx: map.used.iter().map(|(n, i, h)| (*n, (*i, h.clone()))).collect() }
+        Cols { idx: map.used.iter().map(|(n, i, h)| (*n, (*i, h.clone()))).collect(), alts: map.fallback.clone() }
     }
 
     fn col(&self, name: &'static str) -> Col {
         Col { name, at: self.idx.get(name).map(|(i, _)| *i) }
     }
 
-    /// The trimmed cell of a column, `None` when the column is absent or the cell empty.
+    /// The trimmed cell of a column, `None` when the column is absent or the cell empty (and so
+    /// are its further columns, when it has some).
     fn cell<'a>(&self, cells: &[&'a str], c: Col) -> Option<&'a str> {
         let v = cells.get(c.at?).map_or("", |s| trim(s));
-        (!v.is_empty()).then_some(v)
+        if !v.is_empty() {
+            return Some(v);
+        }
+        if self.alts.is_empty() {
+            return None;
+        }
+        self.alts.iter().filter(|(n, _, _)| *n == c.name).find_map(|&(_, i, _)| cells.get(i).map(|s| trim(s)).filter(|v| !v.is_empty()))
     }
 
     fn required_at<'a>(&self, cells: &[&'a str], c: Col) -> Result<&'a str, CellError> {
-        self.cell(cells, c).ok_or_else(|| CellError { column: self.header(c.name), value: String::new(), reason: format!("{} is empty", c.name) })
+        self.cell(cells, c).ok_or_else(|| {
+            let others: Vec<&str> = self.alts.iter().filter(|(n, _, _)| *n == c.name).map(|(_, _, h)| h.as_str()).collect();
+            let reason = match others.is_empty() {
+                true => format!("{} is empty", c.name),
+                false => format!("{} is empty: {} and {} are all empty", c.name, self.header(c.name), others.join(", ")),
+            };
+            CellError { column: self.header(c.name), value: String::new(), reason }
+        })
     }
 
     fn parse_at<T>(&self, cells: &[&str], c: Col, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, CellError> {
@@ -828,8 +848,16 @@ impl Bills {
     }
 }
 
+/// The columns of a bill table, how its charging modes are coded, and the cycle its file name
+/// gives its rows when it has no bill_cycle column (an API body).
+pub(crate) struct BillCols {
+    cols: Cols,
+    coding: ModeCoding,
+    cycle: Option<Period>,
+}
+
 impl Sink for Bills {
-    type Ctx = Cols;
+    type Ctx = BillCols;
 
     fn append(&mut self, o: Self) {
         let mut o = o;
@@ -842,20 +870,46 @@ impl Sink for Bills {
         self.mode.append(&mut o.mode);
     }
 
-    fn begin(&mut self, map: &HeaderMap, _table: &Table, _rules: &RuleSet) -> Result<Cols, LoadError> {
-        Ok(Cols::new(map))
+    fn begin(&mut self, map: &HeaderMap, table: &Table, rules: &RuleSet) -> Result<BillCols, LoadError> {
+        // A JSON body is the API's (ListSubcustomerMonthlyBills), coded as the API codes; a CSV
+        // or workbook is the customerBill export, coded its own way.
+        let coding = match table.cite {
+            CiteStyle::Record(_) => ModeCoding::Api,
+            _ => ModeCoding::Bill,
+        };
+        let cycle = match map.has("bill_cycle") {
+            true => None,
+            false => match cycle_in_name(&table.label) {
+                Some(p) => Some(p),
+                None => {
+                    let column = Kind::Bills.column("bill_cycle").map(|col| aliases_for(Kind::Bills, col, &rules.columns)).unwrap_or_default();
+                    return Err(missing_column(
+                        table,
+                        Kind::Bills,
+                        "bill_cycle",
+                        &column,
+                        "; without that column the bill cycle is taken from the file name, which holds none: name the file with its cycle, as bills_2026-10.json or customerBill_202610.json",
+                    ));
+                }
+            },
+        };
+        Ok(BillCols { cols: Cols::new(map), coding, cycle })
     }
 
-    fn push(&mut self, c: &Cols, cells: &[&str], _rules: &RuleSet) -> Result<(), CellError> {
-        let cycle = match c.parse(cells, "bill_cycle", period_value)? {
+    fn push(&mut self, k: &BillCols, cells: &[&str], _rules: &RuleSet) -> Result<(), CellError> {
+        let c = &k.cols;
+        let cycle = match k.cycle {
             Some(p) => p,
-            None => return Err(CellError { column: c.header("bill_cycle"), value: String::new(), reason: "bill_cycle is empty".into() }),
+            None => match c.parse(cells, "bill_cycle", period_value)? {
+                Some(p) => p,
+                None => return Err(CellError { column: c.header("bill_cycle"), value: String::new(), reason: "bill_cycle is empty".into() }),
+            },
         };
         let customer_id = c.required(cells, "customer_id")?;
         let service = c.required(cells, "service_type_code")?;
         let amount_text = c.required(cells, "amount")?;
         let amount = required_amount(amount_text).map_err(|reason| CellError { column: c.header("amount"), value: amount_text.into(), reason })?;
-        let mode = c.parse(cells, "charging_mode", |v| mode_value(v, ModeCoding::Bill))?.map_or(0, ChargingMode::code);
+        let mode = c.parse(cells, "charging_mode", |v| mode_value(v, k.coding))?.map_or(0, ChargingMode::code);
         self.cycle.push(cycle.0);
         self.customer_id.push(customer_id.to_string());
         self.customer_name.push(c.get(cells, "customer_name").map(str::to_string));
@@ -865,6 +919,42 @@ impl Sink for Bills {
         self.mode.push(mode);
         Ok(())
     }
+}
+
+/// The bill cycle a file's name holds: the first `YYYYMM` or `YYYY-MM` in it that is not part of
+/// a longer number (`customerBill_202610.json`, `bills_2026-10.json`). For a part of an archive
+/// (`customerBill_202610.tar.gz/part_0001.csv`), the part's name, else the archive's.
+pub fn cycle_in_name(label: &str) -> Option<Period> {
+    let mut names: Vec<&str> = label.rsplit('/').collect();
+    names.truncate(2);
+    if !label.contains(".tar.gz/") {
+        names.truncate(1);
+    }
+    names.into_iter().find_map(cycle_in)
+}
+
+fn cycle_in(name: &str) -> Option<Period> {
+    let b = name.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let num = |r: std::ops::Range<usize>| std::str::from_utf8(&b[r]).ok()?.parse::<u32>().ok();
+    for i in 0..b.len() {
+        if !digit(i) || (i > 0 && digit(i - 1)) {
+            continue;
+        }
+        let month_at = if (i..i + 6).all(digit) && !digit(i + 6) {
+            i + 4
+        } else if (i..i + 4).all(digit) && b.get(i + 4) == Some(&b'-') && (i + 5..i + 7).all(digit) && !digit(i + 7) {
+            i + 5
+        } else {
+            continue;
+        };
+        if let (Some(y), Some(m)) = (num(i..i + 4), num(month_at..month_at + 2)) {
+            if let Some(p) = Period::new(y as i32, m) {
+                return Some(p);
+            }
+        }
+    }
+    None
 }
 
 /// The paths given for each kind of input.
@@ -890,11 +980,20 @@ pub struct Loaded {
     pub bills: Option<Bills>,
     pub inputs: Vec<InputSummary>,
     pub rejects: Vec<Reject>,
+    /// Files in the input directories that were not read (notes, PDFs, hidden files, links).
+    pub skipped: Vec<table::Skipped>,
+}
+
+impl InputPaths {
+    /// What the input directories hold that is not read, kind by kind in the order of a run.
+    pub fn skipped(&self) -> Vec<table::Skipped> {
+        [&self.consumption, &self.incentives, &self.customers, &self.bills].into_iter().flat_map(|p| table::skipped(p, &self.root)).collect()
+    }
 }
 
 pub fn load_all(paths: &InputPaths, rules: &RuleSet) -> Result<Loaded, LoadError> {
     let sheet = paths.sheet.as_deref();
-    let mut out = Loaded::default();
+    let mut out = Loaded { skipped: paths.skipped(), ..Loaded::default() };
     let files = table::expand(&paths.consumption, &paths.root)?;
     let mut prov = Provenance::default();
     out.inputs.extend(load_kind(files, Kind::Consumption, rules, sheet, &mut out.consumption, &mut prov, &mut out.rejects)?);

@@ -102,13 +102,14 @@ pub const INCENTIVES: &[Column] = &[
 ];
 
 pub const BILLS: &[Column] = &[
-    col("bill_cycle", &["bill_cycle", "账期"], true),
+    // Required, but a bill body from the API (bill_sums) has none: its cycle is in its file name.
+    col("bill_cycle", &["bill_cycle", "账期"], false),
     col("customer_id", &["customer_id", "客户ID"], true),
     col("customer_name", &["customer_name", "客户名称"], false),
-    col("service_type_code", &["service_type_code", "产品类型编码"], true),
+    col("service_type_code", &["service_type_code", "cloud_service_type", "产品类型编码"], true),
     col("amount", &["amount", "payment_amount", "应付金额", "消费金额"], true),
     col("trade_id", &["trade_id", "订单号/交易号"], false),
-    col("charging_mode", &["charging_mode", "计费模式"], false),
+    col("charging_mode", &["charging_mode", "charge_mode", "计费模式"], false),
     col("bill_type", &["bill_type", "账单类型"], false),
 ];
 
@@ -134,9 +135,17 @@ pub struct HeaderMap {
     pub kind: Kind,
     /// Logical column name to (index in the row, header as written).
     pub used: Vec<(&'static str, usize, String)>,
+    /// Further columns of a column that may be empty in a row (see [`FALLBACK_COLUMNS`]): the
+    /// other aliases present, in alias order, tried when the ones before are empty.
+    pub fallback: Vec<(&'static str, usize, String)>,
     /// Headers that no column claimed.
     pub ignored: Vec<String>,
 }
+
+/// Columns whose value is the first non-empty of every alias column present: an export with both
+/// 订单号 and 交易号 gives subscription rows an order number, pay-per-use rows only a transaction
+/// number (contract §1).
+pub const FALLBACK_COLUMNS: &[&str] = &["trade_id"];
 
 impl HeaderMap {
     pub fn index(&self, name: &str) -> Option<usize> {
@@ -163,17 +172,29 @@ pub fn aliases_for(kind: Kind, column: &Column, extra: &ExtraAliases) -> Vec<Str
 pub fn map_headers(kind: Kind, headers: &[String], extra: &ExtraAliases) -> (HeaderMap, Vec<&'static Column>) {
     let normed: Vec<String> = headers.iter().map(|h| norm_header(h)).collect();
     let mut used = Vec::new();
+    let mut fallback = Vec::new();
     let mut claimed = vec![false; headers.len()];
     let mut missing = Vec::new();
+    let shown = |i: usize| headers[i].trim().trim_start_matches('\u{feff}').to_string();
     for column in kind.columns() {
-        let found = aliases_for(kind, column, extra).iter().find_map(|alias| {
+        let aliases = aliases_for(kind, column, extra);
+        let mut at = aliases.iter().flat_map(|alias| {
             let a = norm_header(alias);
-            normed.iter().enumerate().position(|(i, h)| *h == a && !claimed[i])
+            normed.iter().enumerate().filter(move |(_, h)| **h == a).map(|(i, _)| i).collect::<Vec<_>>()
         });
+        let found = at.by_ref().find(|&i| !claimed[i]);
         match found {
             Some(i) => {
                 claimed[i] = true;
-                used.push((column.name, i, headers[i].trim().trim_start_matches('\u{feff}').to_string()));
+                used.push((column.name, i, shown(i)));
+                if FALLBACK_COLUMNS.contains(&column.name) {
+                    for j in at {
+                        if !claimed[j] {
+                            claimed[j] = true;
+                            fallback.push((column.name, j, shown(j)));
+                        }
+                    }
+                }
             }
             None if column.required => missing.push(column),
             None => {}
@@ -185,7 +206,7 @@ pub fn map_headers(kind: Kind, headers: &[String], extra: &ExtraAliases) -> (Hea
         .filter(|(h, c)| !**c && !h.trim().is_empty())
         .map(|(h, _)| h.trim().to_string())
         .collect();
-    (HeaderMap { kind, used, ignored }, missing)
+    (HeaderMap { kind, used, fallback, ignored }, missing)
 }
 
 /// Guesses the kind of a file from its headers: the kind with every required column present and
@@ -219,7 +240,9 @@ mod tests {
         assert!(missing.is_empty());
         assert_eq!(map.index("trade_id"), Some(1));
         assert_eq!(map.index("customer_id"), Some(0));
-        assert_eq!(map.ignored, vec!["订单号".to_string(), "备注".to_string()]);
+        // 订单号 feeds trade_id where Trade_ID is empty
+        assert_eq!(map.fallback, vec![("trade_id", 2, "订单号".to_string())]);
+        assert_eq!(map.ignored, vec!["备注".to_string()]);
     }
 
     #[test]

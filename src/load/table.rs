@@ -24,18 +24,42 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format a file's name says: `.csv`, `.xlsx`/`.xls`, `.json`, `.tar.gz` (what a
+    /// directory contributes); `None` for any other name.
     pub fn of(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_string_lossy().to_lowercase();
-        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        if name.ends_with(".tar.gz") {
             Some(Format::TarGz)
-        } else if name.ends_with(".csv") || name.ends_with(".txt") {
+        } else if name.ends_with(".csv") {
             Some(Format::Csv)
-        } else if name.ends_with(".xlsx") || name.ends_with(".xls") || name.ends_with(".xlsm") {
+        } else if name.ends_with(".xlsx") || name.ends_with(".xls") {
             Some(Format::Xlsx)
         } else if name.ends_with(".json") {
             Some(Format::Json)
         } else {
             None
+        }
+    }
+
+    /// The format of a file named on the command line: by its name when that says one, else by
+    /// its first bytes (a zip or OLE workbook, a gzip archive, a JSON object or array), else CSV.
+    pub fn named(path: &Path) -> Format {
+        if let Some(f) = Format::of(path) {
+            return f;
+        }
+        let mut head = [0u8; 64];
+        let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+        let head = &head[..n];
+        if head.starts_with(b"PK\x03\x04") || head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+            Format::Xlsx
+        } else if head.starts_with(&[0x1F, 0x8B]) {
+            Format::TarGz
+        } else {
+            let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+            match text.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'{') | Some(b'[') => Format::Json,
+                _ => Format::Csv,
+            }
         }
     }
 
@@ -64,35 +88,88 @@ pub struct InputFile {
 /// Expands the paths given for one input kind into files: a directory gives every supported
 /// file in it, in name order.
 pub fn expand(paths: &[PathBuf], root: &Path) -> Result<Vec<InputFile>, LoadError> {
-    list(paths, root)?.into_iter().map(|(p, _, _)| read_file(&p, root)).collect()
+    list(paths, root)?.into_iter().map(|(p, _, f)| read_file(&p, root).map(|file| InputFile { format: f, ..file })).collect()
 }
 
 /// The files behind the paths given for one input kind, without reading them (for a streamed
-/// run, which reads large CSV files a block at a time).
+/// run, which reads large CSV files a block at a time). A directory gives its `.csv`, `.xlsx`,
+/// `.xls`, `.json` and `.tar.gz` files in name order (see [`skipped`] for the rest); a file named
+/// itself is read whatever its name ([`Format::named`]).
 pub fn list(paths: &[PathBuf], root: &Path) -> Result<Vec<(PathBuf, String, Format)>, LoadError> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|source| LoadError::Io { path: p.display().to_string(), source })?;
-        let entries = if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|e| e.is_file() && Format::of(e).is_some())
-                .collect();
-            entries.sort();
-            if entries.is_empty() {
+        if meta.is_dir() {
+            let entries = dir_entries(p)?;
+            let files: Vec<_> = entries.into_iter().filter_map(|(e, why)| why.is_none().then_some(e)).collect();
+            if files.is_empty() {
                 return Err(LoadError::EmptyDirectory { path: p.display().to_string() });
             }
-            entries
+            for e in files {
+                let format = Format::of(&e).unwrap_or(Format::Csv);
+                out.push((e.clone(), label_of(&e, root), format));
+            }
         } else {
-            vec![p.clone()]
-        };
-        for e in entries {
-            let format = Format::of(&e).ok_or_else(|| LoadError::Unsupported { path: e.display().to_string() })?;
-            out.push((e.clone(), label_of(&e, root), format));
+            out.push((p.clone(), label_of(p, root), Format::named(p)));
         }
     }
     Ok(out)
+}
+
+/// A file in an input directory that recon did not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What the directories among `paths` hold besides the files [`list`] gives: notes, PDFs, hidden
+/// files, Excel's lock files, symbolic links and subdirectories, each with the reason it was not
+/// read.
+pub fn skipped(paths: &[PathBuf], root: &Path) -> Vec<Skipped> {
+    let mut out = Vec::new();
+    for p in paths {
+        if !std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        for (e, why) in dir_entries(p).unwrap_or_default() {
+            if let Some(reason) = why {
+                out.push(Skipped { path: label_of(&e, root), reason: reason.to_string() });
+            }
+        }
+    }
+    out
+}
+
+/// The entries of an input directory in name order, each with why it is not read (`None`: read).
+fn dir_entries(dir: &Path) -> Result<Vec<(PathBuf, Option<&'static str>)>, LoadError> {
+    let io = |source| LoadError::Io { path: dir.display().to_string(), source };
+    let mut entries = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let e = e.map_err(io)?;
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().to_string();
+        // (the entry's own type: a symbolic link is not followed)
+        let ty = e.file_type().map_err(io)?;
+        let why = if ty.is_symlink() {
+            Some("a symbolic link: links inside an input directory are not followed (name the file itself on the command line to read it)")
+        } else if ty.is_dir() {
+            Some("a directory: recon reads the files of an input directory, not its subdirectories")
+        } else if !ty.is_file() {
+            Some("not a regular file")
+        } else if name.starts_with('.') {
+            Some("a hidden file (such as .DS_Store or a ._ copy made by macOS)")
+        } else if name.starts_with("~$") {
+            Some("an Excel lock file (the workbook it belongs to is open in Excel)")
+        } else if Format::of(&path).is_none() {
+            Some("not an export recon reads (.csv, .xlsx, .xls, .json, .tar.gz)")
+        } else {
+            None
+        };
+        entries.push((path, why));
+    }
+    entries.sort();
+    Ok(entries)
 }
 
 /// Reads one file whole (any format).
@@ -286,7 +363,7 @@ fn with_line(e: LoadError, path: &Path, offset: usize) -> LoadError {
 }
 
 fn read_file(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
-    let format = Format::of(path).ok_or_else(|| LoadError::Unsupported { path: path.display().to_string() })?;
+    let format = Format::named(path);
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
     let sha256 = hex(&Sha256::digest(&bytes));
     Ok(InputFile { path: path.to_path_buf(), label: label_of(path, root), format, bytes, sha256 })
@@ -409,6 +486,12 @@ pub enum CiteStyle {
 }
 
 impl Table {
+    /// Whether this is a JSON body whose row list is empty (`"fee_records": []`): no rows, and
+    /// no headers to check.
+    pub fn is_empty_page(&self) -> bool {
+        matches!(self.cite, CiteStyle::Record(_)) && self.headers.is_empty() && self.rows_hint == 0
+    }
+
     /// Calls `f(location, cells)` for each non-blank row, in order, then frees the rows.
     pub fn for_each_row(&mut self, f: impl FnMut(u32, &[&str])) -> Result<(), LoadError> {
         self.rows(true, f)

@@ -611,6 +611,7 @@ pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options
             "review": outcome.count(Action::Review),
         },
         "rejected": loaded.rejects.len(),
+        "skipped": loaded.skipped.iter().map(|s| json!({"path": s.path, "reason": s.reason})).collect::<Vec<_>>(),
     })
 }
 
@@ -699,6 +700,9 @@ pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, r
     for i in &loaded.inputs {
         let rej = if i.rejected > 0 { format!(", {} rejected", i.rejected) } else { String::new() };
         writeln!(out, "  {:<12} {} ({} rows{rej})", i.kind.name(), i.path, i.rows)?;
+    }
+    for s in &loaded.skipped {
+        writeln!(out, "  {:<12} {} ({})", "skipped", s.path, s.reason)?;
     }
     for p in &outcome.periods {
         writeln!(out)?;
