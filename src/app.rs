@@ -4,65 +4,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::engine::{self, Action, EngineError};
-use crate::load::table::label_of;
-use crate::load::{self, InputPaths, LoadError};
+pub use crate::config::{input_paths, Error, RunArgs, Status};
+use crate::config::{setup, Setup};
+use crate::engine::{self, Action};
+use crate::load;
 use crate::model::Period;
 use crate::progress::Progress;
 use crate::report::{self, Formats, ReportError, RunOptions};
-use crate::rules::{RuleSet, RulesError};
-
-/// How a command ended when it did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Nothing needs action and nothing was rejected.
-    Clean,
-    /// Some finding is `dispute` or `review`, or an input row was rejected.
-    NeedsAction,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Rules(#[from] RulesError),
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    #[error(transparent)]
-    Report(#[from] ReportError),
-    #[error("{0}")]
-    Usage(String),
-    #[error("{path}: {message}")]
-    Summary { path: String, message: String },
-    #[error("cannot write to standard output")]
-    Stdout(#[source] std::io::Error),
-}
-
-/// Everything `recon run` takes.
-#[derive(Debug, Clone, Default)]
-pub struct RunArgs {
-    pub rules: PathBuf,
-    pub consumption: Vec<PathBuf>,
-    pub incentives: Vec<PathBuf>,
-    pub bills: Vec<PathBuf>,
-    pub customers: Vec<PathBuf>,
-    pub periods: Vec<String>,
-    pub out: PathBuf,
-    pub formats: Vec<String>,
-    pub sheet: Option<String>,
-    /// Outputs cite input files relative to this directory (the current one when `None`; an
-    /// empty path cites them as given, see `args_from_summary`).
-    pub root: Option<PathBuf>,
-    /// `run` or `demo`, recorded for re-runs.
-    pub command: &'static str,
-    /// Partition the inputs on disk and reconcile a partition at a time (see [`crate::stream`]).
-    pub streaming: bool,
-    /// Partitions of a streamed run (default: one per 16 MiB of input).
-    pub partitions: Option<usize>,
-    /// Never stream, however large the inputs (`--in-memory`).
-    pub in_memory: bool,
-}
+use crate::rules::RuleSet;
 
 /// Consumption and incentive input from which a run that can stream (csv and json outputs, no
 /// partner bill) streams without being asked: streaming is faster from about this size on (see
@@ -94,61 +43,6 @@ struct Prepared {
     periods: Vec<Period>,
     options: RunOptions,
     formats: Formats,
-}
-
-/// What every run checks before reading data: the rules (validated before any data is read),
-/// the output formats, the periods asked for, and the directory paths are cited from.
-pub(crate) struct Setup {
-    pub root: PathBuf,
-    pub rules: RuleSet,
-    pub formats: Formats,
-    pub periods: Vec<Period>,
-}
-
-pub(crate) fn setup(args: &RunArgs) -> Result<Setup, Error> {
-    let root = match &args.root {
-        Some(r) => r.clone(),
-        None => std::env::current_dir().unwrap_or_default(),
-    };
-    let mut rules = RuleSet::load(&args.rules)?;
-    rules.path = label_of(&args.rules, &root);
-    let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
-    let periods = args
-        .periods
-        .iter()
-        .map(|s| Period::parse(s).ok_or_else(|| Error::Usage(format!("--period {s:?}: expected a period such as 2026-10"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Setup { root, rules, formats, periods })
-}
-
-impl Setup {
-    /// The options recorded in summary.json for re-runs (paths as cited).
-    pub(crate) fn options(&self, args: &RunArgs) -> RunOptions {
-        let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &self.root))).collect::<Vec<_>>();
-        RunOptions {
-            command: args.command,
-            formats: self.formats.names(),
-            rules: PathBuf::from(label_of(&args.rules, &self.root)),
-            consumption: label(&args.consumption),
-            incentives: label(&args.incentives),
-            customers: label(&args.customers),
-            bills: label(&args.bills),
-            periods: self.periods.clone(),
-            sheet: args.sheet.clone(),
-        }
-    }
-}
-
-/// The input files a run names, relative to `root`.
-pub fn input_paths(args: &RunArgs, root: PathBuf) -> InputPaths {
-    InputPaths {
-        consumption: args.consumption.clone(),
-        incentives: args.incentives.clone(),
-        customers: args.customers.clone(),
-        bills: args.bills.clone(),
-        sheet: args.sheet.clone(),
-        root,
-    }
 }
 
 fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
@@ -259,7 +153,7 @@ fn sha256_file(path: &Path) -> Option<String> {
     let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
     loop {
         match file.read(&mut buf) {
-            Ok(0) => return Some(crate::rules::hex(&hasher.finalize())),
+            Ok(0) => return Some(crate::model::hex(&hasher.finalize())),
             Ok(n) => hasher.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return None,
@@ -386,40 +280,6 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
     let f = found.ok_or_else(absent)?;
     report::explain::explain(&f, &outcome, &p.loaded, &p.rules, out).map_err(Error::Stdout)?;
     Ok(Status::Clean)
-}
-
-/// What makes the binary's allocator hand freed memory back to the kernel from then on (it keeps
-/// it otherwise, see `main.rs`); set once by the binary.
-static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
-
-/// Sets what [`release_memory`] calls.
-pub fn on_release_memory(release: fn()) {
-    let _ = RELEASE_MEMORY.set(release);
-}
-
-/// From now on, memory the run frees goes back to the kernel at once (a streamed run calls it
-/// between its reconcile pass, which peaks, and its report writers, which are not to add to
-/// that peak).
-pub fn release_memory() {
-    if let Some(release) = RELEASE_MEMORY.get() {
-        release();
-    }
-}
-
-/// With `RECON_TRACE` set, prints how long a stage took and the resident memory after it to
-/// stderr (for profiling).
-pub fn trace(stage: &str, since: std::time::Instant) {
-    if std::env::var_os("RECON_TRACE").is_some() {
-        let rss_mb = resident_bytes().map_or(String::from("?"), |b| (b >> 20).to_string());
-        eprintln!("[trace] {stage:<32} {:>8.3} s  rss {rss_mb:>6} MB", since.elapsed().as_secs_f64());
-    }
-}
-
-/// The process's resident memory, in bytes (Linux: the second field of /proc/self/statm, in
-/// 4 KiB pages); `None` elsewhere.
-pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    statm.split_whitespace().nth(1)?.parse::<u64>().ok().map(|pages| pages * 4096)
 }
 
 /// Where the bundled demo fixtures are: `fixtures/demo` of the source tree.

@@ -6,10 +6,13 @@
 //! exposes.
 
 pub mod app;
+pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod gen;
 pub mod load;
 pub mod model;
+pub mod obs;
 pub mod progress;
 pub mod report;
 pub mod rules;

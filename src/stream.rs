@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::app::{Error, RunArgs, Status};
+use crate::config::{Error, RunArgs, Status};
 use crate::engine::{self, bills, Action, Counts, Globals, Outcome, PeriodReport};
 use crate::load::schema::Kind;
 use crate::load::{self, InputPaths, Loaded, Provenance, Spill};
@@ -359,9 +359,9 @@ fn memory_limit(proc_cgroup: &str, sys: &Path) -> Option<u64> {
 
 /// `recon run --streaming`.
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
-    let setup = crate::app::setup(args)?;
+    let setup = crate::config::setup(args)?;
     let options = setup.options(args);
-    let crate::app::Setup { root, rules, formats, periods } = setup;
+    let crate::config::Setup { root, rules, formats, periods } = setup;
     let (limit, block) = own_limit();
     let n = partitions(args, &root, limit)?;
     let workers = workers(rayon::current_num_threads(), limit).clamp(1, n);
@@ -558,9 +558,9 @@ pub enum Rows<'a> {
 /// that of all the lines; so the finding is decided, row for row, as the run decided it. `None`
 /// when no finding of those rows has the id (the inputs changed since the report).
 pub fn explain(args: &RunArgs, id: &str, keep: Rows) -> Result<Option<Explained>, Error> {
-    let crate::app::Setup { root, rules, periods, .. } = crate::app::setup(args)?;
+    let crate::config::Setup { root, rules, periods, .. } = crate::config::setup(args)?;
     let with_bills = matches!(keep, Rows::Customer(_)) && !args.bills.is_empty();
-    let mut paths = crate::app::input_paths(args, root.clone());
+    let mut paths = crate::config::input_paths(args, root.clone());
     if !with_bills {
         paths.bills.clear();
     }
@@ -573,7 +573,7 @@ pub fn explain(args: &RunArgs, id: &str, keep: Rows) -> Result<Option<Explained>
     let globals = Globals { bill_groups_whole: true, ..globals };
     let [cons_rows, inc_rows, bill_rows] = kept.rows;
     let mut loaded = Loaded { customers, ..Loaded::default() };
-    crate::app::trace(READ_FOR_EXPLAIN, t);
+    crate::obs::trace(READ_FOR_EXPLAIN, t);
     loaded.consumption.counted = vec![Vec::new(); rules.counted.len()];
     let label = Path::new("(the kept rows)");
     let mut prov = cited(&cons_prov);
@@ -962,7 +962,7 @@ fn bill_findings(
 
 #[allow(clippy::too_many_arguments)]
 fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], (n, workers, block, limit): (usize, usize, usize, Option<u64>), root: &Path, tmp: &Path, out: &mut impl Write) -> Result<Status, Error> {
-    let paths = crate::app::input_paths(args, root.to_path_buf());
+    let paths = crate::config::input_paths(args, root.to_path_buf());
     let mut progress = Progress::new();
 
     // Pass 1: read, validate and spill, to trade id ranges cut at sampled quantiles.
@@ -970,12 +970,12 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let t = std::time::Instant::now();
     let samples = load::sample_trade_ids(&paths.consumption, root, Kind::Consumption, rules, SAMPLES_PER_FILE)?;
     let ranges = Ranges::from_samples(samples, n);
-    crate::app::trace("streaming: trade ids sampled, partitions cut", t);
+    crate::obs::trace("streaming: trade ids sampled, partitions cut", t);
     let n = ranges.len();
     let mut spill = Spilling { dir: tmp, ranges: &ranges, open: None, parts: Default::default() };
     let Pass1 { inputs, rejects, globals, customers, cons_prov, inc_prov, bill_prov, bill_lines, assoc } = read_inputs(&paths, rules, block, &mut spill)?;
     let [cons_parts, inc_parts, bill_parts] = spill.parts;
-    crate::app::trace("streaming: read and partition", t);
+    crate::obs::trace("streaming: read and partition", t);
 
     // Pass 2: reconcile the partitions, as many at a time as there are threads.
     let counter = progress.stage_of("partitions reconciled", n as u64);
@@ -1023,9 +1023,9 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                     // Under a memory limit, once the resident memory passes HAND_BACK_AT of it,
                     // freed memory goes back to the kernel from then on (kept otherwise, see
                     // main.rs: handing back costs page faults when it is taken again).
-                    if near_limit(limit, || crate::app::resident_bytes()) && !handed_back.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        crate::app::release_memory();
-                        crate::app::trace("streaming: memory near the limit, handed back from now on", t);
+                    if near_limit(limit, || crate::obs::resident_bytes()) && !handed_back.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        crate::obs::release_memory();
+                        crate::obs::trace("streaming: memory near the limit, handed back from now on", t);
                     }
                     let failed = match done.lock() {
                         Ok(mut d) => {
@@ -1068,7 +1068,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         disputes.extend(part.disputes);
         finding_parts.push(part.findings);
     }
-    crate::app::trace(&format!("streaming: reconcile {n} partitions"), t);
+    crate::obs::trace(&format!("streaming: reconcile {n} partitions"), t);
 
     // Pass 3: concatenate and write.
     progress.stage("writing reports");
@@ -1081,14 +1081,14 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         // summary.json: findings.csv is completed first, then they are appended.
         if let Some(w) = findings_csv.as_mut() {
             concatenate(&finding_parts, w)?;
-            crate::app::trace("streaming: findings.csv completed from the part files", t);
+            crate::obs::trace("streaming: findings.csv completed from the part files", t);
         }
         let list = customers.as_deref();
         let whose = |cust: &str| assoc.of(list, cust);
         bill_cycles = bill_findings(&bill_groups, grain, &whose, rules, (&cons_prov, &bill_prov), findings_csv.as_mut(), &mut counts, bill_lines)?;
         if let Some(w) = findings_csv.take() {
             w.finish()?;
-            crate::app::trace("streaming: findings.csv completed with the bill findings", t);
+            crate::obs::trace("streaming: findings.csv completed with the bill findings", t);
         }
     }
     let outcome = Outcome {
@@ -1107,7 +1107,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         if let Some(mut findings_csv) = findings_csv {
             concatenate(&finding_parts, &mut findings_csv)?;
             findings_csv.finish()?;
-            crate::app::trace("streaming: findings.csv completed from the part files", t);
+            crate::obs::trace("streaming: findings.csv completed from the part files", t);
         }
         Ok(())
     };
@@ -1117,7 +1117,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         // From here on freed memory goes back to the kernel at once: the writers (report.xlsx and
         // report.html on threads of their own) are not to add to the partitions' peak. (Not
         // before: handing back memory that is taken again costs page faults and zeroing.)
-        crate::app::release_memory();
+        crate::obs::release_memory();
         report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?;
     } else {
         // findings.csv is completed in a thread of its own (the copy mostly waits on the disk)
@@ -1131,7 +1131,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         })?;
     }
     progress.finish();
-    crate::app::trace("streaming: merge and write", t);
+    crate::obs::trace("streaming: merge and write", t);
     report::print_summary(out, &outcome, &summary_loaded, rules, &args.out).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !summary_loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })

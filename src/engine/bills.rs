@@ -14,8 +14,7 @@ use super::frames;
 use super::frames::{dec_column, dec_values, i32_values, i64_values, row_lists, str_values};
 use super::{phys_to_decimal, EngineError, Stage};
 use crate::load::{Bills, Consumption, Customers, Loaded};
-use crate::report::MAX_CITES;
-use crate::model::{fmt_money as m, Association, ChargingMode, Period, AMOUNT_SCALE};
+use crate::model::{fmt_money as m, Association, ChargingMode, Period, AMOUNT_SCALE, MAX_CITES};
 use crate::rules::RuleSet;
 
 /// One bill cycle's totals, as summary.json reports them.

@@ -259,7 +259,7 @@ pub fn run_part<E: Emit>(
     let decided = frames::decided_consumption(cons_lf, products, loaded.customers.is_some(), cutoffs, rules, rules.counted.len());
     let decided = if with_text { decided.sort(["row"], Default::default()) } else { decided };
     let decided = decided.collect().stage("deciding consumption rows")?;
-    crate::app::trace("engine: decide rows (polars)", t);
+    crate::obs::trace("engine: decide rows (polars)", t);
     let t = std::time::Instant::now();
     let order: Option<Vec<u32>> = match with_text {
         true => None,
@@ -277,7 +277,7 @@ pub fn run_part<E: Emit>(
         return Err(EngineError::Invariant(format!("{} consumption rows in, {} decided", cons.len(), rows.status.len())));
     }
 
-    crate::app::trace("engine: read row decisions", t);
+    crate::obs::trace("engine: read row decisions", t);
     let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
     let grain = globals.and_then(|g| g.bill_grain.as_ref());
@@ -318,7 +318,7 @@ pub fn run_part<E: Emit>(
     };
     keys_df.rechunk_mut_par();
     let mut key_rows = KeyRows::gather(&keys_df, codes.trades.len(), &rows, &cons.cycle, &codes.consumption, &loaded.incentives.period, &codes.incentives)?;
-    crate::app::trace("engine: group and join (polars)", t);
+    crate::obs::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
 
     let cycles_loaded: BTreeSet<Period> = match globals {
@@ -328,7 +328,7 @@ pub fn run_part<E: Emit>(
     let product_labels = decide::product_labels(rules);
     let ctx = decide::Context { rules, product_labels: &product_labels, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
     let facts = facts(&keys_df, &ctx, &codes, &key_rows)?;
-    crate::app::trace("engine: pairing facts", t);
+    crate::obs::trace("engine: pairing facts", t);
     let t = std::time::Instant::now();
 
     // Decide the keys a chunk at a time, in parallel within a chunk, and hand each chunk's
@@ -391,7 +391,7 @@ pub fn run_part<E: Emit>(
             loaded.incentives.len()
         )));
     }
-    crate::app::trace("engine: decide keys and hand findings over", t);
+    crate::obs::trace("engine: decide keys and hand findings over", t);
     if std::env::var_os("RECON_TRACE").is_some() {
         eprintln!("[trace]   of which the findings' sink (writing what emit rendered or kept) {:.3} s", sink_time.as_secs_f64());
     }
@@ -400,7 +400,7 @@ pub fn run_part<E: Emit>(
         waterfall::Error::Polars(source) => EngineError::Polars { stage: "reading the waterfall flows", source },
         waterfall::Error::Open(msg) => EngineError::Invariant(msg),
     })?;
-    crate::app::trace("engine: waterfall", t);
+    crate::obs::trace("engine: waterfall", t);
     let mut batch = E::Batch::default();
     for f in &bill_findings {
         counts.add(&f.view());

@@ -3,7 +3,7 @@
 //! column, value and reason) and the run goes on; a file that cannot be used at all (missing
 //! column, no header, undecodable bytes) stops the run with an error naming it.
 
-pub mod schema;
+pub use crate::model::schema;
 pub mod table;
 pub mod texts;
 pub mod values;
@@ -277,7 +277,7 @@ pub(crate) fn stream_kind<S: Sink>(
         }
         summaries.push(summary);
     }
-    crate::app::trace(&format!("  read {}", kind.name()), start);
+    crate::obs::trace(&format!("  read {}", kind.name()), start);
     Ok(summaries)
 }
 

@@ -24,8 +24,7 @@ use crate::rules::RuleSet;
 pub const ENGINE: &str = "recon";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// At most this many source rows are cited per finding, then `+N more`.
-pub const MAX_CITES: usize = 20;
+pub use crate::model::MAX_CITES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -666,7 +665,7 @@ pub fn write_rest_with(
         let t = std::time::Instant::now();
         let p = dir.join(name);
         write(&p)?;
-        crate::app::trace(&format!("write {name}"), t);
+        crate::obs::trace(&format!("write {name}"), t);
         Ok(p)
     };
     let (report, page, mut written) = std::thread::scope(|scope| -> Result<_, ReportError> {

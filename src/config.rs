@@ -1,0 +1,121 @@
+//! A run's options, resolved once: the arguments of `recon run` (or of a re-run from a report's
+//! summary.json), the rules validated before any data is read, the output formats, the periods
+//! asked for and the directory paths are cited from; and the error and status every command
+//! returns. Below the executors, which take a resolved [`Setup`], and the commands.
+
+use std::path::PathBuf;
+
+use crate::engine::EngineError;
+use crate::load::table::label_of;
+use crate::load::{InputPaths, LoadError};
+use crate::model::Period;
+use crate::report::{Formats, ReportError, RunOptions};
+use crate::rules::{RuleSet, RulesError};
+
+/// How a command ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Nothing needs action and nothing was rejected.
+    Clean,
+    /// Some finding is `dispute` or `review`, or an input row was rejected.
+    NeedsAction,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {message}")]
+    Summary { path: String, message: String },
+    #[error("cannot write to standard output")]
+    Stdout(#[source] std::io::Error),
+}
+
+/// Everything `recon run` takes.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    pub rules: PathBuf,
+    pub consumption: Vec<PathBuf>,
+    pub incentives: Vec<PathBuf>,
+    pub bills: Vec<PathBuf>,
+    pub customers: Vec<PathBuf>,
+    pub periods: Vec<String>,
+    pub out: PathBuf,
+    pub formats: Vec<String>,
+    pub sheet: Option<String>,
+    /// Outputs cite input files relative to this directory (the current one when `None`; an
+    /// empty path cites them as given, see `args_from_summary`).
+    pub root: Option<PathBuf>,
+    /// `run` or `demo`, recorded for re-runs.
+    pub command: &'static str,
+    /// Partition the inputs on disk and reconcile a partition at a time (see [`crate::stream`]).
+    pub streaming: bool,
+    /// Partitions of a streamed run (default: one per 16 MiB of input).
+    pub partitions: Option<usize>,
+    /// Never stream, however large the inputs (`--in-memory`).
+    pub in_memory: bool,
+}
+
+/// What every run checks before reading data: the rules (validated before any data is read),
+/// the output formats, the periods asked for, and the directory paths are cited from.
+pub(crate) struct Setup {
+    pub root: PathBuf,
+    pub rules: RuleSet,
+    pub formats: Formats,
+    pub periods: Vec<Period>,
+}
+
+pub(crate) fn setup(args: &RunArgs) -> Result<Setup, Error> {
+    let root = match &args.root {
+        Some(r) => r.clone(),
+        None => std::env::current_dir().unwrap_or_default(),
+    };
+    let mut rules = RuleSet::load(&args.rules)?;
+    rules.path = label_of(&args.rules, &root);
+    let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
+    let periods = args
+        .periods
+        .iter()
+        .map(|s| Period::parse(s).ok_or_else(|| Error::Usage(format!("--period {s:?}: expected a period such as 2026-10"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Setup { root, rules, formats, periods })
+}
+
+impl Setup {
+    /// The options recorded in summary.json for re-runs (paths as cited).
+    pub(crate) fn options(&self, args: &RunArgs) -> RunOptions {
+        let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &self.root))).collect::<Vec<_>>();
+        RunOptions {
+            command: args.command,
+            formats: self.formats.names(),
+            rules: PathBuf::from(label_of(&args.rules, &self.root)),
+            consumption: label(&args.consumption),
+            incentives: label(&args.incentives),
+            customers: label(&args.customers),
+            bills: label(&args.bills),
+            periods: self.periods.clone(),
+            sheet: args.sheet.clone(),
+        }
+    }
+}
+
+/// The input files a run names, relative to `root`.
+pub fn input_paths(args: &RunArgs, root: PathBuf) -> InputPaths {
+    InputPaths {
+        consumption: args.consumption.clone(),
+        incentives: args.incentives.clone(),
+        customers: args.customers.clone(),
+        bills: args.bills.clone(),
+        sheet: args.sheet.clone(),
+        root,
+    }
+}
+
