@@ -32,7 +32,7 @@ fn streams(args: &RunArgs) -> bool {
     // there after the rules are checked (nothing is read before the rules are valid).
     let Ok(bytes) = crate::stream::input_bytes(args, args.root.as_deref().unwrap_or(&cwd)) else { return false };
     // RECON_AUTO_STREAMING_BYTES moves the threshold (the tests use it on small inputs).
-    let threshold = std::env::var("RECON_AUTO_STREAMING_BYTES").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(AUTO_STREAMING_BYTES);
+    let threshold = crate::knobs::knobs().auto_streaming_bytes.unwrap_or(AUTO_STREAMING_BYTES);
     bytes >= threshold
 }
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod gen;
+pub mod knobs;
 pub mod load;
 pub mod model;
 pub mod obs;

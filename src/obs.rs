@@ -1,6 +1,6 @@
 //! Observing a run: stage timings and resident memory for `RECON_TRACE`, and the hook through
-//! which the binary's allocator hands freed memory back. A leaf: it imports nothing of recon, and
-//! every layer may use it.
+//! which the binary's allocator hands freed memory back. A leaf (it uses only the knobs leaf),
+//! which every layer may use.
 
 /// What makes the binary's allocator hand freed memory back to the kernel from then on (it keeps
 /// it otherwise, see `main.rs`); set once by the binary.
@@ -23,7 +23,7 @@ pub fn release_memory() {
 /// With `RECON_TRACE` set, prints how long a stage took and the resident memory after it to
 /// stderr (for profiling).
 pub fn trace(stage: &str, since: std::time::Instant) {
-    if std::env::var_os("RECON_TRACE").is_some() {
+    if crate::knobs::knobs().trace {
         let rss_mb = resident_bytes().map_or(String::from("?"), |b| (b >> 20).to_string());
         eprintln!("[trace] {stage:<32} {:>8.3} s  rss {rss_mb:>6} MB", since.elapsed().as_secs_f64());
     }

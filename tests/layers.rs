@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first.
 const LAYERS: &[&str] = &["model", "rules", "load", "engine", "report", "config", "stream", "app", "cli"];
 /// Modules anyone may use; they use only each other.
-const LEAVES: &[&str] = &["obs", "progress", "gen"];
+const LEAVES: &[&str] = &["obs", "progress", "gen", "knobs"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read src") {
@@ -159,6 +159,17 @@ fn every_module_of_lib_has_a_layer() {
     for line in lib.lines().filter_map(|l| l.trim().strip_prefix("pub mod ")) {
         let m = line.trim_end_matches(';');
         assert!(rank(m).is_some() || LEAVES.contains(&m), "src/lib.rs declares {m}, which tests/layers.rs does not place");
+    }
+}
+
+#[test]
+fn the_environment_is_read_in_one_place() {
+    let src = common::repo().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for f in files.iter().filter(|f| !f.ends_with("knobs.rs")) {
+        let code = code_only(&std::fs::read_to_string(f).expect("read"));
+        assert!(!code.contains("env::var"), "{} reads the environment: add the knob to src/knobs.rs", f.display());
     }
 }
 

@@ -336,7 +336,7 @@ pub fn run_part<E: Emit>(
     let mut totals = waterfall::Totals::default();
     let mut counts = Counts::default();
     let (mut cons_rows, mut inc_rows) = (0usize, 0usize);
-    let chunk_keys = std::env::var("RECON_CHUNK_KEYS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(CHUNK_KEYS);
+    let chunk_keys = crate::knobs::knobs().chunk_keys.unwrap_or(CHUNK_KEYS);
     let mut start = 0;
     let mut sink_time = std::time::Duration::ZERO;
     while start < keys_df.height() {
@@ -392,7 +392,7 @@ pub fn run_part<E: Emit>(
         )));
     }
     crate::obs::trace("engine: decide keys and hand findings over", t);
-    if std::env::var_os("RECON_TRACE").is_some() {
+    if crate::knobs::knobs().trace {
         eprintln!("[trace]   of which the findings' sink (writing what emit rendered or kept) {:.3} s", sink_time.as_secs_f64());
     }
     let t = std::time::Instant::now();

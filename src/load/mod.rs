@@ -187,7 +187,7 @@ pub(crate) fn stream_kind<S: Sink>(
         Kind::Bills => &inputs.bills,
     };
     // RECON_BLOCK_BYTES overrides the block size (the tests use tiny blocks).
-    let block = std::env::var("RECON_BLOCK_BYTES").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(block);
+    let block = crate::knobs::knobs().block_bytes.unwrap_or(block);
     let mut summaries = Vec::new();
     let mut proto = S::default();
     let start = std::time::Instant::now();

@@ -686,7 +686,7 @@ pub const MAX_EMBEDDED: usize = 200_000;
 /// [`MAX_EMBEDDED`], or fewer when the environment variable `RECON_HTML_MAX_FINDINGS` says so
 /// (the tests, which cannot make 200,000 findings quickly).
 pub fn max_embedded() -> usize {
-    std::env::var("RECON_HTML_MAX_FINDINGS").ok().and_then(|v| v.parse::<usize>().ok()).map_or(MAX_EMBEDDED, |n| n.min(MAX_EMBEDDED))
+    crate::knobs::knobs().html_max_findings.map_or(MAX_EMBEDDED, |n| n.min(MAX_EMBEDDED))
 }
 
 /// Chooses, a finding at a time in file order, which findings the page embeds: all of them when

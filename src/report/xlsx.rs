@@ -300,7 +300,7 @@ fn shown_findings(total: usize) -> usize {
 /// The most findings 差异明细 holds: [`MAX_FINDING_ROWS`], or fewer when the environment variable
 /// `RECON_XLSX_MAX_FINDINGS` says so (the tests, which cannot make a million findings).
 pub fn max_finding_rows() -> usize {
-    std::env::var("RECON_XLSX_MAX_FINDINGS").ok().and_then(|v| v.parse::<usize>().ok()).map_or(MAX_FINDING_ROWS, |n| n.min(MAX_FINDING_ROWS))
+    crate::knobs::knobs().xlsx_max_findings.map_or(MAX_FINDING_ROWS, |n| n.min(MAX_FINDING_ROWS))
 }
 
 /// 汇总: the waterfall of each period (one column per period), then the categories with counts
