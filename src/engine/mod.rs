@@ -125,8 +125,8 @@ pub struct Outcome {
     pub loaded_periods: Vec<Period>,
     pub scope: Vec<Period>,
     pub periods: Vec<PeriodReport>,
-    /// The findings kept in memory: all of them after [`run`]; after [`run_with`], those its
-    /// sink chose to keep (the rest were streamed to the sink and dropped).
+    /// The findings kept in memory: those the caller of [`run_part`] kept from its sink (the
+    /// rest were streamed to the sink and dropped).
     pub findings: Vec<Finding>,
     /// Every finding written, kept or not.
     pub counts: Counts,
@@ -159,17 +159,6 @@ pub const CHUNK_KEYS: usize = 1 << 17;
 
 /// Keys decided by one thread in a row (a batch for [`Emit`]).
 const BATCH_KEYS: usize = 1024;
-
-/// Reconciles and keeps every finding in `Outcome::findings`.
-pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome, EngineError> {
-    let mut all = Vec::new();
-    let mut outcome = run_with(loaded, rules, scope, &mut |chunk: Vec<Finding>| {
-        all.extend(chunk);
-        Ok(())
-    })?;
-    outcome.findings = all;
-    Ok(outcome)
-}
 
 /// What the engine hands each written finding to, as it is decided: `emit` runs on the deciding
 /// threads, in parallel, each filling a batch of its own; the batches of a chunk of keys reach the
@@ -215,20 +204,11 @@ pub fn periods(incentive_periods: &BTreeSet<Period>, named: &[Period]) -> (Vec<P
     (loaded, scope)
 }
 
-/// Reconciles, handing the findings to `sink` in order (sorted by period, trade id and service,
-/// then the partner bill's), a chunk at a time; `Outcome::findings` is left empty.
-pub fn run_with(
-    loaded: &Loaded,
-    rules: &RuleSet,
-    scope: &[Period],
-    sink: &mut dyn FnMut(Vec<Finding>) -> Result<(), SinkError>,
-) -> Result<Outcome, EngineError> {
-    run_part(loaded, rules, scope, None, &Owned, &mut |batches: Vec<Vec<Finding>>| sink(batches.into_iter().flatten().collect()))
-}
-
-/// [`run_with`] on a partition of the inputs (every key, and every (trade, service), lies
-/// wholly in one partition; the loaded periods and cycles come from `globals`), each finding
-/// handed to `emit` and its batches to `sink`.
+/// The engine's one entry: reconciles a partition of the inputs (all of them in an in-memory
+/// run; in a streamed run every key, and every (trade, service), lies wholly in one partition,
+/// and the loaded periods and cycles come from `globals`), handing each finding to `emit` as it
+/// is decided and the batches to `sink` in order (sorted by period, trade id and service, then
+/// the partner bill's), a chunk of keys at a time; `Outcome::findings` is left empty.
 pub fn run_part<E: Emit>(
     loaded: &Loaded,
     rules: &RuleSet,
