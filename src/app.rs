@@ -10,6 +10,7 @@ use crate::engine::{self, Action};
 use crate::load;
 use crate::model::Period;
 use crate::progress::Progress;
+use crate::report::summary::Summary;
 use crate::report::{self, Formats, ReportError, RunOptions};
 use crate::rules::RuleSet;
 
@@ -108,13 +109,12 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
 
 /// Reads a report's summary.json and rebuilds the arguments of the run that wrote it. Paths are
 /// resolved from the working directory (from the source tree for `recon demo`).
-fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf), Error> {
+fn args_from_summary(dir: &Path) -> Result<(RunArgs, Summary, PathBuf), Error> {
     let path = dir.join("summary.json");
     let bad = |message: String| Error::Summary { path: path.display().to_string(), message };
-    let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read it ({e}); was the run written with --format json?")))?;
-    let summary: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let o = &summary["options"];
-    let command = match o["command"].as_str() {
+    let summary = Summary::read(&path).map_err(bad)?;
+    let o = &summary.options;
+    let command = match o.command.as_deref() {
         Some("demo") => "demo",
         Some("run") => "run",
         _ => return Err(bad("options.command is missing: the report predates re-runs".into())),
@@ -126,18 +126,17 @@ fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf)
     // they are, under an empty citation root, which cites every path as given; with the current
     // directory as the root instead, an absolute path under it would be cited relative to it.
     let cite_root = if command == "demo" { root.clone() } else { PathBuf::new() };
-    let list = |k: &str| -> Vec<PathBuf> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(|s| cite_root.join(s)).collect()).unwrap_or_default() };
-    let strings = |k: &str| -> Vec<String> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_string).collect()).unwrap_or_default() };
-    let rules = o["rules"].as_str().map(|s| cite_root.join(s)).ok_or_else(|| bad("options.rules is missing".into()))?;
+    let list = |v: &[String]| -> Vec<PathBuf> { v.iter().map(|s| cite_root.join(s)).collect() };
+    let rules = o.rules.as_deref().map(|s| cite_root.join(s)).ok_or_else(|| bad("options.rules is missing".into()))?;
     let args = RunArgs {
         rules,
-        consumption: list("consumption"),
-        incentives: list("incentives"),
-        customers: list("customers"),
-        bills: list("bills"),
-        periods: strings("periods"),
-        formats: strings("formats"),
-        sheet: o["sheet"].as_str().map(str::to_string),
+        consumption: list(&o.consumption),
+        incentives: list(&o.incentives),
+        customers: list(&o.customers),
+        bills: list(&o.bills),
+        periods: o.periods.clone(),
+        formats: o.formats.clone(),
+        sheet: o.sheet.clone(),
         root: Some(cite_root),
         command,
         ..RunArgs::default()
@@ -167,14 +166,13 @@ pub fn verify(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let (args, summary, root) = args_from_summary(dir)?;
     let w = Error::Stdout;
     let mut changed = Vec::new();
-    let recorded_rules = summary["rules"]["sha256"].as_str().unwrap_or("");
+    let recorded_rules = summary.rules.sha256.as_str();
     if sha256_file(&args.rules).as_deref() != Some(recorded_rules) {
         changed.push(format!("rules file {} changed (recorded sha256 {recorded_rules})", args.rules.display()));
     }
-    let inputs = summary["inputs"].as_array().cloned().unwrap_or_default();
-    for i in &inputs {
-        let label = i["path"].as_str().unwrap_or("");
-        let recorded = i["sha256"].as_str().unwrap_or("");
+    let inputs = &summary.inputs;
+    for i in inputs {
+        let (label, recorded) = (i.path.as_str(), i.sha256.as_str());
         match sha256_file(&root.join(label)) {
             None => changed.push(format!("input {label} is missing")),
             Some(now) if now != recorded => changed.push(format!("input {label} changed: recorded sha256 {recorded}, now {now}")),
@@ -237,10 +235,10 @@ fn compare_dirs(report: &Path, rerun: &Path) -> (Vec<String>, Vec<String>) {
 /// of every row. Otherwise (small inputs, a report without findings.csv) every row is loaded.
 pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let (args, summary, root) = args_from_summary(dir)?;
-    let recorded = summary["inputs"].as_array().cloned().unwrap_or_default();
+    let recorded = &summary.inputs;
     // (inputs are cited relative to the directory recon runs in: compared as paths from there)
     let changed = |label: &str, now: Option<&str>| {
-        if recorded.iter().find(|i| i["path"].as_str().map(|p| root.join(p)) == Some(root.join(label))).and_then(|i| i["sha256"].as_str()) != now {
+        if recorded.iter().find(|i| root.join(&i.path) == root.join(label)).map(|i| i.sha256.as_str()) != now {
             eprintln!("warning: input {label} has changed since the report was written; explaining from the current file");
         }
     };
@@ -265,9 +263,8 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
             report::explain::Lookup::NoFile => {}
         }
     }
-    for i in &recorded {
-        let label = i["path"].as_str().unwrap_or("");
-        changed(label, sha256_file(&root.join(label)).as_deref());
+    for i in recorded {
+        changed(&i.path, sha256_file(&root.join(&i.path)).as_deref());
     }
     let p = prepare(&args)?;
     let mut found = None;
@@ -317,17 +314,16 @@ pub fn demo(out_dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     // status says (a newcomer's first command should not look like a failure).
     let w = Error::Stdout;
     if status == Status::NeedsAction {
-        let summary: serde_json::Value = std::fs::read_to_string(out_dir.join("summary.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-        let f = &summary["findings"];
+        let s = Summary::read(&out_dir.join("summary.json")).unwrap_or_default();
+        let f = &s.findings;
         writeln!(
             out,
             "demo: ran; exit status 0. `recon run` on these exports would exit 1: {} findings need action ({} dispute, {} review) and {} input {} rejected.",
-            n(&f["dispute"]) + n(&f["review"]),
-            n(&f["dispute"]),
-            n(&f["review"]),
-            n(&summary["rejected"]),
-            if n(&summary["rejected"]) == 1 { "row was" } else { "rows were" }
+            f.dispute + f.review,
+            f.dispute,
+            f.review,
+            s.rejected,
+            if s.rejected == 1 { "row was" } else { "rows were" }
         )
         .map_err(w)?;
     } else {

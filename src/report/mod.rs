@@ -7,6 +7,7 @@ pub mod direct;
 pub mod disputes;
 pub mod explain;
 pub mod html;
+pub mod summary;
 pub mod xlsx;
 
 use std::collections::BTreeMap;
@@ -14,10 +15,10 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::engine::{Action, Category, Emit, Finding, FindingRef, Outcome};
-use crate::load::{InputSummary, Loaded, Provenance, Reject};
+use crate::load::{Loaded, Provenance, Reject};
 use crate::model::{fmt_money, Period};
 use crate::rules::RuleSet;
 
@@ -546,84 +547,6 @@ pub struct RunOptions {
     pub formats: Vec<&'static str>,
 }
 
-pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions) -> Value {
-    let inputs: Vec<Value> = loaded.inputs.iter().map(input_json).collect();
-    let periods: Vec<Value> = outcome
-        .periods
-        .iter()
-        .map(|p| {
-            let mut wf = Map::new();
-            for (name, v) in p.waterfall.steps() {
-                wf.insert(name.to_string(), Value::String(fmt_money(v)));
-            }
-            let mut cats = Map::new();
-            for (c, (count, delta)) in &p.categories {
-                cats.insert(c.name().to_string(), json!({"count": count, "delta": fmt_money(*delta)}));
-            }
-            json!({"period": p.period.to_string(), "waterfall": wf, "categories": cats})
-        })
-        .collect();
-    let bills: Vec<Value> = outcome
-        .bills
-        .iter()
-        .map(|b| {
-            let mut cats = Map::new();
-            for (c, (count, delta)) in &b.categories {
-                cats.insert(c.name().to_string(), json!({"count": count, "delta": fmt_money(*delta)}));
-            }
-            json!({
-                "bill_cycle": b.cycle.to_string(),
-                "consumption_total": fmt_money(b.consumption_total),
-                "bill_total": fmt_money(b.bill_total),
-                "difference": fmt_money(b.difference),
-                "referral_consumption": fmt_money(b.referral_consumption),
-                "unknown_association_consumption": fmt_money(b.unknown_association_consumption),
-                "grain": b.grain,
-                "categories": cats,
-            })
-        })
-        .collect();
-    let paths = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
-    json!({
-        "engine": {"name": ENGINE, "version": VERSION},
-        "rules": {"name": rules.name, "version": rules.version, "path": rules.path, "sha256": rules.sha256},
-        "inputs": inputs,
-        "options": {
-            "command": options.command,
-            "rules": options.rules.display().to_string(),
-            "consumption": paths(&options.consumption),
-            "incentives": paths(&options.incentives),
-            "customers": paths(&options.customers),
-            "bills": paths(&options.bills),
-            "periods": options.periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            "sheet": options.sheet,
-            "formats": options.formats,
-        },
-        "scope": outcome.scope.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-        "loaded_periods": outcome.loaded_periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-        "periods": periods,
-        "bills": bills,
-        "findings": {
-            "total": outcome.counts.total,
-            "none": outcome.count(Action::None),
-            "dispute": outcome.count(Action::Dispute),
-            "review": outcome.count(Action::Review),
-        },
-        "rejected": loaded.rejects.len(),
-        "skipped": loaded.skipped.iter().map(|s| json!({"path": s.path, "reason": s.reason})).collect::<Vec<_>>(),
-    })
-}
-
-fn input_json(i: &InputSummary) -> Value {
-    json!({"path": i.path, "kind": i.kind.name(), "format": i.format, "sha256": i.sha256, "rows": i.rows, "accepted": i.accepted, "rejected": i.rejected})
-}
-
-pub fn write_summary(path: &Path, summary: &Value) -> Result<(), ReportError> {
-    let mut text = serde_json::to_string_pretty(summary).unwrap_or_default();
-    text.push('\n');
-    std::fs::write(path, text).map_err(io_err(path))
-}
-
 /// Writes the outputs of a run into `dir` from `outcome.findings` (all of them); returns the
 /// paths written.
 pub fn write_all(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
@@ -657,8 +580,9 @@ pub fn write_rest_with(
     shown: Shown,
 ) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let summary = summary_json(outcome, loaded, rules, options);
-    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes, shown };
+    let summary = summary::Summary::of(outcome, loaded, rules, options);
+    let summary_value = summary.to_value();
+    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary_value, disputes: &disputes, shown };
     // report.xlsx and report.html take the longest (a million rows of Excel; the page may read
     // all of findings.csv back): each is written on a thread of its own, the rest here.
     let traced = |name: &'static str, write: &dyn Fn(&Path) -> Result<(), ReportError>| -> Result<PathBuf, ReportError> {
@@ -676,7 +600,7 @@ pub fn write_rest_with(
             written.push(traced("disputes.csv", &|p| disputes::write_csv(p, &disputes))?);
         }
         if formats.json {
-            written.push(traced("summary.json", &|p| write_summary(p, &summary))?);
+            written.push(traced("summary.json", &|p| summary.write(p))?);
         }
         if formats.xlsx {
             written.push(traced("disputes.xlsx", &|p| xlsx::write_disputes(p, &ctx))?);
