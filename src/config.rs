@@ -33,6 +33,19 @@ pub enum Error {
     Report(#[from] ReportError),
     #[error("{0}")]
     Usage(String),
+    /// A file this run wrote itself (a partition, a findings part) does not read back as written.
+    #[error("{path}: {message}")]
+    Corrupt { path: String, message: String },
+    /// A file this run wrote itself cannot be read back.
+    #[error("cannot read {path} (a temporary file of this run)")]
+    ReadBack {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// What cannot happen unless recon has a bug (a thread that panicked, a partition lost).
+    #[error("internal error: {0} (a bug in recon; please report it with the command that was run)")]
+    Internal(String),
     #[error("{path}: {message}")]
     Summary { path: String, message: String },
     #[error("cannot write to standard output")]

@@ -86,6 +86,11 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Report(ReportError::Io { path: path.display().to_string(), source })
 }
 
+/// A temporary file of this run that cannot be read back.
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::ReadBack { path: path.display().to_string(), source }
+}
+
 /// The partitions: trade id ranges cut at `cuts` (partition k holds the trade ids t with
 /// `cuts[k-1] <= t < cuts[k]`).
 struct Ranges {
@@ -188,8 +193,8 @@ struct Spilled {
 /// its own) and removes them.
 fn read_spills(cons: &Path, inc: &Path, bufs: [report::direct::Aligned; 2]) -> Result<Spilled, Error> {
     let [a, b] = bufs;
-    let cons_read = report::direct::read_into(cons, a).map_err(io_error(cons))?;
-    let inc_read = report::direct::read_into(inc, b).map_err(io_error(inc))?;
+    let cons_read = report::direct::read_into(cons, a).map_err(read_error(cons))?;
+    let inc_read = report::direct::read_into(inc, b).map_err(read_error(inc))?;
     let _ = std::fs::remove_file(cons);
     let _ = std::fs::remove_file(inc);
     Ok(Spilled { cons: cons_read, inc: inc_read })
@@ -206,7 +211,7 @@ fn read_back<S: Spill>(bytes: &[u8], path: &Path, sink: &mut S, prov: &mut Prove
     sink.reserve(n);
     prov.rows.reserve(n);
     let mut input: &[u8] = bytes;
-    let corrupt = || Error::Usage(format!("{}: a partition file of this run is damaged (was the temporary directory changed during the run?)", path.display()));
+    let corrupt = || Error::Corrupt { path: path.display().to_string(), message: "a partition file of this run is damaged (was the temporary directory changed during the run?)".into() };
     while !input.is_empty() {
         let len = input.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).ok_or_else(corrupt)? as usize;
         let mut rec = input.get(4..4 + len).ok_or_else(corrupt)?;
@@ -248,10 +253,10 @@ fn concatenate(parts: &[PartFindings], w: &mut report::FindingsCsv) -> Result<()
         return Err(Error::Report(e));
     }
     if let Err(e) = read {
-        return Err(Error::Usage(format!("{e} (a findings part file of this run: was the output directory changed during the run?)")));
+        return Err(Error::ReadBack { path: format!("the findings part files under {}", paths.first().and_then(|p| p.parent()).map_or(String::new(), |d| d.display().to_string())), source: e });
     }
     if let Some(r) = ranges.iter().zip(&copied).position(|(&(_, start, end), &n)| n != end - start) {
-        return Err(Error::Usage(format!("{}: a findings part of this run is cut short", paths[ranges[r].0].display())));
+        return Err(Error::Corrupt { path: paths[ranges[r].0].display().to_string(), message: "a findings part of this run is cut short".into() });
     }
     for p in &paths {
         let _ = std::fs::remove_file(p);
@@ -649,7 +654,7 @@ fn decode_partition(spilled: &mut Spilled, cons: &Path, inc: &Path, bills: Optio
     loaded.incentives.prov = prov;
     if let Some(path) = bills {
         // (a partition's bill lines are few: read through the page cache, not ahead)
-        let bytes = std::fs::read(path).map_err(io_error(path))?;
+        let bytes = std::fs::read(path).map_err(read_error(path))?;
         let mut b = load::Bills::default();
         let mut prov = cited(sh.bill_prov);
         read_back(&bytes, path, &mut b, &mut prov)?;
@@ -769,11 +774,11 @@ fn read_group(r: &mut impl std::io::Read, path: &Path) -> Result<Option<bills::P
     match r.read_exact(&mut len) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(io_error(path)(e)),
+        Err(e) => return Err(read_error(path)(e)),
     }
     let mut rec = vec![0u8; u32::from_le_bytes(len) as usize];
-    r.read_exact(&mut rec).map_err(io_error(path))?;
-    let corrupt = || Error::Usage(format!("{}: a bill group file of this run is damaged (was the temporary directory changed during the run?)", path.display()));
+    r.read_exact(&mut rec).map_err(read_error(path))?;
+    let corrupt = || Error::Corrupt { path: path.display().to_string(), message: "a bill group file of this run is damaged (was the temporary directory changed during the run?)".into() };
     let mut input: &[u8] = &rec;
     fn cites(input: &mut &[u8]) -> Option<Vec<(u32, u32)>> {
         let n = spill::u32(input)? as usize;
@@ -838,7 +843,7 @@ fn bill_findings(
     let mut heap = std::collections::BinaryHeap::new();
     let mut heads: Vec<Option<bills::Partial>> = Vec::with_capacity(parts.len());
     for (i, (path, _)) in parts.iter().enumerate() {
-        let mut r = std::io::BufReader::with_capacity(64 << 10, std::fs::File::open(path).map_err(io_error(path))?);
+        let mut r = std::io::BufReader::with_capacity(64 << 10, std::fs::File::open(path).map_err(read_error(path))?);
         let g = read_group(&mut r, path)?;
         if let Some(g) = &g {
             heap.push(Reverse((key(g), i)));
@@ -1010,7 +1015,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                 let fresh = || [report::direct::Aligned::sized(0), report::direct::Aligned::sized(0)];
                 let mut ahead = claim().map(|p| (p, read(p, fresh())));
                 while let Some((p, reading)) = ahead.take() {
-                    let spilled = reading.join().unwrap_or_else(|_| Err(Error::Usage("a thread reading partition files panicked".into())));
+                    let spilled = reading.join().unwrap_or_else(|_| Err(Error::Internal("a thread reading partition files panicked".into())));
                     let mut spare = None;
                     let loaded = spilled.and_then(|mut s| {
                         let loaded = decode_partition(&mut s, &cons_parts[p], &inc_parts[p], bill_parts.get(p).map(PathBuf::as_path), &shared);
@@ -1044,10 +1049,10 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
             });
         }
     });
-    let Done { parts, out: findings_csv, .. } = done.into_inner().map_err(|_| Error::Usage("a partition worker panicked".into()))?;
+    let Done { parts, out: findings_csv, .. } = done.into_inner().map_err(|_| Error::Internal("a partition worker panicked".into()))?;
     let parts: Vec<Part> = parts.into_iter().flatten().collect::<Result<_, _>>()?;
     if parts.len() != n {
-        return Err(Error::Usage("a partition was not reconciled".into()));
+        return Err(Error::Internal("a partition was not reconciled".into()));
     }
     let mut reports: BTreeMap<Period, PeriodReport> = BTreeMap::new();
     let mut counts = Counts::default();
@@ -1125,7 +1130,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         std::thread::scope(|scope| -> Result<(), Error> {
             let completing = scope.spawn(move || complete(findings_csv));
             let written = report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::Kept(&[]));
-            completing.join().unwrap_or_else(|_| Err(Error::Usage("the thread completing findings.csv panicked".into())))?;
+            completing.join().unwrap_or_else(|_| Err(Error::Internal("the thread completing findings.csv panicked".into())))?;
             written?;
             Ok(())
         })?;
