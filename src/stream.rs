@@ -878,30 +878,7 @@ fn bill_findings(
                     let bill = g.bill.filter(|_| g.b_n > 0);
                     let d = bills::judge(reports_ro, &k, cons, bill, whose(&g.cust), rules)?;
                     let name = g.c_name.as_ref().or(g.b_name.as_ref()).map_or("", |n| n.1.as_str());
-                    let f = engine::FindingRef {
-                        id: &d.id,
-                        period: Period(g.cycle),
-                        category: d.category,
-                        action: d.action,
-                        rule: 0,
-                        customer_id: &g.cust,
-                        customer_name: name,
-                        trade_id: &g.trade,
-                        service: &g.svc,
-                        charging_mode: d.charging_mode,
-                        expected_period: None,
-                        expected_base: cons,
-                        expected_incentive: None,
-                        actual_base: bill,
-                        actual_incentive: None,
-                        delta: d.delta,
-                        rule_ids: &d.rule_ids,
-                        explanation: &d.explanation,
-                        consumption_rows: &numbers[..g.c_n as usize],
-                        incentive_rows: &[],
-                        actual_in: None,
-                        bill_rows: &numbers[..g.b_n as usize],
-                    };
+                    let f: engine::FindingRef = bills::finding(&k, &d, name, (cons, bill), (&numbers[..g.c_n as usize], &numbers[..g.b_n as usize]), |t| t);
                     counts.add(&f);
                     if render {
                         lookup.consumption.prov.rows.clone_from(&g.c_cites);
