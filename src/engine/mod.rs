@@ -10,7 +10,7 @@ pub mod decide;
 pub mod frames;
 pub mod waterfall;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::*;
 use rust_decimal::Decimal;
@@ -92,13 +92,15 @@ pub struct RowDecisions {
     pub customer: Vec<u32>,
 }
 
-/// How many findings a run wrote, by action.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How many findings a run wrote, by action, and each statement period's disputes (their count
+/// and the sum of their deltas: what the period's verdict says).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     pub total: usize,
     pub none: usize,
     pub dispute: usize,
     pub review: usize,
+    pub disputes: BTreeMap<Period, (usize, Decimal)>,
 }
 
 impl Counts {
@@ -106,7 +108,12 @@ impl Counts {
         self.total += 1;
         match f.action {
             Action::None => self.none += 1,
-            Action::Dispute => self.dispute += 1,
+            Action::Dispute => {
+                self.dispute += 1;
+                let e = self.disputes.entry(f.period).or_default();
+                e.0 += 1;
+                e.1 += f.delta;
+            }
             Action::Review => self.review += 1,
         }
     }
@@ -116,6 +123,48 @@ impl Counts {
         self.none += o.none;
         self.dispute += o.dispute;
         self.review += o.review;
+        for (p, (n, d)) in o.disputes {
+            let e = self.disputes.entry(p).or_default();
+            e.0 += n;
+            e.1 += d;
+        }
+    }
+
+    /// The verdict on statement period `p`: confirm it (确认账单) when none of its findings is a
+    /// dispute, else file feedback (问题反馈) on its disputes.
+    pub fn verdict(&self, p: Period) -> Verdict {
+        match self.disputes.get(&p) {
+            None | Some((0, _)) => Verdict::Confirm,
+            Some(&(n, total)) => Verdict::Feedback { disputes: n, total },
+        }
+    }
+}
+
+/// What to do with a statement in Partner Center (contract §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// 确认账单: no finding of the period needs a dispute.
+    Confirm,
+    /// 问题反馈: this many disputes, totalling the sum of their deltas.
+    Feedback { disputes: usize, total: Decimal },
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Confirm => "confirm",
+            Verdict::Feedback { .. } => "feedback",
+        }
+    }
+
+    /// The verdict in a sentence, Chinese and English.
+    pub fn sentence(self) -> String {
+        match self {
+            Verdict::Confirm => "确认账单 confirm：本期没有需要问题反馈的差异 | no finding of the period needs a dispute".to_string(),
+            Verdict::Feedback { disputes, total } => {
+                format!("问题反馈 feedback：{disputes} 项争议，合计 {} | {disputes} dispute(s) totalling {}", crate::model::fmt_money(total), crate::model::fmt_money(total))
+            }
+        }
     }
 }
 

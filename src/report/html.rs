@@ -444,6 +444,23 @@ fn header(out: &mut String, ctx: &ReportCtx) {
     card(out, "rejected", "拒绝行", "Rejected rows", num(s, "rejected"), "<br><span class=\"note\">rejected.csv</span>".to_string());
     out.push_str("</div>\n");
 
+    // The verdict on each statement: confirm it, or file feedback on its disputes.
+    out.push_str("<div class=\"verdicts\">\n");
+    for p in s.get("periods").and_then(Value::as_array).into_iter().flatten() {
+        let period = text(p, "period");
+        let (class, zh, en) = match text(p, "verdict") {
+            "feedback" => ("feedback", "问题反馈", "file feedback"),
+            _ => ("confirm", "确认账单", "confirm the statement"),
+        };
+        let d = p.get("disputes").cloned().unwrap_or_default();
+        let detail = match class {
+            "feedback" => format!("{} 项争议，合计 {} <span class=\"en\">{} dispute(s) totalling {}</span>", esc(&num(&d, "count")), esc(text(&d, "delta")), esc(&num(&d, "count")), esc(text(&d, "delta"))),
+            _ => "本期没有需要问题反馈的差异 <span class=\"en\">no finding of the period needs a dispute</span>".to_string(),
+        };
+        let _ = writeln!(out, "<div class=\"verdict {class}\" data-verdict=\"{class}\"><b>{}</b> {zh} <span class=\"en\">{en}</span>: {detail}</div>", esc(period));
+    }
+    out.push_str("</div>\n");
+
     out.push_str("<h2 class=\"sub\">输入文件 <span class=\"en\">Inputs</span></h2>\n<div class=\"tablewrap\"><table class=\"inputs\">\n");
     out.push_str("<thead><tr><th>类型 Kind</th><th>文件 File</th><th>格式 Format</th><th class=\"num\">行数 Rows</th><th class=\"num\">接受 Accepted</th><th class=\"num\">拒绝 Rejected</th><th>SHA-256</th></tr></thead>\n<tbody>\n");
     for i in s.get("inputs").and_then(Value::as_array).into_iter().flatten() {

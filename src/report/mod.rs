@@ -650,6 +650,7 @@ pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, r
         for (c, (n, d)) in order {
             writeln!(out, "    {:<22}{:>6}{:>16}", c.name(), n, fmt_money(d))?;
         }
+        writeln!(out, "  verdict: {}", outcome.counts.verdict(p.period).sentence())?;
     }
     for b in &outcome.bills {
         writeln!(out)?;

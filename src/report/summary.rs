@@ -92,6 +92,12 @@ pub struct PeriodInfo {
     pub period: String,
     pub waterfall: WaterfallInfo,
     pub categories: Categories,
+    /// `confirm` (确认账单: no finding of the period is a dispute) or `feedback` (问题反馈).
+    #[serde(default)]
+    pub verdict: String,
+    /// The period's disputes: how many, and the sum of their deltas.
+    #[serde(default)]
+    pub disputes: CountDelta,
 }
 
 /// The waterfall of a period, each step a decimal string (contract §3's names and order).
@@ -215,6 +221,11 @@ impl Summary {
                         difference: fmt_money(w.difference),
                     },
                     categories: categories(&p.categories, |c| c.name()),
+                    verdict: outcome.counts.verdict(p.period).name().to_string(),
+                    disputes: {
+                        let (count, delta) = outcome.counts.disputes.get(&p.period).copied().unwrap_or_default();
+                        CountDelta { count: count as u64, delta: fmt_money(delta) }
+                    },
                 }
             })
             .collect();
