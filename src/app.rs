@@ -100,9 +100,9 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     outcome.findings = keep.into_kept();
     let mut progress = Progress::new();
     progress.stage("writing reports");
-    report::write_rest(&args.out, &outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
+    let (_, followed) = report::write_rest(&args.out, &outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
     progress.finish();
-    report::print_summary(out, &outcome, &p.loaded, &p.rules, &args.out).map_err(Error::Stdout)?;
+    report::print_summary(out, &outcome, &p.loaded, &p.rules, &args.out, followed.as_ref()).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !p.loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
 }
@@ -137,6 +137,7 @@ fn args_from_summary(dir: &Path) -> Result<(RunArgs, Summary, PathBuf), Error> {
         periods: o.periods.clone(),
         formats: o.formats.clone(),
         sheet: o.sheet.clone(),
+        previous: o.previous.as_deref().map(|s| cite_root.join(s)),
         root: Some(cite_root),
         command,
         ..RunArgs::default()
@@ -177,6 +178,16 @@ pub fn verify(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
             None => changed.push(format!("input {label} is missing")),
             Some(now) if now != recorded => changed.push(format!("input {label} changed: recorded sha256 {recorded}, now {now}")),
             Some(_) => {}
+        }
+    }
+    // A report made with --previous: the previous report is an input too.
+    if let (Some(p), Some(dir)) = (&summary.previous, &args.previous) {
+        for (name, recorded) in [("summary.json", &p.summary_sha256), ("findings.csv", &p.findings_sha256)] {
+            match sha256_file(&dir.join(name)) {
+                None => changed.push(format!("previous report {} is missing", dir.join(name).display())),
+                Some(now) if &now != recorded => changed.push(format!("previous report {} changed: recorded sha256 {recorded}, now {now}", dir.join(name).display())),
+                Some(_) => {}
+            }
         }
     }
     if !changed.is_empty() {

@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Reconcile exports under a rules file and write the reports.
-    #[command(after_help = "Examples:\n  recon run --rules policy.toml --consumption exports/ --incentives 激励明细_2026-10.xlsx --out reports/2026-10\n  recon run --rules policy.toml --consumption exports/ --incentives statements/ --customers customers.csv \\\n            --bills customerBill_202610.tar.gz --period 2026-10 --out reports/2026-10")]
+    #[command(after_help = "Examples:\n  recon run --rules policy.toml --consumption exports/ --incentives 激励明细_2026-10.xlsx --out reports/2026-10\n  recon run --rules policy.toml --consumption exports/ --incentives statements/ --customers customers.csv \\\n            --bills customerBill_202610.tar.gz --period 2026-10 --out reports/2026-10\n  recon run --rules policy.toml --consumption exports/ --incentives statements/ --previous reports/2026-09 --out reports/2026-10")]
     Run {
         /// The incentive policy (TOML).
         #[arg(long)]
@@ -47,6 +47,10 @@ pub enum Command {
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
+        /// Last month's report: follow every finding that needed action there and write
+        /// changes.csv (NEW, OPEN, CHANGED, RESOLVED, DROPPED, with their age). Never modified.
+        #[arg(long)]
+        previous: Option<PathBuf>,
         /// Output formats: csv, json, xlsx, html (comma-separated; default all).
         #[arg(long = "format", value_delimiter = ',')]
         formats: Vec<String>,
@@ -131,8 +135,8 @@ impl Cli {
     /// `--exit-zero` was given.
     pub fn run(self, stdout: &mut impl Write) -> (Result<Status, Error>, bool) {
         match self.command {
-            Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero, streaming, in_memory, partitions } => {
-                let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions, in_memory };
+            Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero, streaming, in_memory, partitions, previous } => {
+                let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions, in_memory, previous };
                 (app::run(&args, stdout), exit_zero)
             }
             Command::Demo { out, exit_zero: _ } => (app::demo(&out, stdout), false),

@@ -75,6 +75,8 @@ pub struct RunArgs {
     pub partitions: Option<usize>,
     /// Never stream, however large the inputs (`--in-memory`).
     pub in_memory: bool,
+    /// An earlier report to follow (`--previous`, contract §6).
+    pub previous: Option<PathBuf>,
 }
 
 /// What every run checks before reading data: the rules (validated before any data is read),
@@ -93,7 +95,13 @@ pub(crate) fn setup(args: &RunArgs) -> Result<Setup, Error> {
     };
     let mut rules = RuleSet::load(&args.rules)?;
     rules.path = label_of(&args.rules, &root);
-    let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
+    let mut formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
+    if let Some(p) = &args.previous {
+        // Checked before any data is read; changes are computed from this run's findings.csv,
+        // which is therefore always written.
+        crate::report::changes::Previous::open(p, p.display().to_string())?;
+        formats.csv = true;
+    }
     let periods = args
         .periods
         .iter()
@@ -116,6 +124,7 @@ impl Setup {
             bills: label(&args.bills),
             periods: self.periods.clone(),
             sheet: args.sheet.clone(),
+            previous: args.previous.as_ref().map(|p| PathBuf::from(label_of(p, &self.root))),
         }
     }
 }

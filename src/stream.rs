@@ -1093,14 +1093,16 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         }
         Ok(())
     };
-    if workbooks {
-        // report.xlsx and report.html show findings read back from the completed findings.csv.
+    let followed;
+    if workbooks || options.previous.is_some() {
+        // report.xlsx and report.html show findings read back from the completed findings.csv,
+        // and the changes since a previous report are read from it.
         complete(findings_csv)?;
         // From here on freed memory goes back to the kernel at once: the writers (report.xlsx and
         // report.html on threads of their own) are not to add to the partitions' peak. (Not
         // before: handing back memory that is taken again costs page faults and zeroing.)
         crate::obs::release_memory();
-        report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?;
+        followed = report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?.1;
     } else {
         // findings.csv is completed in a thread of its own (the copy mostly waits on the disk)
         // while the other outputs are written.
@@ -1111,10 +1113,11 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
             written?;
             Ok(())
         })?;
+        followed = None;
     }
     progress.finish();
     crate::obs::trace("streaming: merge and write", t);
-    report::print_summary(out, &outcome, &summary_loaded, rules, &args.out).map_err(Error::Stdout)?;
+    report::print_summary(out, &outcome, &summary_loaded, rules, &args.out, followed.as_ref()).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !summary_loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
 }

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use crate::load::{from_phys, Loaded};
 use crate::model::{ChargingMode, Period, AMOUNT_SCALE};
 use crate::rules::RuleSet;
-pub use decide::{Action, Category, Finding, FindingRef};
+pub use decide::{finding_id, Action, Category, Finding, FindingRef};
 pub use waterfall::{PeriodReport, Waterfall};
 
 /// An engine failure: polars refused a step, the scope names an unloaded period, or an

@@ -7,6 +7,7 @@ pub mod direct;
 pub mod disputes;
 pub mod explain;
 pub mod html;
+pub mod changes;
 pub mod summary;
 pub mod xlsx;
 
@@ -57,6 +58,19 @@ pub enum ReportError {
     Panicked,
     #[error("{path}: {what}; it was not written by this run")]
     NotFindings { path: String, what: &'static str },
+    /// The report given to `--previous` cannot be followed.
+    #[error("--previous: {path}: {message}")]
+    Previous { path: String, message: String },
+}
+
+/// A text cell of a CSV recon wrote, as it was before it was written.
+pub(crate) fn restore_text(s: &str) -> String {
+    s.to_string()
+}
+
+/// A text cell as recon's CSV outputs write it.
+pub(crate) fn neutral_text(s: &str) -> String {
+    s.to_string()
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -455,11 +469,6 @@ impl Emit for Render<'_> {
     }
 }
 
-pub fn write_findings(path: &Path, findings: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
-    let mut w = FindingsCsv::create(path)?;
-    w.write_chunk(findings, loaded)?;
-    w.finish()
-}
 
 /// What an emitter keeps for [`Keep`] (see [`Keep::keeping`]): every finding (`all`), else the
 /// `dispute` ones and, with `review`, the `review` ones.
@@ -545,25 +554,13 @@ pub struct RunOptions {
     pub periods: Vec<Period>,
     pub sheet: Option<String>,
     pub formats: Vec<&'static str>,
-}
-
-/// Writes the outputs of a run into `dir` from `outcome.findings` (all of them); returns the
-/// paths written.
-pub fn write_all(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let mut written = Vec::new();
-    if formats.csv {
-        let p = dir.join("findings.csv");
-        write_findings(&p, &outcome.findings, loaded)?;
-        written.push(p);
-    }
-    written.extend(write_rest(dir, outcome, loaded, rules, options, formats)?);
-    Ok(written)
+    /// The earlier report followed (`--previous`), as cited.
+    pub previous: Option<PathBuf>,
 }
 
 /// Writes every output but findings.csv (which a streamed run has written already) from the
 /// findings the run kept (see [`Keep`]); returns the paths written.
-pub fn write_rest(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_rest(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<(Vec<PathBuf>, Option<changes::Followed>), ReportError> {
     write_rest_with(dir, outcome, loaded, rules, options, formats, disputes::disputes(outcome, loaded, rules), Shown::Kept(&outcome.findings))
 }
 
@@ -578,9 +575,41 @@ pub fn write_rest_with(
     formats: Formats,
     disputes: Vec<disputes::Dispute>,
     shown: Shown,
-) -> Result<Vec<PathBuf>, ReportError> {
+) -> Result<(Vec<PathBuf>, Option<changes::Followed>), ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let summary = summary::Summary::of(outcome, loaded, rules, options);
+    let mut summary = summary::Summary::of(outcome, loaded, rules, options);
+    // The monthly cycle: follow the previous report into this one's findings.csv (complete by
+    // now), write changes.csv, and carry open disputes' numbers and age into this disputes file.
+    let mut disputes = disputes;
+    let mut changes_written = None;
+    let followed = match &options.previous {
+        None => None,
+        Some(prev_dir) => {
+            let previous = changes::Previous::open(prev_dir, prev_dir.display().to_string())?;
+            let latest = outcome.loaded_periods.iter().max().copied().unwrap_or(Period(0));
+            let path = dir.join("changes.csv");
+            let mut followed = changes::follow(&previous, &dir.join("findings.csv"), latest, &path)?;
+            changes_written = Some(path);
+            followed.differences = previous.differences(&summary);
+            for d in &mut disputes {
+                if let Some(c) = followed.carried.get(&d.id) {
+                    d.description.push_str(&format!(
+                        "本问题自对账期次 {} 起已提出（问题编号 {}），至本次对账已持续 {} 个期次仍未解决，请优先处理。",
+                        c.open_since, c.problem_id, c.periods_open
+                    ));
+                    d.id = c.problem_id.clone();
+                }
+            }
+            summary.previous = Some(summary::PreviousInfo {
+                path: previous.path.clone(),
+                summary_sha256: previous.summary_sha256.clone(),
+                findings_sha256: previous.findings_sha256.clone(),
+                differences: followed.differences.clone(),
+            });
+            summary.changes = Some(followed.categories());
+            Some(followed)
+        }
+    };
     let summary_value = summary.to_value();
     let ctx = ReportCtx { outcome, loaded, rules, summary: &summary_value, disputes: &disputes, shown };
     // report.xlsx and report.html take the longest (a million rows of Excel; the page may read
@@ -614,11 +643,12 @@ pub fn write_rest_with(
     let p = dir.join("rejected.csv");
     write_rejected(&p, &loaded.rejects)?;
     written.push(p);
-    Ok(written)
+    written.extend(changes_written);
+    Ok((written, followed))
 }
 
 /// The short summary printed to stdout: inputs, each period's waterfall and categories.
-pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, dir: &Path) -> std::io::Result<()> {
+pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, dir: &Path, followed: Option<&changes::Followed>) -> std::io::Result<()> {
     writeln!(out, "recon {VERSION}: {} {}", rules.name, rules.version)?;
     for i in &loaded.inputs {
         let rej = if i.rejected > 0 { format!(", {} rejected", i.rejected) } else { String::new() };
@@ -661,6 +691,17 @@ pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, r
         writeln!(out, "    {:<22}{:>16}", "referral (not billed)", fmt_money(b.referral_consumption))?;
         for (c, (n, d)) in &b.categories {
             writeln!(out, "    {:<22}{:>6}{:>16}", c.name(), n, fmt_money(*d))?;
+        }
+    }
+    if let Some(f) = followed {
+        writeln!(out)?;
+        writeln!(out, "Since the previous report (changes.csv)")?;
+        for d in &f.differences {
+            writeln!(out, "  note: {d}")?;
+        }
+        for c in changes::Change::ALL {
+            let (n, d) = f.counts.get(&c).copied().unwrap_or_default();
+            writeln!(out, "    {:<22}{:>6}{:>16}  {}", c.name(), n, fmt_money(d), c.label_zh())?;
         }
     }
     writeln!(out)?;

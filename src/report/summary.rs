@@ -34,6 +34,22 @@ pub struct Summary {
     pub rejected: u64,
     #[serde(default)]
     pub skipped: Vec<SkippedInfo>,
+    /// The earlier report this run followed (`--previous`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousInfo>,
+    /// Per change (NEW, OPEN, CHANGED, RESOLVED, DROPPED), how many findings and their delta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Categories>,
+}
+
+/// The previous report a run followed, and what differs between the two runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreviousInfo {
+    pub path: String,
+    pub summary_sha256: String,
+    pub findings_sha256: String,
+    #[serde(default)]
+    pub differences: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -85,6 +101,8 @@ pub struct OptionsInfo {
     pub sheet: Option<String>,
     #[serde(default)]
     pub formats: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -257,6 +275,7 @@ impl Summary {
                 periods: options.periods.iter().map(|p| p.to_string()).collect(),
                 sheet: options.sheet.clone(),
                 formats: options.formats.iter().map(|f| f.to_string()).collect(),
+                previous: options.previous.as_ref().map(|p| p.display().to_string()),
             },
             scope: outcome.scope.iter().map(|p| p.to_string()).collect(),
             loaded_periods: outcome.loaded_periods.iter().map(|p| p.to_string()).collect(),
@@ -270,6 +289,8 @@ impl Summary {
             },
             rejected: loaded.rejects.len() as u64,
             skipped: loaded.skipped.iter().map(|s| SkippedInfo { path: s.path.clone(), reason: s.reason.clone() }).collect(),
+            previous: None,
+            changes: None,
         }
     }
 
