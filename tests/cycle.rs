@@ -171,3 +171,29 @@ fn a_previous_report_that_cannot_be_followed_stops_the_run() {
     w.write("nocsv/summary.json", w.read("r09/summary.json"));
     fails("nocsv", "nocsv/findings.csv");
 }
+
+/// The workbook's sheet 变化 and the page's section show the changes: resolved disputes first,
+/// then open ones by age (oldest first), then new.
+#[test]
+fn the_workbook_and_the_page_show_the_changes() {
+    use calamine::{open_workbook_auto, Reader};
+    let w = Work::new();
+    months(&w);
+    assert_eq!(run(&w, "sept/inc", None, "r09", &[]).status.code(), Some(1));
+    assert_eq!(run(&w, "oct/inc", Some("r09"), "r10", &[]).status.code(), Some(1));
+    let mut book = open_workbook_auto(w.path("r10/report.xlsx")).expect("report.xlsx");
+    assert_eq!(book.sheet_names().last().map(String::as_str), Some("变化"), "{:?}", book.sheet_names());
+    let range = book.worksheet_range("变化").expect("sheet");
+    let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    let order: Vec<(&str, &str)> = rows[1..].iter().filter(|r| !r[0].is_empty() || !r[1].is_empty()).map(|r| (r[5].as_str(), r[3].as_str())).collect();
+    assert_eq!(order, vec![("RESOLVED", "T2"), ("OPEN", "T1"), ("CHANGED", "T3"), ("NEW", "T4")], "{rows:?}");
+    let html = w.read("r10/report.html");
+    assert!(html.contains("与上次报告相比"), "no changes section");
+    let at = |t: &str| html.find(&format!("<td>{t}</td>")).unwrap_or_else(|| panic!("{t} not on the page"));
+    assert!(at("T2") < at("T1") && at("T1") < at("T4"), "order on the page");
+    // without --previous, no sheet and no section
+    let mut book = open_workbook_auto(w.path("r09/report.xlsx")).expect("report.xlsx");
+    assert!(!book.sheet_names().iter().any(|n| n == "变化"));
+    assert!(!w.read("r09/report.html").contains("与上次报告相比"));
+    let _ = book.worksheet_range("汇总");
+}
