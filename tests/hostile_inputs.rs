@@ -120,3 +120,62 @@ fn a_tar_gz_cut_short_or_followed_by_garbage_stops_the_run_naming_it() {
         }
     }
 }
+
+// ---- 6. a streamed run names the line of an undecodable byte, as an in-memory run does
+
+/// Runs over `c.csv` in memory, streamed (default blocks, tiny blocks, and streaming chosen by
+/// size); each must stop naming `want`.
+fn undecodable_everywhere(bytes: Vec<u8>, want: &str) {
+    let w = Work::new();
+    w.write("rules.toml", rules(""));
+    w.write("inc.csv", statement(&["T1"]));
+    w.write("c.csv", bytes);
+    let args = ["run", "--rules", "rules.toml", "--consumption", "c.csv", "--incentives", "inc.csv", "--out", "out"];
+    let runs: [(&[&str], &[(&str, &str)]); 5] = [
+        (&[], &[]),
+        (&["--streaming"], &[]),
+        (&["--streaming"], &[("RECON_BLOCK_BYTES", "64")]),
+        (&["--streaming"], &[("RECON_BLOCK_BYTES", "4096")]),
+        (&[], &[("RECON_AUTO_STREAMING_BYTES", "1")]),
+    ];
+    for (extra, env) in runs {
+        let o = w.recon_env(&[&args[..], extra].concat(), env);
+        assert_eq!(o.status.code(), Some(2), "{extra:?} {env:?}: {}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains(want), "{extra:?} {env:?}: want {want:?} in {}", stderr(&o));
+    }
+}
+
+fn rows_with_bad_byte_at(lines: usize, bad_line: usize, gbk: bool) -> Vec<u8> {
+    let mut b = CONSUMPTION_HEADER.as_bytes().to_vec();
+    for i in 2..=lines {
+        let customer: Vec<u8> = if i == bad_line {
+            vec![b'C', 0xFF, b'1']
+        } else if gbk && i == 3 {
+            vec![0xBF, 0xCD, 0xBB, 0xA7] // 客户 in GBK
+        } else {
+            b"C1".to_vec()
+        };
+        b.extend_from_slice(b"2026-10,");
+        b.extend_from_slice(&customer);
+        b.extend_from_slice(format!(",resale,{EC2},1,T{i},2026-10-05 10:00:00,100.00,100.00,0\n").as_bytes());
+    }
+    b
+}
+
+#[test]
+fn an_undecodable_byte_at_line_5_is_cited_at_line_5_streamed_or_not() {
+    undecodable_everywhere(rows_with_bad_byte_at(9, 5, false), "c.csv:5:");
+    undecodable_everywhere(rows_with_bad_byte_at(9, 5, true), "c.csv:5:");
+}
+
+#[test]
+fn an_undecodable_byte_far_down_is_cited_at_its_line_in_every_block() {
+    undecodable_everywhere(rows_with_bad_byte_at(5_003, 5_002, false), "c.csv:5002:");
+    undecodable_everywhere(rows_with_bad_byte_at(5_003, 5_002, true), "c.csv:5002:");
+}
+
+#[test]
+fn a_bad_byte_after_a_utf8_byte_order_mark_is_cited_at_its_line() {
+    let bytes = [b"\xEF\xBB\xBF".to_vec(), rows_with_bad_byte_at(9, 7, false)].concat();
+    undecodable_everywhere(bytes, "c.csv:7:");
+}

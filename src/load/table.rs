@@ -210,8 +210,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
     };
     let bom = head.starts_with(b"\xEF\xBB\xBF");
     if bom && !utf8 {
-        return Err(LoadError::Undecodable { path: label.to_string(), line: 0, expected: "UTF-8 (the file starts with a UTF-8 byte order mark)".into() })
-            .map_err(|e| with_line(e, path, bad_at));
+        return Err(LoadError::Undecodable { path: label.to_string(), line: line_at(path, label, bad_at)?, expected: "UTF-8 (the file starts with a UTF-8 byte order mark)".into() });
     }
     let encoding = match (bom, utf8) {
         (true, _) => "UTF-8 with BOM",
@@ -226,6 +225,8 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
     let mut pending = spare_buffer();
     pending.reserve(block.saturating_add(1 << 16));
     let mut lines_before = 0u32;
+    // (where the next block starts in the file)
+    let mut bytes_before = 0usize;
     let mut headers: Option<Vec<String>> = None;
     let mut eof = false;
     let mut first = true;
@@ -274,6 +275,8 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         pending.truncate(cut);
         let mut raw = std::mem::replace(&mut pending, rest);
         let newlines = newlines(&raw) as u32;
+        let block_start = bytes_before;
+        bytes_before += raw.len();
         if first && bom {
             raw.drain(..3);
         }
@@ -283,7 +286,10 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         } else {
             let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&raw);
             if had_errors {
-                return Err(LoadError::Undecodable { path: label.to_string(), line: lines_before as usize + 1, expected: "UTF-8 or GBK".into() });
+                // The line an in-memory read names (see `decode`): the first that GBK cannot
+                // decode or the first that is not UTF-8, whichever comes later.
+                let offset = (block_start + first_gbk_error_line(&raw)).max(bad_at);
+                return Err(LoadError::Undecodable { path: label.to_string(), line: line_at(path, label, offset)?, expected: "UTF-8 or GBK".into() });
             }
             text.into_owned().into_bytes()
         };
@@ -352,14 +358,32 @@ fn utf8_check(bytes: &[u8], piece: usize) -> Result<(), usize> {
     bad.map_or(Ok(()), Err)
 }
 
-fn with_line(e: LoadError, path: &Path, offset: usize) -> LoadError {
-    match e {
-        LoadError::Undecodable { path: p, expected, .. } => {
-            let line = std::fs::read(path).map(|b| newlines(&b[..offset.min(b.len())]) + 1).unwrap_or(0);
-            LoadError::Undecodable { path: p, line, expected }
+/// The line (1-based) of the byte at `offset` in the file, its lines counted a buffer at a time.
+fn line_at(path: &Path, label: &str, offset: usize) -> Result<usize, LoadError> {
+    let io = |source| LoadError::Io { path: label.to_string(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?.take(offset as u64);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 1;
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok(lines);
         }
-        other => other,
+        lines += newlines(&buf[..n]);
     }
+}
+
+/// Where the first line of `bytes` that GB18030 cannot decode starts (`bytes.len()` and past
+/// when every line decodes).
+fn first_gbk_error_line(bytes: &[u8]) -> usize {
+    let mut offset = 0;
+    for line in bytes.split(|&b| b == b'\n') {
+        if encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(line).is_none() {
+            break;
+        }
+        offset += line.len() + 1;
+    }
+    offset
 }
 
 fn read_file(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
@@ -693,13 +717,7 @@ pub fn decode(bytes: Vec<u8>, label: &str) -> Result<(Vec<u8>, usize, &'static s
         return Ok((text.into_owned().into_bytes(), 0, "GBK"));
     }
     // Find the first line GB18030 cannot decode, to name it.
-    let mut offset = 0;
-    for line in bytes.split(|&b| b == b'\n') {
-        if encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(line).is_none() {
-            break;
-        }
-        offset += line.len() + 1;
-    }
+    let offset = first_gbk_error_line(&bytes);
     // Name the line that defeats the more plausible reading: a UTF-8 file with one bad byte
     // decodes as UTF-8 further than as GBK, and the other way round.
     Err(undecodable(&bytes, offset.max(utf8_valid_up_to), label, "UTF-8 or GBK"))
