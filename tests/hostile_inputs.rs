@@ -179,3 +179,84 @@ fn a_bad_byte_after_a_utf8_byte_order_mark_is_cited_at_its_line() {
     let bytes = [b"\xEF\xBB\xBF".to_vec(), rows_with_bad_byte_at(9, 7, false)].concat();
     undecodable_everywhere(bytes, "c.csv:7:");
 }
+
+// ---- 14. an input changed while it is read stops the run
+
+/// Runs over `c.csv` (in memory, or streamed in tiny blocks), pausing once each input is read
+/// (RECON_TEST_PAUSE_READING) and calling `change` on c.csv during its pause.
+fn changed_while_read(streamed: bool, change: &dyn Fn(&std::path::Path)) -> std::process::Output {
+    let w = Work::new();
+    w.write("rules.toml", rules(""));
+    w.write("inc.csv", statement(&["T1", "T2"]));
+    w.write("c.csv", consumption(&["T1", "T2"]));
+    let pause = w.path("pause");
+    std::fs::create_dir(&pause).expect("mkdir");
+    let mut args = vec!["run", "--rules", "rules.toml", "--consumption", "c.csv", "--incentives", "inc.csv", "--out", "out"];
+    if streamed {
+        args.push("--streaming");
+    }
+    let mut child = std::process::Command::new(bin())
+        .args(&args)
+        .env("RECON_TEST_PAUSE_READING", &pause)
+        .env("RECON_BLOCK_BYTES", "64")
+        .current_dir(w.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let marker = pause.join("reading");
+    let start = std::time::Instant::now();
+    let mut changed = false;
+    while child.try_wait().expect("wait").is_none() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "recon did not end");
+        if let Ok(label) = std::fs::read_to_string(&marker) {
+            if label == "c.csv" && !changed {
+                change(&w.path("c.csv"));
+                changed = true;
+            }
+            let _ = std::fs::remove_file(&marker);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn an_input_cut_grown_rewritten_or_replaced_while_it_is_read_stops_the_run() {
+    let cut = |p: &std::path::Path| {
+        let f = std::fs::OpenOptions::new().write(true).open(p).expect("open");
+        f.set_len(std::fs::metadata(p).expect("meta").len() - 20).expect("truncate");
+    };
+    let grow = |p: &std::path::Path| {
+        let mut f = std::fs::OpenOptions::new().append(true).open(p).expect("open");
+        f.write_all(format!("2026-10,C1,resale,{EC2},1,T9,2026-10-05 10:00:00,1.00,1.00,0\n").as_bytes()).expect("append");
+    };
+    let rewrite = |p: &std::path::Path| {
+        // same size, other amounts, written in place
+        let text = std::fs::read_to_string(p).expect("read").replace("100.00", "900.00");
+        let mut f = std::fs::OpenOptions::new().write(true).open(p).expect("open");
+        f.write_all(text.as_bytes()).expect("write");
+    };
+    let replace = |p: &std::path::Path| {
+        let new = p.with_extension("new");
+        std::fs::write(&new, consumption(&["T1"])).expect("write");
+        std::fs::rename(&new, p).expect("rename");
+    };
+    let changes: [(&str, &dyn Fn(&std::path::Path)); 4] = [("cut", &cut), ("grow", &grow), ("rewrite", &rewrite), ("replace", &replace)];
+    for (name, change) in changes {
+        for streamed in [false, true] {
+            let o = changed_while_read(streamed, change);
+            assert_eq!(o.status.code(), Some(2), "{name} streamed={streamed}: {}{}", stdout(&o), stderr(&o));
+            let e = stderr(&o);
+            assert!(e.contains("c.csv: the file changed while being read"), "{name} streamed={streamed}: {e}");
+        }
+    }
+}
+
+#[test]
+fn an_input_left_alone_while_the_run_pauses_reads_as_usual() {
+    for streamed in [false, true] {
+        let o = changed_while_read(streamed, &|_| {});
+        assert_eq!(o.status.code(), Some(0), "streamed={streamed}: {}{}", stdout(&o), stderr(&o));
+    }
+}

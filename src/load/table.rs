@@ -187,15 +187,24 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
     // in parallel on memory maps of it (no copy through a buffer), a window at a time (so that
     // the mapped pages, which count as the process's memory, stay few).
     let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len() as usize;
+    let before = Stamp::of(&file.metadata().map_err(io)?);
+    let len = before.len as usize;
     // (windows and pieces of a few blocks at most: tiny blocks in the tests cut characters at
     // both everywhere)
     let window = block.saturating_mul(4).clamp(4, 64 << 20);
     let (mut head, mut checked, mut at) = (Vec::new(), Ok(()), 0usize);
+    // (read into a buffer, not mapped: a mapped file cut short while it is read kills the
+    // process with SIGBUS)
+    let mut map = Vec::new();
     while at < len && checked.is_ok() {
-        // SAFETY: the map is only read, here, while the file is open; a file changed meanwhile
-        // is caught by the second pass, which reads it again and takes its sha256.
-        let map = unsafe { memmap2::MmapOptions::new().offset(at as u64).len((len - at).min(window + 3)).map(&file) }.map_err(io)?;
+        map.resize((len - at).min(window + 3), 0);
+        {
+            use std::os::unix::fs::FileExt;
+            file.read_exact_at(&mut map, at as u64).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => LoadError::Changed { path: label.to_string() },
+                _ => io(e),
+            })?;
+        }
         if at == 0 {
             head = map[..map.len().min(3)].to_vec();
         }
@@ -218,9 +227,16 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         (false, false) => "GBK",
     };
 
+    drop(map);
+    pause_for_tests(label);
+
     // Second pass: blocks cut at record boundaries.
     drop(file);
     let mut file = std::fs::File::open(path).map_err(io)?;
+    if Stamp::of(&file.metadata().map_err(io)?) != before {
+        return Err(LoadError::Changed { path: label.to_string() });
+    }
+    let mut read_bytes = 0u64;
     let mut hasher = Sha256::new();
     let mut pending = spare_buffer();
     pending.reserve(block.saturating_add(1 << 16));
@@ -237,6 +253,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
             // (read_to_end fills spare capacity without zeroing it first)
             let n = Read::by_ref(&mut file).take(want.max(1 << 16) as u64).read_to_end(&mut pending).map_err(io)?;
             hasher.update(&pending[start..start + n]);
+            read_bytes += n as u64;
             eof = n == 0;
         }
         // The last line break outside quotes ends the block (the rest waits for more bytes).
@@ -264,6 +281,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
                     let start = pending.len();
                     let n = Read::by_ref(&mut file).take(block as u64).read_to_end(&mut pending).map_err(io)?;
                     hasher.update(&pending[start..start + n]);
+                    read_bytes += n as u64;
                     eof = n == 0;
                     continue;
                 }
@@ -309,6 +327,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         lines_before += newlines;
         f(table)?;
     }
+    unchanged(path, label, &file, &before, read_bytes)?;
     if headers.is_none() {
         return Err(LoadError::NoHeader { path: label.to_string() });
     }
@@ -388,9 +407,63 @@ fn first_gbk_error_line(bytes: &[u8]) -> usize {
 
 fn read_file(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
     let format = Format::named(path);
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
+    let label = label_of(path, root);
+    let io = |source| LoadError::Io { path: path.display().to_string(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let before = Stamp::of(&file.metadata().map_err(io)?);
+    let mut bytes = Vec::new();
+    // (no more than the file held when it was opened, and one byte to tell that it grew)
+    Read::by_ref(&mut file).take(before.len.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    pause_for_tests(&label);
+    unchanged(path, &label, &file, &before, bytes.len() as u64)?;
     let sha256 = hex(&Sha256::digest(&bytes));
-    Ok(InputFile { path: path.to_path_buf(), label: label_of(path, root), format, bytes, sha256 })
+    Ok(InputFile { path: path.to_path_buf(), label, format, bytes, sha256 })
+}
+
+/// What says that a file is still the one whose reading began: its size, modification and
+/// status-change times, and which file it is.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    changed: (i64, i64),
+    file: (u64, u64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp { len: m.len(), modified: m.modified().ok(), changed: (m.ctime(), m.ctime_nsec()), file: (m.dev(), m.ino()) }
+    }
+}
+
+/// An error unless `file` (open, `read` bytes read from it) and the file now at `path` are both
+/// as `before` says, every byte of it read: an input truncated, grown, rewritten or replaced
+/// while it was read gives a report of neither version.
+fn unchanged(path: &Path, label: &str, file: &std::fs::File, before: &Stamp, read: u64) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io { path: label.to_string(), source };
+    let open = Stamp::of(&file.metadata().map_err(io)?);
+    let named = std::fs::metadata(path).map(|m| Stamp::of(&m));
+    if read != before.len || open != *before || named.as_ref().ok() != Some(before) {
+        return Err(LoadError::Changed { path: label.to_string() });
+    }
+    Ok(())
+}
+
+/// For the tests of inputs changed while they are read: with RECON_TEST_PAUSE_READING set to a
+/// directory, a read writes `reading` there (holding the input's label) once it has read the
+/// input (a streamed CSV: once its first pass has), and goes on when the file is removed (or
+/// after 30 s).
+fn pause_for_tests(label: &str) {
+    let Some(dir) = std::env::var_os("RECON_TEST_PAUSE_READING") else { return };
+    let marker = Path::new(&dir).join("reading");
+    if std::fs::write(&marker, label).is_err() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while marker.exists() && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// A path as outputs cite it: relative to `root` when under it, with `/` separators (an empty
