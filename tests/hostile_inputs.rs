@@ -260,3 +260,147 @@ fn an_input_left_alone_while_the_run_pauses_reads_as_usual() {
         assert_eq!(o.status.code(), Some(0), "streamed={streamed}: {}{}", stdout(&o), stderr(&o));
     }
 }
+
+// ---- 2, 3, 4. workbooks: declared sizes not trusted, cells kept sparse, every part checked
+
+/// An .xlsx of string cells (row 0 the header), as rust_xlsxwriter writes it.
+fn workbook(rows: &[Vec<String>], extra: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("明细").expect("name");
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, v).expect("write");
+        }
+    }
+    extra(sheet);
+    book.save_to_buffer().expect("save")
+}
+
+/// The zip `bytes` again, its parts stored uncompressed and passed through `edit`.
+fn rezip(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).expect("part");
+        let name = part.name().expect("name").to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut part, &mut data).expect("read");
+        out.start_file(name.as_str(), stored).expect("start");
+        out.write_all(&edit(&name, data)).expect("write");
+    }
+    out.finish().expect("finish").into_inner()
+}
+
+fn consumption_rows(trades: &[&str]) -> Vec<Vec<String>> {
+    let mut rows = vec![CONSUMPTION_HEADER.trim().split(',').map(str::to_string).collect::<Vec<_>>()];
+    for t in trades {
+        rows.push(format!("2026-10,C1,resale,{EC2},1,{t},2026-10-05 10:00:00,123.45,123.45,0").split(',').map(str::to_string).collect());
+    }
+    rows
+}
+
+fn replace(data: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8(data).expect("utf8");
+    assert!(text.contains(from), "{from:?} not in {text}");
+    text.replacen(from, to, 1).into_bytes()
+}
+
+#[test]
+fn a_workbook_that_declares_absurd_shared_strings_stops_the_run_naming_it() {
+    let book = workbook(&consumption_rows(&["T1"]), |_| {});
+    for count in ["999999999999", "18446744073709551615", "99999999999999999999999999"] {
+        let w = Work::new();
+        w.write("c.xlsx", rezip(&book, |name, data| {
+            if name.ends_with("sharedStrings.xml") {
+                let text = String::from_utf8(data).expect("utf8");
+                let at = text.find("uniqueCount=\"").expect("uniqueCount") + "uniqueCount=\"".len();
+                let end = at + text[at..].find('"').expect("quote");
+                format!("{}{count}{}", &text[..at], &text[end..]).into_bytes()
+            } else {
+                data
+            }
+        }));
+        for o in both(&w, "c.xlsx", &["T1"], 2) {
+            let e = stderr(&o);
+            assert!(e.contains("c.xlsx") && e.contains("shared strings"), "{count}: {e}");
+        }
+    }
+}
+
+#[test]
+fn a_stray_cell_at_xfd1048576_costs_one_cell_not_the_grid() {
+    let w = Work::new();
+    w.write("c.xlsx", workbook(&consumption_rows(&["T1", "T2"]), |s| {
+        s.write_number(1_048_575, 16_383, 1.0).expect("stray");
+    }));
+    for o in both(&w, "c.xlsx", &["T1", "T2"], 1) {
+        let _ = o;
+    }
+    for out in ["m", "s"] {
+        let s = summary(&w, out);
+        let input = &s["inputs"][0];
+        // the stray cell's row is read, and rejected: it has no trade
+        assert_eq!((input["rows"].as_u64(), input["accepted"].as_u64(), input["rejected"].as_u64()), (Some(3), Some(2), Some(1)), "{out}: {s}");
+    }
+    let rejected = read_csv(&w.path("m/rejected.csv"));
+    assert!(rejected.iter().any(|r| r.values().any(|v| v.contains("1048576"))), "{rejected:?}");
+    assert_eq!(w.read("m/findings.csv"), w.read("s/findings.csv"));
+}
+
+#[test]
+fn a_workbook_part_that_fails_its_crc_stops_the_run_naming_it() {
+    let book = rezip(&workbook(&consumption_rows(&["T1"]), |_| {}), |_, d| d);
+    // the shared string 123.45 becomes 923.45 in the stored bytes: valid XML, a wrong CRC-32
+    let at = book.windows(6).position(|w| w == b"123.45").expect("value stored");
+    let mut bad = book.clone();
+    bad[at] = b'9';
+    let w = Work::new();
+    w.write("c.xlsx", &bad);
+    for o in both(&w, "c.xlsx", &["T1"], 2) {
+        let e = stderr(&o);
+        assert!(e.contains("c.xlsx") && e.contains("damaged"), "{e}");
+    }
+    // the same workbook untouched reads (exit 1: 123.45 earns 7.41, not the 6.00 stated)
+    let w = Work::new();
+    w.write("c.xlsx", &book);
+    both(&w, "c.xlsx", &["T1"], 1);
+}
+
+#[test]
+fn json_records_each_with_a_key_of_their_own_cost_one_cell_each() {
+    // 20,000 records, each with the usual fields and one key no other record has: 20,000
+    // headers; a dense table would be 400 million cells
+    let n = 20_000;
+    let mut body = String::from("{\"fee_records\": [");
+    for i in 0..n {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(
+            r#"{{"customer_id": "C1", "association_type": "2", "service_type_code": "{EC2}", "charging_mode": 1, "trade_id": "T{i}", "trade_time": "2026-10-05T02:00:00Z", "payment_amount": 100.00, "cash_amount": 100.00, "extra_{i}": "x"}}"#
+        ));
+    }
+    body.push_str("]}");
+    let w = Work::new();
+    w.write("c.json", body);
+    w.write("rules.toml", rules(""));
+    w.write("inc.csv", statement(&["T0"]).replace("2026-10", "2026-09"));
+    let start = std::time::Instant::now();
+    // (the statement is of September: the October rows are read and counted, and no findings
+    // are written, which in a debug build would take most of the time)
+    for (out, streamed) in [("m", false), ("s", true)] {
+        let mut args = vec!["run", "--rules", "rules.toml", "--consumption", "c.json", "--incentives", "inc.csv", "--period", "2026-09", "--format", "json", "--out", out];
+        if streamed {
+            args.push("--streaming");
+        }
+        let o = w.recon(&args);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{out}: {}{}", stdout(&o), stderr(&o));
+    }
+    for out in ["m", "s"] {
+        let s = summary(&w, out);
+        assert_eq!((s["inputs"][0]["rows"].as_u64(), s["inputs"][0]["accepted"].as_u64()), (Some(n), Some(n)), "{out}");
+    }
+    assert!(start.elapsed() < std::time::Duration::from_secs(60), "{:?}", start.elapsed());
+}
