@@ -455,9 +455,11 @@ fn unchanged(path: &Path, label: &str, file: &std::fs::File, before: &Stamp, rea
 /// input (a streamed CSV: once its first pass has), and goes on when the file is removed (or
 /// after 30 s).
 fn pause_for_tests(label: &str) {
-    let Some(dir) = std::env::var_os("RECON_TEST_PAUSE_READING") else { return };
+    let Some(dir) = crate::knobs::knobs().test_pause_reading.as_ref() else { return };
     let marker = Path::new(&dir).join("reading");
-    if std::fs::write(&marker, label).is_err() {
+    // (written whole, then renamed: a test polling for it never reads it half-written)
+    let partial = Path::new(&dir).join("reading.part");
+    if std::fs::write(&partial, label).is_err() || std::fs::rename(&partial, &marker).is_err() {
         return;
     }
     let start = std::time::Instant::now();
