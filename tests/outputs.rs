@@ -75,3 +75,62 @@ fn a_value_too_long_for_a_cell_is_cut_in_the_workbooks_only() {
     }
     assert!(texts("m/report.xlsx", "差异明细").iter().any(|c| c.contains("理由理由") && c.contains("…[cut: ")), "the reason is cut");
 }
+
+/// Text from the exports that a spreadsheet would run as a formula gets a leading `'` in every
+/// CSV output (findings.csv, disputes.csv, rejected.csv); amounts stay numbers; the workbooks
+/// show the text as it was, in memory and streamed; explain finds a finding by such a trade id.
+#[test]
+fn csv_cells_that_would_run_as_formulas_are_neutralised() {
+    let w = Work::new();
+    w.write("rules.toml", rules(""));
+    let head = "bill_cycle,customer_id,customer_name,association_type,service_type_code,charging_mode,trade_id,trade_time,payment_amount,cash_amount\n";
+    let ec2 = "hws.service.type.ec2";
+    w.write(
+        "cons.csv",
+        format!("{head}2026-10,@SUM(A1),\"=HYPERLINK(\"\"http://x\"\",\"\"a\"\")\",resale,{ec2},1,-2+3,2026-10-05 10:00:00,100.00,100.00\n2026-10,C2,+cmd|' /C calc'!A0,resale,{ec2},1,T2,=1+1,100.00,100.00\n2026-10,C3,'-x,resale,{ec2},1,T3,2026-10-05 10:00:00,-3.20,-3.20\n"),
+    );
+    w.write("inc.csv", format!("incentive_period,trade_id,service_type_code,incentive_amount\n2026-10,T3,{ec2},-0.19\n"));
+    let base = ["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv"];
+    let m = w.recon(&[&base[..], &["--out", "m", "--in-memory"]].concat());
+    assert_eq!(m.status.code(), Some(1), "{}", stderr(&m));
+    let s = w.recon(&[&base[..], &["--out", "s", "--streaming"]].concat());
+    assert_eq!(s.status.code(), Some(1), "{}", stderr(&s));
+    for f in ["findings.csv", "summary.json", "disputes.csv", "rejected.csv", "report.xlsx", "disputes.xlsx", "report.html"] {
+        assert!(std::fs::read(w.path(&format!("m/{f}"))).expect("read") == std::fs::read(w.path(&format!("s/{f}"))).expect("read"), "{f}: streamed differs");
+    }
+    let findings = read_csv(&w.path("m/findings.csv"));
+    let f1 = findings.iter().find(|f| f["trade_id"] == "'-2+3").expect("the finding of trade -2+3, neutralised");
+    assert_eq!(f1["customer_id"], "'@SUM(A1)");
+    assert_eq!(f1["customer_name"], "'=HYPERLINK(\"http://x\",\"a\")");
+    assert_eq!(f1["delta"], "-6.00", "amounts are never neutralised");
+    let f3 = findings.iter().find(|f| f["trade_id"] == "T3").expect("T3");
+    assert_eq!(f3["customer_name"], "''-x", "an apostrophe before a formula character gets one more");
+    assert!(f3["expected_base"].starts_with('-') && f3["actual_incentive"] == "-0.19", "{f3:?}");
+    let disputes = read_csv(&w.path("m/disputes.csv"));
+    let d1 = disputes.iter().find(|d| d["订单号/交易号"] == "'-2+3").expect("the dispute");
+    assert_eq!(d1["客户名称"], "'=HYPERLINK(\"http://x\",\"a\")");
+    assert_eq!(d1["差额"], "-6.00");
+    let rejected = read_csv(&w.path("m/rejected.csv"));
+    assert!(rejected.iter().any(|r| r["value"] == "'=1+1"), "{rejected:?}");
+    // no text cell of any CSV output starts with a formula character
+    for f in ["findings.csv", "disputes.csv", "rejected.csv"] {
+        for row in read_csv(&w.path(&format!("m/{f}"))) {
+            for (col, v) in &row {
+                let amount = ["expected_base", "expected_incentive", "actual_base", "actual_incentive", "delta", "应得激励", "实得激励", "差额"].contains(&col.as_str());
+                assert!(amount || !v.starts_with(['=', '+', '-', '@', '\t', '\r']), "{f} {col}: {v:?}");
+            }
+        }
+    }
+    // the workbook shows the text as it was (a plain string cell)
+    use calamine::{open_workbook_auto, Data, Reader};
+    let mut wb = open_workbook_auto(w.path("s/report.xlsx")).expect("open");
+    let range = wb.worksheet_range("差异明细").expect("sheet");
+    let cells: Vec<&Data> = range.rows().flatten().collect();
+    assert!(cells.iter().any(|c| **c == Data::String("=HYPERLINK(\"http://x\",\"a\")".into())), "report.xlsx shows the name as it was");
+    assert!(cells.iter().any(|c| **c == Data::String("-2+3".into())));
+    // explain finds the finding by its restored trade id, from findings.csv (as a large run does)
+    let id = &f1["finding_id"];
+    let e = w.recon_env(&["explain", id, "--report", "s"], &[("RECON_AUTO_STREAMING_BYTES", "1")]);
+    assert_eq!(e.status.code(), Some(0), "{}", stderr(&e));
+    assert!(stdout(&e).contains("-2+3"), "{}", stdout(&e));
+}
