@@ -10,6 +10,7 @@ pub mod engine;
 pub mod gen;
 pub mod load;
 pub mod model;
+pub mod outdir;
 pub mod progress;
 pub mod report;
 pub mod rules;

@@ -134,3 +134,234 @@ fn csv_cells_that_would_run_as_formulas_are_neutralised() {
     assert_eq!(e.status.code(), Some(0), "{}", stderr(&e));
     assert!(stdout(&e).contains("-2+3"), "{}", stdout(&e));
 }
+
+/// Small inputs of a run with findings of every action, a rejected row and a dispute.
+fn small_inputs(w: &Work) -> Vec<&'static str> {
+    let ec2 = "hws.service.type.ec2";
+    w.write("rules.toml", rules(""));
+    w.write("cons.csv", format!("{CONSUMPTION_HEADER}2026-10,C1,resale,{ec2},1,T1,2026-10-05 10:00:00,100.00,100.00,0\n2026-10,C1,resale,{ec2},1,T2,2026-10-05 10:00:00,50.00,50.00,0\n2026-10,C1,resale,{ec2},1,T3,not a time,1.00,1.00,0\n"));
+    w.write("inc.csv", format!("incentive_period,trade_id,service_type_code,incentive_amount\n2026-10,T1,{ec2},6.00\n"));
+    vec!["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "inc.csv"]
+}
+
+/// Every file in `dir` with its bytes, hidden ones included.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("ls")
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| (e.file_name().to_string_lossy().to_string(), std::fs::read(e.path()).expect("read")))
+        .collect()
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().to_string()).collect();
+    v.sort();
+    v
+}
+
+/// A run into a folder holding an earlier, fuller report leaves exactly its own outputs there
+/// (recon's older ones removed, other files kept); summary.json lists them with their sha256;
+/// verify reproduces it, and fails on an output the summary does not list or whose sha256 is not
+/// the listed one.
+#[test]
+fn a_reused_out_holds_exactly_the_last_runs_report() {
+    let w = Work::new();
+    let base = small_inputs(&w);
+    for streaming in [false, true] {
+        let mode: &[&str] = if streaming { &["--streaming"] } else { &["--in-memory"] };
+        let _ = std::fs::remove_dir_all(w.path("out"));
+        let o = w.recon(&[&base[..], &["--out", "out"], mode].concat());
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(names(&w.path("out")), ["disputes.csv", "disputes.xlsx", "findings.csv", "rejected.csv", "report.html", "report.xlsx", "summary.json"]);
+        w.write("out/notes.txt", "mine");
+        let o = w.recon(&[&base[..], &["--out", "out", "--format", "csv,json"], mode].concat());
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(names(&w.path("out")), ["disputes.csv", "findings.csv", "notes.txt", "rejected.csv", "summary.json"], "streaming {streaming}");
+        assert_eq!(w.read("out/notes.txt"), "mine");
+        let summary: serde_json::Value = serde_json::from_str(&w.read("out/summary.json")).expect("json");
+        let outputs = summary["outputs"].as_array().expect("outputs");
+        let listed: Vec<&str> = outputs.iter().map(|o| o["path"].as_str().expect("path")).collect();
+        assert_eq!(listed, ["findings.csv", "disputes.csv", "rejected.csv"]);
+        for o in outputs {
+            let bytes = std::fs::read(w.path(&format!("out/{}", o["path"].as_str().expect("path")))).expect("read");
+            use sha2::Digest;
+            let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(o["sha256"].as_str(), Some(hex.as_str()));
+        }
+        let v = w.recon(&["verify", "out"]);
+        assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
+        assert!(stdout(&v).contains("reproduces exactly"), "{}", stdout(&v));
+    }
+    // an output the summary does not list: verify fails on it
+    w.write("out/report.html", "<html>an older report</html>");
+    let v = w.recon(&["verify", "out"]);
+    assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
+    assert!(stdout(&v).contains("DIFFERS  report.html: in the report directory but not among summary.json's outputs"), "{}", stdout(&v));
+    std::fs::remove_file(w.path("out/report.html")).expect("rm");
+    // a listed output changed: its sha256 is not the listed one
+    let mut text = w.read("out/rejected.csv");
+    text.push_str("x\n");
+    w.write("out/rejected.csv", text);
+    let v = w.recon(&["verify", "out"]);
+    assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
+    assert!(stdout(&v).contains("rejected.csv: sha256 ") && stdout(&v).contains("summary.json lists"), "{}", stdout(&v));
+}
+
+/// A run that fails leaves the previous report as it was, byte for byte, and says so; nothing of
+/// it is left behind (in memory and streamed).
+#[test]
+fn a_failed_run_leaves_the_previous_report_as_it_was() {
+    let w = Work::new();
+    let base = small_inputs(&w);
+    let o = w.recon(&[&base[..], &["--out", "out"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let before = snapshot(&w.path("out"));
+    w.write("bad.csv", "incentive_period,trade_id,incentive_amount\n2026-10,T1,6.00\n"); // no service column
+    for mode in ["--in-memory", "--streaming"] {
+        let o = w.recon(&["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "bad.csv", "--out", "out", "--format", "csv,json", mode]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("bad.csv: the incentives file has no column service_type_code"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("nothing of this run was written: the report in --out, if any, is as it was"), "{}", stderr(&o));
+        assert_eq!(snapshot(&w.path("out")), before, "{mode}: the previous report changed");
+        assert_eq!(names(&w.path("out")).len(), before.len(), "{mode}: nothing left behind");
+    }
+}
+
+/// `flock` on a file of the test's own (what a running recon holds).
+fn hold_lock(path: &std::path::Path, pid: &str) -> std::fs::File {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).expect("lock file");
+    // SAFETY: flock on a descriptor the test owns.
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0, "flock");
+    write!(f, "{pid}\n").expect("write pid");
+    f
+}
+
+/// A second run into a folder another run is writing to exits 2 naming that run's pid, and
+/// touches nothing; once the lock is released (or its holder killed), runs go on.
+#[test]
+fn a_second_run_into_a_locked_out_exits_2_naming_the_other() {
+    let w = Work::new();
+    let base = small_inputs(&w);
+    let o = w.recon(&[&base[..], &["--out", "out"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let before = snapshot(&w.path("out"));
+    let lock = hold_lock(&w.path("out/.recon.lock"), "4242");
+    for mode in ["--in-memory", "--streaming"] {
+        let o = w.recon(&[&base[..], &["--out", "out", mode]].concat());
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("out: another recon run (pid 4242) is writing its report there"), "{}", stderr(&o));
+        let mut now = snapshot(&w.path("out"));
+        now.remove(".recon.lock");
+        let mut was = before.clone();
+        was.remove(".recon.lock");
+        assert_eq!(now, was);
+    }
+    drop(lock);
+    // a lock file left behind by a run that was killed does not block (the kernel let go of it)
+    let o = w.recon(&[&base[..], &["--out", "out"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!w.path("out/.recon.lock").exists(), "the lock file goes with the run");
+}
+
+/// `recon gen` inputs of `rows` consumption rows in `w/dir`, and the arguments of a run on them.
+fn generated(w: &Work, rows: &str, dir: &str) -> Vec<String> {
+    let g = w.recon(&["gen", "--rows", rows, "--out", dir]);
+    assert_eq!(g.status.code(), Some(0), "{}", stderr(&g));
+    ["run", "--rules", "rules.toml", "--consumption", "consumption.csv", "--incentives", "incentives.csv", "--customers", "customers.csv"]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| if i > 0 && i % 2 == 0 { format!("{dir}/{a}") } else { a.to_string() })
+        .collect()
+}
+
+/// The files of `dir` but the lock file (which a killed run leaves, and the next run takes).
+fn report_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut s = snapshot(dir);
+    s.remove(".recon.lock");
+    s
+}
+
+/// A run killed while it works (streamed: while it partitions; in memory) leaves the previous
+/// report as it was; the next run into the folder removes what the killed ones left
+/// (`.recon-staging-PID`, `.recon-partitions-PID`) and is not blocked by their lock file.
+#[test]
+fn a_killed_run_leaves_the_previous_report_and_the_next_run_removes_its_leftovers() {
+    let w = Work::new();
+    let big = generated(&w, "200000", "g");
+    let small = small_inputs(&w);
+    let o = w.recon(&[&small[..], &["--out", "out"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let before = report_files(&w.path("out"));
+    for mode in ["--streaming", "--in-memory"] {
+        let mut child = std::process::Command::new(bin())
+            .args(&big)
+            .args(["--out", "out", "--format", "csv,json", mode])
+            .current_dir(w.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn recon");
+        let pid = child.id();
+        let working = w.path(&format!("out/.recon-staging-{pid}"));
+        let t = std::time::Instant::now();
+        while !working.exists() {
+            assert!(child.try_wait().expect("wait").is_none(), "{mode}: the run ended before it was killed");
+            assert!(t.elapsed().as_secs() < 60, "{mode}: the run did not start");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(child.try_wait().expect("wait").is_none(), "{mode}: the run ended before it was killed");
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+        assert!(working.exists(), "{mode}: a killed run leaves its staging directory");
+        assert_eq!(report_files(&w.path("out")), before, "{mode}: the previous report changed");
+    }
+    let o = w.recon(&[&small[..], &["--out", "out"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("recon: removed .recon-staging-") && stderr(&o).contains("left by a run that was stopped"), "{}", stderr(&o));
+    assert!(names(&w.path("out")).iter().all(|n| !n.starts_with('.')), "{:?}", names(&w.path("out")));
+    assert_eq!(report_files(&w.path("out")), before, "the same report again");
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A disk that fills up while the outputs are written: the run exits 2 naming the file it could
+/// not write, and the previous report is as it was (in memory and streamed). Needs root to mount
+/// a small tmpfs; skipped with a message otherwise.
+#[test]
+fn a_full_disk_leaves_the_previous_report_as_it_was() {
+    let w = Work::new();
+    let mnt = w.path("mnt");
+    std::fs::create_dir(&mnt).expect("mkdir");
+    let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).arg(&mnt).stderr(std::process::Stdio::null()).status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: cannot mount a tmpfs here (not root?): the full-disk case is not tested");
+        return;
+    }
+    let _mount = Mount(mnt.clone());
+    let small = small_inputs(&w);
+    let o = w.recon(&[&small[..], &["--out", "mnt/out"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let before = report_files(&w.path("mnt/out"));
+    let big = generated(&w, "20000", "g");
+    for mode in ["--in-memory", "--streaming"] {
+        let args: Vec<&str> = big.iter().map(String::as_str).chain(["--out", "mnt/out", mode]).collect();
+        let o = w.recon(&args);
+        assert_eq!(o.status.code(), Some(2), "{mode}: {}", stderr(&o));
+        assert!(stderr(&o).contains("No space left on device") && stderr(&o).contains("error: cannot write "), "{mode}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("cannot read"), "{mode}: a full disk is a write error: {}", stderr(&o));
+        assert!(stderr(&o).contains("nothing of this run was written"), "{mode}: {}", stderr(&o));
+        assert_eq!(report_files(&w.path("mnt/out")), before, "{mode}: the previous report changed");
+        assert!(names(&w.path("mnt/out")).iter().all(|n| !n.starts_with('.')), "{mode}: {:?}", names(&w.path("mnt/out")));
+    }
+}

@@ -708,6 +708,23 @@ pub fn write_rest_with(
     disputes: Vec<disputes::Dispute>,
     shown: Shown,
 ) -> Result<Vec<PathBuf>, ReportError> {
+    let (written, summary) = write_others(dir, outcome, loaded, rules, options, formats, disputes, shown)?;
+    write_summary_last(dir, summary, formats, written)
+}
+
+/// [`write_rest_with`] but summary.json, whose content it returns (see [`write_summary_last`]):
+/// a streamed run completes findings.csv meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub fn write_others(
+    dir: &Path,
+    outcome: &Outcome,
+    loaded: &Loaded,
+    rules: &RuleSet,
+    options: &RunOptions,
+    formats: Formats,
+    disputes: Vec<disputes::Dispute>,
+    shown: Shown,
+) -> Result<(Vec<PathBuf>, Value), ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let summary = summary_json(outcome, loaded, rules, options);
     let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes, shown };
@@ -727,9 +744,6 @@ pub fn write_rest_with(
         if formats.csv {
             written.push(traced("disputes.csv", &|p| disputes::write_csv(p, &disputes))?);
         }
-        if formats.json {
-            written.push(traced("summary.json", &|p| write_summary(p, &summary))?);
-        }
         if formats.xlsx {
             written.push(traced("disputes.xlsx", &|p| xlsx::write_disputes(p, &ctx))?);
         }
@@ -742,7 +756,39 @@ pub fn write_rest_with(
     let p = dir.join("rejected.csv");
     write_rejected(&p, &loaded.rejects)?;
     written.push(p);
+    Ok((written, summary))
+}
+
+/// Writes summary.json (with `json` output) once every other output is complete, listing them
+/// (findings.csv among them when `csv`) with their sha256; returns every path written.
+pub fn write_summary_last(dir: &Path, mut summary: Value, formats: Formats, mut written: Vec<PathBuf>) -> Result<Vec<PathBuf>, ReportError> {
+    if formats.json {
+        summary["outputs"] = outputs_json(dir, formats.csv, &written)?;
+        let p = dir.join("summary.json");
+        write_summary(&p, &summary)?;
+        written.push(p);
+    }
     Ok(written)
+}
+
+/// summary.json's `outputs`: the run's other output files in `dir` (findings.csv when `csv`,
+/// and `written`), in [`crate::outdir::OUTPUTS`] order, each with its sha256 (hashed in
+/// parallel: findings.csv can be gigabytes).
+fn outputs_json(dir: &Path, csv: bool, written: &[PathBuf]) -> Result<Value, ReportError> {
+    use rayon::prelude::*;
+    let names: Vec<&str> = crate::outdir::OUTPUTS
+        .iter()
+        .copied()
+        .filter(|&n| n != "summary.json" && ((csv && n == "findings.csv") || written.iter().any(|p| p.file_name().is_some_and(|f| f == n))))
+        .collect();
+    let hashed: Vec<Result<Value, ReportError>> = names
+        .par_iter()
+        .map(|&n| {
+            let p = dir.join(n);
+            crate::outdir::sha256_file(&p).map(|h| json!({"path": n, "sha256": h})).map_err(io_err(&p))
+        })
+        .collect();
+    Ok(Value::Array(hashed.into_iter().collect::<Result<_, _>>()?))
 }
 
 /// The short summary printed to stdout: inputs, each period's waterfall and categories.
