@@ -285,7 +285,8 @@ fn report_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec
 }
 
 /// A run killed while it works (streamed: while it partitions; in memory) leaves the previous
-/// report as it was; the next run into the folder removes what the killed ones left
+/// report as it was (and while it works, a second run into its folder exits 2 naming its pid);
+/// the next run into the folder removes what the killed ones left
 /// (`.recon-staging-PID`, `.recon-partitions-PID`) and is not blocked by their lock file.
 #[test]
 fn a_killed_run_leaves_the_previous_report_and_the_next_run_removes_its_leftovers() {
@@ -312,6 +313,10 @@ fn a_killed_run_leaves_the_previous_report_and_the_next_run_removes_its_leftover
             assert!(t.elapsed().as_secs() < 60, "{mode}: the run did not start");
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        // a second run into the folder meanwhile exits 2 naming the first, and changes nothing
+        let second = w.recon(&[&small[..], &["--out", "out", mode]].concat());
+        assert_eq!(second.status.code(), Some(2), "{mode}: {}", stderr(&second));
+        assert!(stderr(&second).contains(&format!("another recon run (pid {pid}) is writing its report there")), "{mode}: {}", stderr(&second));
         std::thread::sleep(std::time::Duration::from_millis(300));
         assert!(child.try_wait().expect("wait").is_none(), "{mode}: the run ended before it was killed");
         child.kill().expect("kill");
