@@ -54,25 +54,45 @@ pub struct OutDir {
     dir: PathBuf,
     staging: PathBuf,
     committed: bool,
-    _lock: Lock,
+    /// Whether this run created `dir` (a failed run removes it again when it is empty).
+    created: bool,
+    lock: Option<Lock>,
 }
 
 impl OutDir {
     /// Creates `dir` if need be, locks it, removes what stopped runs left there, and makes this
     /// run's staging directory.
     pub fn open(dir: &Path) -> Result<OutDir, OutError> {
+        let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let lock = Lock::take(dir)?;
-        remove_stale(dir);
+        let lock = match Lock::take(dir) {
+            Ok(lock) => lock,
+            Err(e) => {
+                if created {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                return Err(e);
+            }
+        };
         let staging = dir.join(format!("{STAGING}{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir(&staging).map_err(io_err(&staging))?;
-        Ok(OutDir { dir: dir.to_path_buf(), staging, committed: false, _lock: lock })
+        // (from here on, dropping it removes the staging directory, the lock, and `dir` if this
+        // run created it and nothing else is there)
+        let out = OutDir { dir: dir.to_path_buf(), staging, committed: false, created, lock: Some(lock) };
+        remove_stale(dir);
+        let _ = std::fs::remove_dir_all(&out.staging);
+        std::fs::create_dir(&out.staging).map_err(io_err(&out.staging))?;
+        Ok(out)
     }
 
     /// Where the run writes its outputs.
     pub fn staging(&self) -> &Path {
         &self.staging
+    }
+
+    /// Where a streamed run writes its partition files (not created here; removed with the
+    /// staging directory).
+    pub fn partitions(&self) -> PathBuf {
+        self.dir.join(format!("{PARTITIONS}{}", std::process::id()))
     }
 
     /// Flushes the staged outputs to the disk and moves them into place, summary.json last;
@@ -110,6 +130,13 @@ impl Drop for OutDir {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.staging);
+        }
+        // (a streamed run's partition files are done with by the time its outputs are moved)
+        let _ = std::fs::remove_dir_all(self.partitions());
+        drop(self.lock.take());
+        if !self.committed && self.created {
+            // (only if empty: a failed run into a new directory leaves none behind)
+            let _ = std::fs::remove_dir(&self.dir);
         }
     }
 }
@@ -252,11 +279,19 @@ mod tests {
         drop(first);
         assert!(!dir.path().join(LOCK).exists());
         assert!(std::fs::read_dir(dir.path()).expect("ls").next().is_none(), "a failed run leaves nothing");
+
         let again = OutDir::open(dir.path()).expect("again");
         std::fs::write(again.staging().join("summary.json"), "{}").expect("write");
         again.commit().expect("commit");
         let names: Vec<String> = std::fs::read_dir(dir.path()).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().to_string()).collect();
         assert_eq!(names, vec!["summary.json".to_string()]);
+        // a failed run into a directory it created removes it
+        let other = tempfile::tempdir().expect("tempdir");
+        let new = other.path().join("a/new");
+        let failed = OutDir::open(&new).expect("open");
+        std::fs::create_dir(failed.partitions()).expect("mkdir");
+        drop(failed);
+        assert!(!new.exists() && other.path().join("a").is_dir());
     }
 
     /// Committing moves the staged outputs, removes recon's older outputs this run did not

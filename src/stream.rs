@@ -366,7 +366,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     // staging directory there and moved into place at the end (see crate::outdir); the
     // partition files lie beside it.
     let dir = crate::outdir::OutDir::open(&args.out)?;
-    let tmp = args.out.join(format!("{}{}", crate::outdir::PARTITIONS, std::process::id()));
+    let tmp = dir.partitions();
     let result = (|| {
         let (limit, block) = own_limit();
         let n = partitions(args, &root, limit)?;

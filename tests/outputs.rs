@@ -225,6 +225,10 @@ fn a_failed_run_leaves_the_previous_report_as_it_was() {
         assert!(stderr(&o).contains("nothing of this run was written: the report in --out, if any, is as it was"), "{}", stderr(&o));
         assert_eq!(snapshot(&w.path("out")), before, "{mode}: the previous report changed");
         assert_eq!(names(&w.path("out")).len(), before.len(), "{mode}: nothing left behind");
+        // into a folder that did not exist: none is left
+        let o = w.recon(&["run", "--rules", "rules.toml", "--consumption", "cons.csv", "--incentives", "bad.csv", "--out", "new", mode]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(!w.path("new").exists(), "{mode}: a failed run leaves no empty --out");
     }
 }
 
