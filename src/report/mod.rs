@@ -943,6 +943,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// restore undoes neutral for any text, and what neutral gives never starts with a
+        /// character a spreadsheet would run.
+        #[test]
+        fn restore_undoes_neutral(text in "['=+@a\t\r-]{0,6}") {
+            let cell = neutral(&text);
+            proptest::prop_assert_eq!(restore(&cell), text.as_str());
+            proptest::prop_assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']));
+        }
+    }
+
+    proptest::proptest! {
         /// A field with any mix of quotes, commas and line breaks is written as the csv crate
         /// writes it (quotes doubled a run at a time).
         #[test]
