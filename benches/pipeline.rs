@@ -1,13 +1,15 @@
-//! Criterion benchmarks of the pipeline's stages on fixed inputs: `recon gen` data (deterministic
-//! for its row count and seed), loaded, reconciled and written. Run with `cargo bench`; figures
-//! go to BENCHMARKS.md, never into tests.
+//! Criterion benchmarks of the path the binary takes, on fixed inputs: `recon gen` data
+//! (deterministic for its row count and seed). `load` is the in-memory run's reading
+//! (`load::load_all`); every other figure is a whole `recon run` through the command
+//! (`app::run`: rules, load, the engine's one entry, the report writers), in memory and streamed,
+//! with the outputs a user asks for. Run with `cargo bench`; figures go to BENCHMARKS.md, never
+//! into tests.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use recon::load::{self, InputPaths};
-use recon::report::{self, Formats, RunOptions};
 use recon::rules::RuleSet;
 
 const ROWS: u64 = 50_000;
@@ -42,34 +44,27 @@ fn pipeline(c: &mut Criterion) {
 
     g.bench_function("load", |b| b.iter(|| load::load_all(&paths, &rules).expect("load")));
 
-    let loaded = load::load_all(&paths, &rules).expect("load");
-    g.bench_function("decide (engine::run)", |b| b.iter(|| recon::engine::run(&loaded, &rules, &[]).expect("engine")));
-
-    let outcome = recon::engine::run(&loaded, &rules, &[]).expect("engine");
-    let options = RunOptions { command: "run", ..RunOptions::default() };
-    for (name, formats) in [
-        ("write csv+json", Formats { csv: true, json: true, xlsx: false, html: false }),
-        ("write xlsx", Formats { csv: false, json: false, xlsx: true, html: false }),
-        ("write html", Formats { csv: false, json: false, xlsx: false, html: true }),
-    ] {
-        let out = out_dir(&dir, "out");
-        g.bench_function(name, |b| b.iter(|| report::write_all(&out, &outcome, &loaded, &rules, &options, formats).expect("write")));
-    }
-
-    // Whole runs through the command (rules, load, reconcile, csv+json outputs), in memory and
-    // streamed through 4 partitions: the same outputs, two ways.
-    for (name, streaming, in_memory) in [("run csv+json in memory", false, true), ("run csv+json streamed (4 partitions)", true, false)] {
+    // Whole runs through the command, in memory and streamed through 4 partitions (the same
+    // outputs, two ways), with csv+json, with every format, and with the partner bill.
+    let runs: [(&str, bool, &[&str], bool); 4] = [
+        ("run csv+json in memory", false, &["csv", "json"], false),
+        ("run csv+json streamed (4 partitions)", true, &["csv", "json"], false),
+        ("run every format in memory", false, &[], false),
+        ("run csv+json with the bill in memory", false, &["csv", "json"], true),
+    ];
+    for (name, streaming, formats, with_bill) in runs {
         let args = recon::app::RunArgs {
             rules: dir.join("rules.toml"),
             consumption: paths.consumption.clone(),
             incentives: paths.incentives.clone(),
             customers: paths.customers.clone(),
-            formats: vec!["csv".into(), "json".into()],
+            bills: if with_bill { paths.bills.clone() } else { Vec::new() },
+            formats: formats.iter().map(|f| f.to_string()).collect(),
             out: out_dir(&dir, "run"),
             root: Some(dir.clone()),
             command: "run",
             streaming,
-            in_memory,
+            in_memory: !streaming,
             partitions: streaming.then_some(4),
             ..recon::app::RunArgs::default()
         };

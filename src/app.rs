@@ -4,107 +4,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::engine::{self, Action, EngineError};
-use crate::load::table::label_of;
-use crate::load::{self, InputPaths, LoadError};
+pub use crate::config::{input_paths, Error, RunArgs, Status};
+use crate::config::{setup, Setup};
+use crate::engine::{self, Action};
+use crate::load;
 use crate::model::Period;
 use crate::progress::Progress;
+use crate::report::summary::Summary;
 use crate::report::{self, Formats, ReportError, RunOptions};
-use crate::rules::{RuleSet, RulesError};
-
-/// How a command ended when it did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Nothing needs action and nothing was rejected.
-    Clean,
-    /// Some finding is `dispute` or `review`, or an input row was rejected.
-    NeedsAction,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Rules(#[from] RulesError),
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    #[error(transparent)]
-    Report(#[from] ReportError),
-    #[error("{0}")]
-    Usage(String),
-    #[error("{path}: {message}")]
-    Summary { path: String, message: String },
-    #[error("cannot write to standard output")]
-    Stdout(#[source] std::io::Error),
-    #[error(transparent)]
-    Out(#[from] crate::outdir::OutError),
-    #[error(transparent)]
-    Unwritten(Unwritten),
-}
-
-/// The error of a run that failed after it took its --out and before it moved its outputs into
-/// place: nothing of it was written there (see [`crate::outdir`]).
-#[derive(Debug)]
-pub struct Unwritten {
-    pub error: Box<Error>,
-}
-
-impl std::fmt::Display for Unwritten {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl std::error::Error for Unwritten {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.error.source()
-    }
-}
-
-impl Error {
-    /// This error, marked as one after which --out was left as it was: every error but one while
-    /// moving the outputs into place, or writing to stdout after.
-    pub(crate) fn unwritten(self) -> Error {
-        match self {
-            Error::Out(crate::outdir::OutError::Commit { .. }) | Error::Stdout(_) | Error::Unwritten(_) => self,
-            error => Error::Unwritten(Unwritten { error: Box::new(error) }),
-        }
-    }
-
-    /// What to say after the error: that the run left its --out as it was.
-    pub fn note(&self) -> Option<String> {
-        match self {
-            Error::Unwritten(_) => Some("recon: nothing of this run was written: the report in --out, if any, is as it was".to_string()),
-            _ => None,
-        }
-    }
-}
-
-/// Everything `recon run` takes.
-#[derive(Debug, Clone, Default)]
-pub struct RunArgs {
-    pub rules: PathBuf,
-    pub consumption: Vec<PathBuf>,
-    pub incentives: Vec<PathBuf>,
-    pub bills: Vec<PathBuf>,
-    pub customers: Vec<PathBuf>,
-    pub periods: Vec<String>,
-    pub out: PathBuf,
-    pub formats: Vec<String>,
-    pub sheet: Option<String>,
-    /// Outputs cite input files relative to this directory (the current one when `None`; an
-    /// empty path cites them as given, see `args_from_summary`).
-    pub root: Option<PathBuf>,
-    /// `run` or `demo`, recorded for re-runs.
-    pub command: &'static str,
-    /// Partition the inputs on disk and reconcile a partition at a time (see [`crate::stream`]).
-    pub streaming: bool,
-    /// Partitions of a streamed run (default: one per 16 MiB of input).
-    pub partitions: Option<usize>,
-    /// Never stream, however large the inputs (`--in-memory`).
-    pub in_memory: bool,
-}
+use crate::rules::RuleSet;
 
 /// Consumption and incentive input from which a run that can stream (csv and json outputs, no
 /// partner bill) streams without being asked: streaming is faster from about this size on (see
@@ -125,7 +33,7 @@ fn streams(args: &RunArgs) -> bool {
     // there after the rules are checked (nothing is read before the rules are valid).
     let Ok(bytes) = crate::stream::input_bytes(args, args.root.as_deref().unwrap_or(&cwd)) else { return false };
     // RECON_AUTO_STREAMING_BYTES moves the threshold (the tests use it on small inputs).
-    let threshold = std::env::var("RECON_AUTO_STREAMING_BYTES").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(AUTO_STREAMING_BYTES);
+    let threshold = crate::knobs::knobs().auto_streaming_bytes.unwrap_or(AUTO_STREAMING_BYTES);
     bytes >= threshold
 }
 
@@ -136,61 +44,6 @@ struct Prepared {
     periods: Vec<Period>,
     options: RunOptions,
     formats: Formats,
-}
-
-/// What every run checks before reading data: the rules (validated before any data is read),
-/// the output formats, the periods asked for, and the directory paths are cited from.
-pub(crate) struct Setup {
-    pub root: PathBuf,
-    pub rules: RuleSet,
-    pub formats: Formats,
-    pub periods: Vec<Period>,
-}
-
-pub(crate) fn setup(args: &RunArgs) -> Result<Setup, Error> {
-    let root = match &args.root {
-        Some(r) => r.clone(),
-        None => std::env::current_dir().unwrap_or_default(),
-    };
-    let mut rules = RuleSet::load(&args.rules)?;
-    rules.path = label_of(&args.rules, &root);
-    let formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
-    let periods = args
-        .periods
-        .iter()
-        .map(|s| Period::parse(s).ok_or_else(|| Error::Usage(format!("--period {s:?}: expected a period such as 2026-10"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Setup { root, rules, formats, periods })
-}
-
-impl Setup {
-    /// The options recorded in summary.json for re-runs (paths as cited).
-    pub(crate) fn options(&self, args: &RunArgs) -> RunOptions {
-        let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &self.root))).collect::<Vec<_>>();
-        RunOptions {
-            command: args.command,
-            formats: self.formats.names(),
-            rules: PathBuf::from(label_of(&args.rules, &self.root)),
-            consumption: label(&args.consumption),
-            incentives: label(&args.incentives),
-            customers: label(&args.customers),
-            bills: label(&args.bills),
-            periods: self.periods.clone(),
-            sheet: args.sheet.clone(),
-        }
-    }
-}
-
-/// The input files a run names, relative to `root`.
-pub fn input_paths(args: &RunArgs, root: PathBuf) -> InputPaths {
-    InputPaths {
-        consumption: args.consumption.clone(),
-        incentives: args.incentives.clone(),
-        customers: args.customers.clone(),
-        bills: args.bills.clone(),
-        sheet: args.sheet.clone(),
-        root,
-    }
 }
 
 fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
@@ -260,23 +113,22 @@ fn write_run(p: &Prepared, dir: crate::outdir::OutDir, args: &RunArgs, out: &mut
     outcome.findings = keep.into_kept();
     let mut progress = Progress::new();
     progress.stage("writing reports");
-    report::write_rest(&staging, &outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
+    let (_, followed) = report::write_rest(&staging, &outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
     dir.commit()?;
     progress.finish();
-    report::print_summary(out, &outcome, &p.loaded, &p.rules, &args.out).map_err(Error::Stdout)?;
+    report::print_summary(out, &outcome, &p.loaded, &p.rules, &args.out, followed.as_ref()).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !p.loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
 }
 
 /// Reads a report's summary.json and rebuilds the arguments of the run that wrote it. Paths are
 /// resolved from the working directory (from the source tree for `recon demo`).
-fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf), Error> {
+fn args_from_summary(dir: &Path) -> Result<(RunArgs, Summary, PathBuf), Error> {
     let path = dir.join("summary.json");
     let bad = |message: String| Error::Summary { path: path.display().to_string(), message };
-    let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read it ({e}); was the run written with --format json?")))?;
-    let summary: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let o = &summary["options"];
-    let command = match o["command"].as_str() {
+    let summary = Summary::read(&path).map_err(bad)?;
+    let o = &summary.options;
+    let command = match o.command.as_deref() {
         Some("demo") => "demo",
         Some("run") => "run",
         _ => return Err(bad("options.command is missing: the report predates re-runs".into())),
@@ -288,18 +140,18 @@ fn args_from_summary(dir: &Path) -> Result<(RunArgs, serde_json::Value, PathBuf)
     // they are, under an empty citation root, which cites every path as given; with the current
     // directory as the root instead, an absolute path under it would be cited relative to it.
     let cite_root = if command == "demo" { root.clone() } else { PathBuf::new() };
-    let list = |k: &str| -> Vec<PathBuf> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(|s| cite_root.join(s)).collect()).unwrap_or_default() };
-    let strings = |k: &str| -> Vec<String> { o[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_string).collect()).unwrap_or_default() };
-    let rules = o["rules"].as_str().map(|s| cite_root.join(s)).ok_or_else(|| bad("options.rules is missing".into()))?;
+    let list = |v: &[String]| -> Vec<PathBuf> { v.iter().map(|s| cite_root.join(s)).collect() };
+    let rules = o.rules.as_deref().map(|s| cite_root.join(s)).ok_or_else(|| bad("options.rules is missing".into()))?;
     let args = RunArgs {
         rules,
-        consumption: list("consumption"),
-        incentives: list("incentives"),
-        customers: list("customers"),
-        bills: list("bills"),
-        periods: strings("periods"),
-        formats: strings("formats"),
-        sheet: o["sheet"].as_str().map(str::to_string),
+        consumption: list(&o.consumption),
+        incentives: list(&o.incentives),
+        customers: list(&o.customers),
+        bills: list(&o.bills),
+        periods: o.periods.clone(),
+        formats: o.formats.clone(),
+        sheet: o.sheet.clone(),
+        previous: o.previous.as_deref().map(|s| cite_root.join(s)),
         root: Some(cite_root),
         command,
         ..RunArgs::default()
@@ -315,7 +167,7 @@ fn sha256_file(path: &Path) -> Option<String> {
     let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
     loop {
         match file.read(&mut buf) {
-            Ok(0) => return Some(crate::rules::hex(&hasher.finalize())),
+            Ok(0) => return Some(crate::model::hex(&hasher.finalize())),
             Ok(n) => hasher.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return None,
@@ -329,18 +181,27 @@ pub fn verify(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let (args, summary, root) = args_from_summary(dir)?;
     let w = Error::Stdout;
     let mut changed = Vec::new();
-    let recorded_rules = summary["rules"]["sha256"].as_str().unwrap_or("");
+    let recorded_rules = summary.rules.sha256.as_str();
     if sha256_file(&args.rules).as_deref() != Some(recorded_rules) {
         changed.push(format!("rules file {} changed (recorded sha256 {recorded_rules})", args.rules.display()));
     }
-    let inputs = summary["inputs"].as_array().cloned().unwrap_or_default();
-    for i in &inputs {
-        let label = i["path"].as_str().unwrap_or("");
-        let recorded = i["sha256"].as_str().unwrap_or("");
+    let inputs = &summary.inputs;
+    for i in inputs {
+        let (label, recorded) = (i.path.as_str(), i.sha256.as_str());
         match sha256_file(&root.join(label)) {
             None => changed.push(format!("input {label} is missing")),
             Some(now) if now != recorded => changed.push(format!("input {label} changed: recorded sha256 {recorded}, now {now}")),
             Some(_) => {}
+        }
+    }
+    // A report made with --previous: the previous report is an input too.
+    if let (Some(p), Some(dir)) = (&summary.previous, &args.previous) {
+        for (name, recorded) in [("summary.json", &p.summary_sha256), ("findings.csv", &p.findings_sha256)] {
+            match sha256_file(&dir.join(name)) {
+                None => changed.push(format!("previous report {} is missing", dir.join(name).display())),
+                Some(now) if &now != recorded => changed.push(format!("previous report {} changed: recorded sha256 {recorded}, now {now}", dir.join(name).display())),
+                Some(_) => {}
+            }
         }
     }
     if !changed.is_empty() {
@@ -381,14 +242,15 @@ pub fn verify(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
 /// hold exactly those, as listed: an output of recon's in the directory that the summary does
 /// not list (left by another run) differs, and so does a listed one whose sha256 is not the
 /// listed one.
-fn compare_dirs(report: &Path, rerun: &Path, summary: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+fn compare_dirs(report: &Path, rerun: &Path, summary: &Summary) -> (Vec<String>, Vec<String>) {
     let mut names: Vec<String> = std::fs::read_dir(rerun)
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| crate::outdir::OUTPUTS.contains(&n.as_str())).collect())
         .unwrap_or_default();
     names.sort();
     let (mut same, mut differ) = (Vec::new(), Vec::new());
-    if let Some(listed) = summary.get("outputs").and_then(|o| o.as_array()) {
-        let listed: Vec<(&str, &str)> = listed.iter().map(|o| (o["path"].as_str().unwrap_or(""), o["sha256"].as_str().unwrap_or(""))).collect();
+    // (a report written before summary.json listed its outputs lists none: nothing to check)
+    if !summary.outputs.is_empty() {
+        let listed: Vec<(&str, &str)> = summary.outputs.iter().map(|o| (o.path.as_str(), o.sha256.as_str())).collect();
         for name in crate::outdir::OUTPUTS.iter().filter(|&&n| n != "summary.json") {
             let there = report.join(name).exists();
             match listed.iter().find(|(p, _)| p == name) {
@@ -421,10 +283,10 @@ fn compare_dirs(report: &Path, rerun: &Path, summary: &serde_json::Value) -> (Ve
 /// of every row. Otherwise (small inputs, a report without findings.csv) every row is loaded.
 pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let (args, summary, root) = args_from_summary(dir)?;
-    let recorded = summary["inputs"].as_array().cloned().unwrap_or_default();
+    let recorded = &summary.inputs;
     // (inputs are cited relative to the directory recon runs in: compared as paths from there)
     let changed = |label: &str, now: Option<&str>| {
-        if recorded.iter().find(|i| i["path"].as_str().map(|p| root.join(p)) == Some(root.join(label))).and_then(|i| i["sha256"].as_str()) != now {
+        if recorded.iter().find(|i| root.join(&i.path) == root.join(label)).map(|i| i.sha256.as_str()) != now {
             eprintln!("warning: input {label} has changed since the report was written; explaining from the current file");
         }
     };
@@ -449,9 +311,8 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
             report::explain::Lookup::NoFile => {}
         }
     }
-    for i in &recorded {
-        let label = i["path"].as_str().unwrap_or("");
-        changed(label, sha256_file(&root.join(label)).as_deref());
+    for i in recorded {
+        changed(&i.path, sha256_file(&root.join(&i.path)).as_deref());
     }
     let p = prepare(&args)?;
     let mut found = None;
@@ -464,40 +325,6 @@ pub fn explain(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Err
     let f = found.ok_or_else(absent)?;
     report::explain::explain(&f, &outcome, &p.loaded, &p.rules, out).map_err(Error::Stdout)?;
     Ok(Status::Clean)
-}
-
-/// What makes the binary's allocator hand freed memory back to the kernel from then on (it keeps
-/// it otherwise, see `main.rs`); set once by the binary.
-static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
-
-/// Sets what [`release_memory`] calls.
-pub fn on_release_memory(release: fn()) {
-    let _ = RELEASE_MEMORY.set(release);
-}
-
-/// From now on, memory the run frees goes back to the kernel at once (a streamed run calls it
-/// between its reconcile pass, which peaks, and its report writers, which are not to add to
-/// that peak).
-pub fn release_memory() {
-    if let Some(release) = RELEASE_MEMORY.get() {
-        release();
-    }
-}
-
-/// With `RECON_TRACE` set, prints how long a stage took and the resident memory after it to
-/// stderr (for profiling).
-pub fn trace(stage: &str, since: std::time::Instant) {
-    if std::env::var_os("RECON_TRACE").is_some() {
-        let rss_mb = resident_bytes().map_or(String::from("?"), |b| (b >> 20).to_string());
-        eprintln!("[trace] {stage:<32} {:>8.3} s  rss {rss_mb:>6} MB", since.elapsed().as_secs_f64());
-    }
-}
-
-/// The process's resident memory, in bytes (Linux: the second field of /proc/self/statm, in
-/// 4 KiB pages); `None` elsewhere.
-pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    statm.split_whitespace().nth(1)?.parse::<u64>().ok().map(|pages| pages * 4096)
 }
 
 /// Where the bundled demo fixtures are: `fixtures/demo` of the source tree.
@@ -535,17 +362,16 @@ pub fn demo(out_dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     // status says (a newcomer's first command should not look like a failure).
     let w = Error::Stdout;
     if status == Status::NeedsAction {
-        let summary: serde_json::Value = std::fs::read_to_string(out_dir.join("summary.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-        let f = &summary["findings"];
+        let s = Summary::read(&out_dir.join("summary.json")).unwrap_or_default();
+        let f = &s.findings;
         writeln!(
             out,
             "demo: ran; exit status 0. `recon run` on these exports would exit 1: {} findings need action ({} dispute, {} review) and {} input {} rejected.",
-            n(&f["dispute"]) + n(&f["review"]),
-            n(&f["dispute"]),
-            n(&f["review"]),
-            n(&summary["rejected"]),
-            if n(&summary["rejected"]) == 1 { "row was" } else { "rows were" }
+            f.dispute + f.review,
+            f.dispute,
+            f.review,
+            s.rejected,
+            if s.rejected == 1 { "row was" } else { "rows were" }
         )
         .map_err(w)?;
     } else {

@@ -6,10 +6,14 @@
 //! exposes.
 
 pub mod app;
+pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod gen;
+pub mod knobs;
 pub mod load;
 pub mod model;
+pub mod obs;
 pub mod outdir;
 pub mod progress;
 pub mod report;

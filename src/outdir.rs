@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// The files a run may write into `--out`, summary.json last (the order of summary.json's
 /// `outputs` and of the moves).
-pub const OUTPUTS: [&str; 7] = ["findings.csv", "disputes.csv", "disputes.xlsx", "report.xlsx", "report.html", "rejected.csv", "summary.json"];
+pub const OUTPUTS: [&str; 8] = ["findings.csv", "disputes.csv", "disputes.xlsx", "report.xlsx", "report.html", "rejected.csv", "changes.csv", "summary.json"];
 
 /// The lock file in `--out`.
 pub const LOCK: &str = ".recon.lock";
@@ -251,7 +251,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
     loop {
         match file.read(&mut buf) {
-            Ok(0) => return Ok(crate::rules::hex(&hasher.finalize())),
+            Ok(0) => return Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()),
             Ok(n) => hasher.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

@@ -51,7 +51,7 @@ impl Progress {
 
     fn end_stage(&mut self) {
         if let Some((name, since)) = self.stage.take() {
-            crate::app::trace(&name, since);
+            crate::obs::trace(&name, since);
         }
     }
 

@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::app::{Error, RunArgs, Status};
+use crate::config::{Error, RunArgs, Status};
 use crate::engine::{self, bills, Action, Counts, Globals, Outcome, PeriodReport};
 use crate::load::schema::Kind;
 use crate::load::{self, InputPaths, Loaded, Provenance, Spill};
@@ -84,6 +84,11 @@ const SAMPLES_PER_FILE: usize = 4096;
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Report(ReportError::Io { path: path.display().to_string(), source })
+}
+
+/// A temporary file of this run that cannot be read back.
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::ReadBack { path: path.display().to_string(), source }
 }
 
 /// The partitions: trade id ranges cut at `cuts` (partition k holds the trade ids t with
@@ -188,8 +193,8 @@ struct Spilled {
 /// its own) and removes them.
 fn read_spills(cons: &Path, inc: &Path, bufs: [report::direct::Aligned; 2]) -> Result<Spilled, Error> {
     let [a, b] = bufs;
-    let cons_read = report::direct::read_into(cons, a).map_err(io_error(cons))?;
-    let inc_read = report::direct::read_into(inc, b).map_err(io_error(inc))?;
+    let cons_read = report::direct::read_into(cons, a).map_err(read_error(cons))?;
+    let inc_read = report::direct::read_into(inc, b).map_err(read_error(inc))?;
     let _ = std::fs::remove_file(cons);
     let _ = std::fs::remove_file(inc);
     Ok(Spilled { cons: cons_read, inc: inc_read })
@@ -206,7 +211,7 @@ fn read_back<S: Spill>(bytes: &[u8], path: &Path, sink: &mut S, prov: &mut Prove
     sink.reserve(n);
     prov.rows.reserve(n);
     let mut input: &[u8] = bytes;
-    let corrupt = || Error::Usage(format!("{}: a partition file of this run is damaged (was the temporary directory changed during the run?)", path.display()));
+    let corrupt = || Error::Corrupt { path: path.display().to_string(), message: "a partition file of this run is damaged (was the temporary directory changed during the run?)".into() };
     while !input.is_empty() {
         let len = input.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).ok_or_else(corrupt)? as usize;
         let mut rec = input.get(4..4 + len).ok_or_else(corrupt)?;
@@ -248,10 +253,10 @@ fn concatenate(parts: &[PartFindings], w: &mut report::FindingsCsv) -> Result<()
         return Err(Error::Report(e));
     }
     if let Err(e) = read {
-        return Err(Error::Usage(format!("{e} (a findings part file of this run: was the output directory changed during the run?)")));
+        return Err(Error::ReadBack { path: format!("the findings part files under {}", paths.first().and_then(|p| p.parent()).map_or(String::new(), |d| d.display().to_string())), source: e });
     }
     if let Some(r) = ranges.iter().zip(&copied).position(|(&(_, start, end), &n)| n != end - start) {
-        return Err(Error::Usage(format!("{}: a findings part of this run is cut short", paths[ranges[r].0].display())));
+        return Err(Error::Corrupt { path: paths[ranges[r].0].display().to_string(), message: "a findings part of this run is cut short".into() });
     }
     for p in &paths {
         let _ = std::fs::remove_file(p);
@@ -359,9 +364,9 @@ fn memory_limit(proc_cgroup: &str, sys: &Path) -> Option<u64> {
 
 /// `recon run --streaming`.
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
-    let setup = crate::app::setup(args)?;
+    let setup = crate::config::setup(args)?;
     let options = setup.options(args);
-    let crate::app::Setup { root, rules, formats, periods } = setup;
+    let crate::config::Setup { root, rules, formats, periods } = setup;
     // Once the rules are valid, the run takes its --out (a lock): the outputs are written into a
     // staging directory there and moved into place at the end (see crate::outdir); the
     // partition files lie beside it.
@@ -582,9 +587,9 @@ pub enum Rows<'a> {
 /// that of all the lines; so the finding is decided, row for row, as the run decided it. `None`
 /// when no finding of those rows has the id (the inputs changed since the report).
 pub fn explain(args: &RunArgs, id: &str, keep: Rows) -> Result<Option<Explained>, Error> {
-    let crate::app::Setup { root, rules, periods, .. } = crate::app::setup(args)?;
+    let crate::config::Setup { root, rules, periods, .. } = crate::config::setup(args)?;
     let with_bills = matches!(keep, Rows::Customer(_)) && !args.bills.is_empty();
-    let mut paths = crate::app::input_paths(args, root.clone());
+    let mut paths = crate::config::input_paths(args, root.clone());
     if !with_bills {
         paths.bills.clear();
     }
@@ -597,7 +602,7 @@ pub fn explain(args: &RunArgs, id: &str, keep: Rows) -> Result<Option<Explained>
     let globals = Globals { bill_groups_whole: true, ..globals };
     let [cons_rows, inc_rows, bill_rows] = kept.rows;
     let mut loaded = Loaded { customers, ..Loaded::default() };
-    crate::app::trace(READ_FOR_EXPLAIN, t);
+    crate::obs::trace(READ_FOR_EXPLAIN, t);
     loaded.consumption.counted = vec![Vec::new(); rules.counted.len()];
     let label = Path::new("(the kept rows)");
     let mut prov = cited(&cons_prov);
@@ -673,7 +678,7 @@ fn decode_partition(spilled: &mut Spilled, cons: &Path, inc: &Path, bills: Optio
     loaded.incentives.prov = prov;
     if let Some(path) = bills {
         // (a partition's bill lines are few: read through the page cache, not ahead)
-        let bytes = std::fs::read(path).map_err(io_error(path))?;
+        let bytes = std::fs::read(path).map_err(read_error(path))?;
         let mut b = load::Bills::default();
         let mut prov = cited(sh.bill_prov);
         read_back(&bytes, path, &mut b, &mut prov)?;
@@ -793,11 +798,11 @@ fn read_group(r: &mut impl std::io::Read, path: &Path) -> Result<Option<bills::P
     match r.read_exact(&mut len) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(io_error(path)(e)),
+        Err(e) => return Err(read_error(path)(e)),
     }
     let mut rec = vec![0u8; u32::from_le_bytes(len) as usize];
-    r.read_exact(&mut rec).map_err(io_error(path))?;
-    let corrupt = || Error::Usage(format!("{}: a bill group file of this run is damaged (was the temporary directory changed during the run?)", path.display()));
+    r.read_exact(&mut rec).map_err(read_error(path))?;
+    let corrupt = || Error::Corrupt { path: path.display().to_string(), message: "a bill group file of this run is damaged (was the temporary directory changed during the run?)".into() };
     let mut input: &[u8] = &rec;
     fn cites(input: &mut &[u8]) -> Option<Vec<(u32, u32)>> {
         let n = spill::u32(input)? as usize;
@@ -862,7 +867,7 @@ fn bill_findings(
     let mut heap = std::collections::BinaryHeap::new();
     let mut heads: Vec<Option<bills::Partial>> = Vec::with_capacity(parts.len());
     for (i, (path, _)) in parts.iter().enumerate() {
-        let mut r = std::io::BufReader::with_capacity(64 << 10, std::fs::File::open(path).map_err(io_error(path))?);
+        let mut r = std::io::BufReader::with_capacity(64 << 10, std::fs::File::open(path).map_err(read_error(path))?);
         let g = read_group(&mut r, path)?;
         if let Some(g) = &g {
             heap.push(Reverse((key(g), i)));
@@ -897,30 +902,7 @@ fn bill_findings(
                     let bill = g.bill.filter(|_| g.b_n > 0);
                     let d = bills::judge(reports_ro, &k, cons, bill, whose(&g.cust), rules)?;
                     let name = g.c_name.as_ref().or(g.b_name.as_ref()).map_or("", |n| n.1.as_str());
-                    let f = engine::FindingRef {
-                        id: &d.id,
-                        period: Period(g.cycle),
-                        category: d.category,
-                        action: d.action,
-                        rule: 0,
-                        customer_id: &g.cust,
-                        customer_name: name,
-                        trade_id: &g.trade,
-                        service: &g.svc,
-                        charging_mode: d.charging_mode,
-                        expected_period: None,
-                        expected_base: cons,
-                        expected_incentive: None,
-                        actual_base: bill,
-                        actual_incentive: None,
-                        delta: d.delta,
-                        rule_ids: &d.rule_ids,
-                        explanation: &d.explanation,
-                        consumption_rows: &numbers[..g.c_n as usize],
-                        incentive_rows: &[],
-                        actual_in: None,
-                        bill_rows: &numbers[..g.b_n as usize],
-                    };
+                    let f: engine::FindingRef = bills::finding(&k, &d, name, (cons, bill), (&numbers[..g.c_n as usize], &numbers[..g.b_n as usize]), |t| t);
                     counts.add(&f);
                     if render {
                         lookup.consumption.prov.rows.clone_from(&g.c_cites);
@@ -987,7 +969,7 @@ fn bill_findings(
 #[allow(clippy::too_many_arguments)]
 fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], (n, workers, block, limit): (usize, usize, usize, Option<u64>), root: &Path, tmp: &Path, dir: crate::outdir::OutDir, out: &mut impl Write) -> Result<Status, Error> {
     let staging = dir.staging().to_path_buf();
-    let paths = crate::app::input_paths(args, root.to_path_buf());
+    let paths = crate::config::input_paths(args, root.to_path_buf());
     let mut progress = Progress::new();
 
     // Pass 1: read, validate and spill, to trade id ranges cut at sampled quantiles.
@@ -995,12 +977,12 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let t = std::time::Instant::now();
     let samples = load::sample_trade_ids(&paths.consumption, root, Kind::Consumption, rules, SAMPLES_PER_FILE)?;
     let ranges = Ranges::from_samples(samples, n);
-    crate::app::trace("streaming: trade ids sampled, partitions cut", t);
+    crate::obs::trace("streaming: trade ids sampled, partitions cut", t);
     let n = ranges.len();
     let mut spill = Spilling { dir: tmp, ranges: &ranges, open: None, parts: Default::default(), failed: None };
     let Pass1 { inputs, rejects, globals, customers, cons_prov, inc_prov, bill_prov, bill_lines, assoc } = read_inputs(&paths, rules, block, &mut spill)?;
     let [cons_parts, inc_parts, bill_parts] = spill.parts;
-    crate::app::trace("streaming: read and partition", t);
+    crate::obs::trace("streaming: read and partition", t);
 
     // Pass 2: reconcile the partitions, as many at a time as there are threads.
     let counter = progress.stage_of("partitions reconciled", n as u64);
@@ -1035,7 +1017,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                 let fresh = || [report::direct::Aligned::sized(0), report::direct::Aligned::sized(0)];
                 let mut ahead = claim().map(|p| (p, read(p, fresh())));
                 while let Some((p, reading)) = ahead.take() {
-                    let spilled = reading.join().unwrap_or_else(|_| Err(Error::Usage("a thread reading partition files panicked".into())));
+                    let spilled = reading.join().unwrap_or_else(|_| Err(Error::Internal("a thread reading partition files panicked".into())));
                     let mut spare = None;
                     let loaded = spilled.and_then(|mut s| {
                         let loaded = decode_partition(&mut s, &cons_parts[p], &inc_parts[p], bill_parts.get(p).map(PathBuf::as_path), &shared);
@@ -1048,9 +1030,9 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
                     // Under a memory limit, once the resident memory passes HAND_BACK_AT of it,
                     // freed memory goes back to the kernel from then on (kept otherwise, see
                     // main.rs: handing back costs page faults when it is taken again).
-                    if near_limit(limit, || crate::app::resident_bytes()) && !handed_back.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        crate::app::release_memory();
-                        crate::app::trace("streaming: memory near the limit, handed back from now on", t);
+                    if near_limit(limit, || crate::obs::resident_bytes()) && !handed_back.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        crate::obs::release_memory();
+                        crate::obs::trace("streaming: memory near the limit, handed back from now on", t);
                     }
                     let failed = match done.lock() {
                         Ok(mut d) => {
@@ -1069,10 +1051,10 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
             });
         }
     });
-    let Done { parts, out: findings_csv, .. } = done.into_inner().map_err(|_| Error::Usage("a partition worker panicked".into()))?;
+    let Done { parts, out: findings_csv, .. } = done.into_inner().map_err(|_| Error::Internal("a partition worker panicked".into()))?;
     let parts: Vec<Part> = parts.into_iter().flatten().collect::<Result<_, _>>()?;
     if parts.len() != n {
-        return Err(Error::Usage("a partition was not reconciled".into()));
+        return Err(Error::Internal("a partition was not reconciled".into()));
     }
     let mut reports: BTreeMap<Period, PeriodReport> = BTreeMap::new();
     let mut counts = Counts::default();
@@ -1093,7 +1075,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         disputes.extend(part.disputes);
         finding_parts.push(part.findings);
     }
-    crate::app::trace(&format!("streaming: reconcile {n} partitions"), t);
+    crate::obs::trace(&format!("streaming: reconcile {n} partitions"), t);
 
     // Pass 3: concatenate and write.
     progress.stage("writing reports");
@@ -1106,14 +1088,14 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         // summary.json: findings.csv is completed first, then they are appended.
         if let Some(w) = findings_csv.as_mut() {
             concatenate(&finding_parts, w)?;
-            crate::app::trace("streaming: findings.csv completed from the part files", t);
+            crate::obs::trace("streaming: findings.csv completed from the part files", t);
         }
         let list = customers.as_deref();
         let whose = |cust: &str| assoc.of(list, cust);
         bill_cycles = bill_findings(&bill_groups, grain, &whose, rules, (&cons_prov, &bill_prov), findings_csv.as_mut(), &mut counts, bill_lines)?;
         if let Some(w) = findings_csv.take() {
             w.finish()?;
-            crate::app::trace("streaming: findings.csv completed with the bill findings", t);
+            crate::obs::trace("streaming: findings.csv completed with the bill findings", t);
         }
     }
     let outcome = Outcome {
@@ -1132,35 +1114,38 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         if let Some(mut findings_csv) = findings_csv {
             concatenate(&finding_parts, &mut findings_csv)?;
             findings_csv.finish()?;
-            crate::app::trace("streaming: findings.csv completed from the part files", t);
+            crate::obs::trace("streaming: findings.csv completed from the part files", t);
         }
         Ok(())
     };
-    if workbooks {
-        // report.xlsx and report.html show findings read back from the completed findings.csv.
+    let followed;
+    if workbooks || options.previous.is_some() {
+        // report.xlsx and report.html show findings read back from the completed findings.csv,
+        // and the changes since a previous report are read from it.
         complete(findings_csv)?;
         // From here on freed memory goes back to the kernel at once: the writers (report.xlsx and
         // report.html on threads of their own) are not to add to the partitions' peak. (Not
         // before: handing back memory that is taken again costs page faults and zeroing.)
-        crate::app::release_memory();
-        report::write_rest_with(&staging, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?;
+        crate::obs::release_memory();
+        followed = report::write_rest_with(&staging, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?.1;
     } else {
         // findings.csv is completed in a thread of its own (the copy mostly waits on the disk)
         // while the other outputs are written.
         std::thread::scope(|scope| -> Result<(), Error> {
             let completing = scope.spawn(move || complete(findings_csv));
             let written = report::write_others(&staging, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::Kept(&[]));
-            completing.join().unwrap_or_else(|_| Err(Error::Usage("the thread completing findings.csv panicked".into())))?;
+            completing.join().unwrap_or_else(|_| Err(Error::Internal("the thread completing findings.csv panicked".into())))?;
             // (summary.json lists findings.csv's sha256: written once it is complete)
-            let (written, summary) = written?;
+            let (written, summary, _) = written?;
             report::write_summary_last(&staging, summary, formats, written)?;
             Ok(())
         })?;
+        followed = None;
     }
     dir.commit()?;
     progress.finish();
-    crate::app::trace("streaming: merge and write", t);
-    report::print_summary(out, &outcome, &summary_loaded, rules, &args.out).map_err(Error::Stdout)?;
+    crate::obs::trace("streaming: merge and write", t);
+    report::print_summary(out, &outcome, &summary_loaded, rules, &args.out, followed.as_ref()).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !summary_loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
 }

@@ -261,3 +261,53 @@ fn the_demo_exits_zero_and_says_what_run_would_do() {
     let last = out.lines().last().unwrap_or("");
     assert!(last.contains("recon run") && last.contains("exit 1") && last.contains("dispute"), "{last}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// Whatever else a folder of exports holds (notes, PDFs, hidden files, lock files, links,
+    /// subdirectories, with any bytes in them), the findings are those of the exports alone.
+    #[test]
+    fn a_folders_extra_files_never_change_the_findings(
+        extras in proptest::collection::vec((0usize..8, proptest::collection::vec(proptest::num::u8::ANY, 0..200)), 1..6)
+    ) {
+        let w = Work::new();
+        let demo = repo().join("fixtures/demo");
+        for sub in ["consumption", "incentives"] {
+            for e in std::fs::read_dir(demo.join(sub)).expect("ls") {
+                let p = e.expect("entry").path();
+                let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                w.write(&format!("{sub}/{name}"), std::fs::read(&p).expect("read"));
+            }
+        }
+        w.write("rules.toml", std::fs::read(demo.join("rules.toml")).expect("rules"));
+        let args = ["run", "--rules", "rules.toml", "--consumption", "consumption", "--incentives", "incentives", "--format", "csv,json"];
+        let base = w.recon(&[&args[..], &["--out", "base"]].concat());
+        proptest::prop_assert_eq!(base.status.code(), Some(1));
+        for (i, (kind, bytes)) in extras.iter().enumerate() {
+            let dir = if i % 2 == 0 { "consumption" } else { "incentives" };
+            let name = match kind {
+                0 => format!("说明{i}.txt"),
+                1 => format!("policy{i}.pdf"),
+                2 => format!(".DS_Store{i}"),
+                3 => format!("._consumption{i}.csv"),
+                4 => format!("~$statement{i}.xlsx"),
+                5 => format!("notes{i}.md"),
+                6 => format!("old{i}/inside.csv"),
+                _ => format!("link{i}.csv"),
+            };
+            if *kind == 7 {
+                let target = w.write(&format!("outside/t{i}.csv"), bytes);
+                std::os::unix::fs::symlink(target, w.path(&format!("{dir}/{name}"))).expect("symlink");
+            } else {
+                w.write(&format!("{dir}/{name}"), bytes);
+            }
+        }
+        let o = w.recon(&[&args[..], &["--out", "with"]].concat());
+        proptest::prop_assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        proptest::prop_assert_eq!(w.read("base/findings.csv"), w.read("with/findings.csv"));
+        proptest::prop_assert_eq!(w.read("base/rejected.csv"), w.read("with/rejected.csv"));
+        let s: serde_json::Value = serde_json::from_str(&w.read("with/summary.json")).expect("json");
+        proptest::prop_assert_eq!(s["skipped"].as_array().map(Vec::len), Some(extras.len()));
+    }
+}

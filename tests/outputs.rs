@@ -121,6 +121,13 @@ fn csv_cells_that_would_run_as_formulas_are_neutralised() {
             }
         }
     }
+    // changes.csv (a run following the previous report) too; a trade id read back from the
+    // previous findings.csv is not neutralised twice
+    let c = w.recon(&[&base[..], &["--out", "c", "--previous", "m"]].concat());
+    assert_eq!(c.status.code(), Some(1), "{}", stderr(&c));
+    let changes = read_csv(&w.path("c/changes.csv"));
+    let ch = changes.iter().find(|r| r["trade_id"] == "'-2+3").unwrap_or_else(|| panic!("{changes:?}"));
+    assert_eq!((ch["delta"].as_str(), ch["previous_delta"].as_str()), ("-6.00", "-6.00"), "{ch:?}");
     // the workbook shows the text as it was (a plain string cell)
     use calamine::{open_workbook_auto, Data, Reader};
     let mut wb = open_workbook_auto(w.path("s/report.xlsx")).expect("open");

@@ -428,3 +428,38 @@ fn format_selects_the_workbooks() {
     assert_eq!(sheet_names(&w.path("xlsx/disputes.xlsx")), ["争议"]);
     assert!(!w.path("xlsx/findings.csv").exists());
 }
+
+/// Contract §6: each statement period gets a verdict, the same in summary.json, stdout, the top
+/// of report.html and 汇总: confirm (no dispute) or feedback with the disputes' count and total,
+/// which are disputes.csv's for that period.
+#[test]
+fn each_statement_gets_a_verdict_everywhere() {
+    let w = Work::new();
+    let o = w.recon(&["demo", "--out", "out"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&w);
+    let disputes = read_csv(&w.path("out/disputes.csv"));
+    let g = grid(&w.path("out/report.xlsx"), "汇总");
+    let r = row_of(&g, 1, "结论 verdict");
+    let html = w.read("out/report.html");
+    let out = stdout(&o);
+    let verdict_lines: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with("verdict:")).collect();
+    let periods = s["periods"].as_array().expect("periods");
+    assert_eq!(verdict_lines.len(), periods.len(), "{out}");
+    let mut kinds = std::collections::BTreeSet::new();
+    for (i, p) in periods.iter().enumerate() {
+        let period = p["period"].as_str().expect("period");
+        let theirs: Vec<_> = disputes.iter().filter(|d| d["对账期次"] == period && !d["问题编号"].starts_with("合计")).collect();
+        let total: rust_decimal::Decimal = theirs.iter().map(|d| dec(&d["差额"])).sum();
+        let verdict = p["verdict"].as_str().expect("verdict");
+        kinds.insert(verdict.to_string());
+        assert_eq!(verdict, if theirs.is_empty() { "confirm" } else { "feedback" }, "{period}");
+        assert_eq!(p["disputes"]["count"].as_u64(), Some(theirs.len() as u64), "{period}");
+        assert_eq!(dec(p["disputes"]["delta"].as_str().expect("delta")), total, "{period}");
+        let sheet = text(cell(&g, r, 2 + i));
+        assert!(sheet.contains(if verdict == "confirm" { "确认账单" } else { "问题反馈" }), "{period}: {sheet}");
+        assert!(html.contains(&format!("data-verdict=\"{verdict}\"><b>{period}</b>")), "{period} verdict not on the page");
+        assert!(verdict_lines[i].contains(verdict), "{}", verdict_lines[i]);
+    }
+    assert_eq!(kinds.len(), 2, "the demo has a statement to confirm and one to dispute: {kinds:?}");
+}

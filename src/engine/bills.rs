@@ -9,13 +9,12 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use super::decide::{action_for, finding_id, Action, Category, Finding};
+use super::decide::{action_for, finding_id, Action, Category, Finding, FindingOf};
 use super::frames;
 use super::frames::{dec_column, dec_values, i32_values, i64_values, row_lists, str_values};
 use super::{phys_to_decimal, EngineError, Stage};
 use crate::load::{Bills, Consumption, Customers, Loaded};
-use crate::report::MAX_CITES;
-use crate::model::{fmt_money as m, Association, ChargingMode, Period, AMOUNT_SCALE};
+use crate::model::{fmt_money as m, Association, ChargingMode, Period, AMOUNT_SCALE, MAX_CITES};
 use crate::rules::RuleSet;
 
 /// One bill cycle's totals, as summary.json reports them.
@@ -309,6 +308,43 @@ pub struct Decided {
     pub charging_mode: Option<ChargingMode>,
 }
 
+/// The one place a bill finding is made: a group's key and decision, the name of its customer
+/// and its two sides' sums and rows, its texts made with `text` (owned by an in-memory run,
+/// borrowed by a streamed one, which writes the record straight from it).
+pub fn finding<'a, S, R: Default>(
+    k: &GroupKey<'a>,
+    d: &'a Decided,
+    customer_name: S,
+    (cons, bill): (Option<Decimal>, Option<Decimal>),
+    (consumption_rows, bill_rows): (R, R),
+    text: impl Fn(&'a str) -> S,
+) -> FindingOf<S, R> {
+    FindingOf {
+        id: text(&d.id),
+        period: Period(k.cycle),
+        category: d.category,
+        action: d.action,
+        rule: 0,
+        customer_id: text(k.cust),
+        customer_name,
+        trade_id: text(k.trade),
+        service: text(k.svc),
+        charging_mode: d.charging_mode,
+        expected_period: None,
+        expected_base: cons,
+        expected_incentive: None,
+        actual_base: bill,
+        actual_incentive: None,
+        delta: d.delta,
+        rule_ids: text(&d.rule_ids),
+        explanation: text(&d.explanation),
+        consumption_rows,
+        incentive_rows: R::default(),
+        actual_in: None,
+        bill_rows,
+    }
+}
+
 /// Decides a group from its two sums (`None`: no row on that side) and how its customer is
 /// associated, and counts it in its cycle's report.
 pub fn decide(reports: &mut BTreeMap<i32, BillCycle>, k: &GroupKey, cons_amt: Option<Decimal>, bill_amt: Option<Decimal>, whose: Whose, rules: &RuleSet) -> Result<Decided, EngineError> {
@@ -405,30 +441,7 @@ pub fn reconcile(decided: LazyFrame, loaded: &Loaded, rules: &RuleSet, grain: Op
             .find_map(|&r| loaded.consumption.customer_name.get(r as usize).map(str::to_string))
             .or_else(|| bill_rows.iter().find_map(|&r| bills.customer_name[r as usize].clone()))
             .unwrap_or_default();
-        findings.push(Finding {
-            id: d.id,
-            period: Period(key.cycle),
-            category: d.category,
-            action: d.action,
-            rule: 0,
-            customer_id: cust[i].clone(),
-            customer_name,
-            trade_id: trade[i].clone(),
-            service: svc[i].clone(),
-            charging_mode: d.charging_mode,
-            expected_period: None,
-            expected_base: cons_amt,
-            expected_incentive: None,
-            actual_base: bill_amt,
-            actual_incentive: None,
-            delta: d.delta,
-            rule_ids: d.rule_ids,
-            explanation: d.explanation,
-            consumption_rows,
-            incentive_rows: Vec::new(),
-            actual_in: None,
-            bill_rows,
-        });
+        findings.push(finding(&key, &d, customer_name, (cons_amt, bill_amt), (consumption_rows, bill_rows), str::to_string));
     }
     let out = finish_reports(reports)?;
     // Every bill line lands in exactly one finding.

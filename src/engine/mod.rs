@@ -10,7 +10,7 @@ pub mod decide;
 pub mod frames;
 pub mod waterfall;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::*;
 use rust_decimal::Decimal;
@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use crate::load::{from_phys, Loaded};
 use crate::model::{ChargingMode, Period, AMOUNT_SCALE};
 use crate::rules::RuleSet;
-pub use decide::{Action, Category, Finding, FindingRef};
+pub use decide::{finding_id, Action, Category, Finding, FindingRef};
 pub use waterfall::{PeriodReport, Waterfall};
 
 /// An engine failure: polars refused a step, the scope names an unloaded period, or an
@@ -92,13 +92,15 @@ pub struct RowDecisions {
     pub customer: Vec<u32>,
 }
 
-/// How many findings a run wrote, by action.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How many findings a run wrote, by action, and each statement period's disputes (their count
+/// and the sum of their deltas: what the period's verdict says).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     pub total: usize,
     pub none: usize,
     pub dispute: usize,
     pub review: usize,
+    pub disputes: BTreeMap<Period, (usize, Decimal)>,
 }
 
 impl Counts {
@@ -106,7 +108,12 @@ impl Counts {
         self.total += 1;
         match f.action {
             Action::None => self.none += 1,
-            Action::Dispute => self.dispute += 1,
+            Action::Dispute => {
+                self.dispute += 1;
+                let e = self.disputes.entry(f.period).or_default();
+                e.0 += 1;
+                e.1 += f.delta;
+            }
             Action::Review => self.review += 1,
         }
     }
@@ -116,6 +123,48 @@ impl Counts {
         self.none += o.none;
         self.dispute += o.dispute;
         self.review += o.review;
+        for (p, (n, d)) in o.disputes {
+            let e = self.disputes.entry(p).or_default();
+            e.0 += n;
+            e.1 += d;
+        }
+    }
+
+    /// The verdict on statement period `p`: confirm it (确认账单) when none of its findings is a
+    /// dispute, else file feedback (问题反馈) on its disputes.
+    pub fn verdict(&self, p: Period) -> Verdict {
+        match self.disputes.get(&p) {
+            None | Some((0, _)) => Verdict::Confirm,
+            Some(&(n, total)) => Verdict::Feedback { disputes: n, total },
+        }
+    }
+}
+
+/// What to do with a statement in Partner Center (contract §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// 确认账单: no finding of the period needs a dispute.
+    Confirm,
+    /// 问题反馈: this many disputes, totalling the sum of their deltas.
+    Feedback { disputes: usize, total: Decimal },
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Confirm => "confirm",
+            Verdict::Feedback { .. } => "feedback",
+        }
+    }
+
+    /// The verdict in a sentence, Chinese and English.
+    pub fn sentence(self) -> String {
+        match self {
+            Verdict::Confirm => "确认账单 confirm：本期没有需要问题反馈的差异 | no finding of the period needs a dispute".to_string(),
+            Verdict::Feedback { disputes, total } => {
+                format!("问题反馈 feedback：{disputes} 项争议，合计 {} | {disputes} dispute(s) totalling {}", crate::model::fmt_money(total), crate::model::fmt_money(total))
+            }
+        }
     }
 }
 
@@ -125,8 +174,8 @@ pub struct Outcome {
     pub loaded_periods: Vec<Period>,
     pub scope: Vec<Period>,
     pub periods: Vec<PeriodReport>,
-    /// The findings kept in memory: all of them after [`run`]; after [`run_with`], those its
-    /// sink chose to keep (the rest were streamed to the sink and dropped).
+    /// The findings kept in memory: those the caller of [`run_part`] kept from its sink (the
+    /// rest were streamed to the sink and dropped).
     pub findings: Vec<Finding>,
     /// Every finding written, kept or not.
     pub counts: Counts,
@@ -159,17 +208,6 @@ pub const CHUNK_KEYS: usize = 1 << 17;
 
 /// Keys decided by one thread in a row (a batch for [`Emit`]).
 const BATCH_KEYS: usize = 1024;
-
-/// Reconciles and keeps every finding in `Outcome::findings`.
-pub fn run(loaded: &Loaded, rules: &RuleSet, scope: &[Period]) -> Result<Outcome, EngineError> {
-    let mut all = Vec::new();
-    let mut outcome = run_with(loaded, rules, scope, &mut |chunk: Vec<Finding>| {
-        all.extend(chunk);
-        Ok(())
-    })?;
-    outcome.findings = all;
-    Ok(outcome)
-}
 
 /// What the engine hands each written finding to, as it is decided: `emit` runs on the deciding
 /// threads, in parallel, each filling a batch of its own; the batches of a chunk of keys reach the
@@ -215,20 +253,11 @@ pub fn periods(incentive_periods: &BTreeSet<Period>, named: &[Period]) -> (Vec<P
     (loaded, scope)
 }
 
-/// Reconciles, handing the findings to `sink` in order (sorted by period, trade id and service,
-/// then the partner bill's), a chunk at a time; `Outcome::findings` is left empty.
-pub fn run_with(
-    loaded: &Loaded,
-    rules: &RuleSet,
-    scope: &[Period],
-    sink: &mut dyn FnMut(Vec<Finding>) -> Result<(), SinkError>,
-) -> Result<Outcome, EngineError> {
-    run_part(loaded, rules, scope, None, &Owned, &mut |batches: Vec<Vec<Finding>>| sink(batches.into_iter().flatten().collect()))
-}
-
-/// [`run_with`] on a partition of the inputs (every key, and every (trade, service), lies
-/// wholly in one partition; the loaded periods and cycles come from `globals`), each finding
-/// handed to `emit` and its batches to `sink`.
+/// The engine's one entry: reconciles a partition of the inputs (all of them in an in-memory
+/// run; in a streamed run every key, and every (trade, service), lies wholly in one partition,
+/// and the loaded periods and cycles come from `globals`), handing each finding to `emit` as it
+/// is decided and the batches to `sink` in order (sorted by period, trade id and service, then
+/// the partner bill's), a chunk of keys at a time; `Outcome::findings` is left empty.
 pub fn run_part<E: Emit>(
     loaded: &Loaded,
     rules: &RuleSet,
@@ -259,7 +288,7 @@ pub fn run_part<E: Emit>(
     let decided = frames::decided_consumption(cons_lf, products, loaded.customers.is_some(), cutoffs, rules, rules.counted.len());
     let decided = if with_text { decided.sort(["row"], Default::default()) } else { decided };
     let decided = decided.collect().stage("deciding consumption rows")?;
-    crate::app::trace("engine: decide rows (polars)", t);
+    crate::obs::trace("engine: decide rows (polars)", t);
     let t = std::time::Instant::now();
     let order: Option<Vec<u32>> = match with_text {
         true => None,
@@ -277,7 +306,7 @@ pub fn run_part<E: Emit>(
         return Err(EngineError::Invariant(format!("{} consumption rows in, {} decided", cons.len(), rows.status.len())));
     }
 
-    crate::app::trace("engine: read row decisions", t);
+    crate::obs::trace("engine: read row decisions", t);
     let t = std::time::Instant::now();
     let flows = frames::flow_sums(decided.clone().lazy()).collect().stage("summing the waterfall flows")?;
     let grain = globals.and_then(|g| g.bill_grain.as_ref());
@@ -318,7 +347,7 @@ pub fn run_part<E: Emit>(
     };
     keys_df.rechunk_mut_par();
     let mut key_rows = KeyRows::gather(&keys_df, codes.trades.len(), &rows, &cons.cycle, &codes.consumption, &loaded.incentives.period, &codes.incentives)?;
-    crate::app::trace("engine: group and join (polars)", t);
+    crate::obs::trace("engine: group and join (polars)", t);
     let t = std::time::Instant::now();
 
     let cycles_loaded: BTreeSet<Period> = match globals {
@@ -328,7 +357,7 @@ pub fn run_part<E: Emit>(
     let product_labels = decide::product_labels(rules);
     let ctx = decide::Context { rules, product_labels: &product_labels, loaded, rows: &rows, loaded_periods: &loaded_periods, scope: &scope, cycles_loaded: &cycles_loaded };
     let facts = facts(&keys_df, &ctx, &codes, &key_rows)?;
-    crate::app::trace("engine: pairing facts", t);
+    crate::obs::trace("engine: pairing facts", t);
     let t = std::time::Instant::now();
 
     // Decide the keys a chunk at a time, in parallel within a chunk, and hand each chunk's
@@ -336,7 +365,7 @@ pub fn run_part<E: Emit>(
     let mut totals = waterfall::Totals::default();
     let mut counts = Counts::default();
     let (mut cons_rows, mut inc_rows) = (0usize, 0usize);
-    let chunk_keys = std::env::var("RECON_CHUNK_KEYS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(CHUNK_KEYS);
+    let chunk_keys = crate::knobs::knobs().chunk_keys.unwrap_or(CHUNK_KEYS);
     let mut start = 0;
     let mut sink_time = std::time::Duration::ZERO;
     while start < keys_df.height() {
@@ -391,8 +420,8 @@ pub fn run_part<E: Emit>(
             loaded.incentives.len()
         )));
     }
-    crate::app::trace("engine: decide keys and hand findings over", t);
-    if std::env::var_os("RECON_TRACE").is_some() {
+    crate::obs::trace("engine: decide keys and hand findings over", t);
+    if crate::knobs::knobs().trace {
         eprintln!("[trace]   of which the findings' sink (writing what emit rendered or kept) {:.3} s", sink_time.as_secs_f64());
     }
     let t = std::time::Instant::now();
@@ -400,7 +429,7 @@ pub fn run_part<E: Emit>(
         waterfall::Error::Polars(source) => EngineError::Polars { stage: "reading the waterfall flows", source },
         waterfall::Error::Open(msg) => EngineError::Invariant(msg),
     })?;
-    crate::app::trace("engine: waterfall", t);
+    crate::obs::trace("engine: waterfall", t);
     let mut batch = E::Batch::default();
     for f in &bill_findings {
         counts.add(&f.view());

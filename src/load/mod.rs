@@ -3,7 +3,7 @@
 //! column, value and reason) and the run goes on; a file that cannot be used at all (missing
 //! column, no header, undecodable bytes) stops the run with an error naming it.
 
-pub mod schema;
+pub use crate::model::schema;
 pub mod table;
 pub mod texts;
 pub mod values;
@@ -187,7 +187,7 @@ pub(crate) fn stream_kind<S: Sink>(
         Kind::Bills => &inputs.bills,
     };
     // RECON_BLOCK_BYTES overrides the block size (the tests use tiny blocks).
-    let block = std::env::var("RECON_BLOCK_BYTES").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(block);
+    let block = crate::knobs::knobs().block_bytes.unwrap_or(block);
     let mut summaries = Vec::new();
     let mut proto = S::default();
     let start = std::time::Instant::now();
@@ -277,7 +277,7 @@ pub(crate) fn stream_kind<S: Sink>(
         }
         summaries.push(summary);
     }
-    crate::app::trace(&format!("  read {}", kind.name()), start);
+    crate::obs::trace(&format!("  read {}", kind.name()), start);
     Ok(summaries)
 }
 

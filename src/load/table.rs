@@ -12,7 +12,7 @@ use calamine::{Data, Reader};
 use sha2::{Digest, Sha256};
 
 use super::LoadError;
-use crate::rules::hex;
+use crate::model::hex;
 
 /// A file format recon reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -444,6 +444,23 @@ fn header(out: &mut String, ctx: &ReportCtx) {
     card(out, "rejected", "拒绝行", "Rejected rows", num(s, "rejected"), "<br><span class=\"note\">rejected.csv</span>".to_string());
     out.push_str("</div>\n");
 
+    // The verdict on each statement: confirm it, or file feedback on its disputes.
+    out.push_str("<div class=\"verdicts\">\n");
+    for p in s.get("periods").and_then(Value::as_array).into_iter().flatten() {
+        let period = text(p, "period");
+        let (class, zh, en) = match text(p, "verdict") {
+            "feedback" => ("feedback", "问题反馈", "file feedback"),
+            _ => ("confirm", "确认账单", "confirm the statement"),
+        };
+        let d = p.get("disputes").cloned().unwrap_or_default();
+        let detail = match class {
+            "feedback" => format!("{} 项争议，合计 {} <span class=\"en\">{} dispute(s) totalling {}</span>", esc(&num(&d, "count")), esc(text(&d, "delta")), esc(&num(&d, "count")), esc(text(&d, "delta"))),
+            _ => "本期没有需要问题反馈的差异 <span class=\"en\">no finding of the period needs a dispute</span>".to_string(),
+        };
+        let _ = writeln!(out, "<div class=\"verdict {class}\" data-verdict=\"{class}\"><b>{}</b> {zh} <span class=\"en\">{en}</span>: {detail}</div>", esc(period));
+    }
+    out.push_str("</div>\n");
+
     out.push_str("<h2 class=\"sub\">输入文件 <span class=\"en\">Inputs</span></h2>\n<div class=\"tablewrap\"><table class=\"inputs\">\n");
     out.push_str("<thead><tr><th>类型 Kind</th><th>文件 File</th><th>格式 Format</th><th class=\"num\">行数 Rows</th><th class=\"num\">接受 Accepted</th><th class=\"num\">拒绝 Rejected</th><th>SHA-256</th></tr></thead>\n<tbody>\n");
     for i in s.get("inputs").and_then(Value::as_array).into_iter().flatten() {
@@ -686,7 +703,7 @@ pub const MAX_EMBEDDED: usize = 200_000;
 /// [`MAX_EMBEDDED`], or fewer when the environment variable `RECON_HTML_MAX_FINDINGS` says so
 /// (the tests, which cannot make 200,000 findings quickly).
 pub fn max_embedded() -> usize {
-    std::env::var("RECON_HTML_MAX_FINDINGS").ok().and_then(|v| v.parse::<usize>().ok()).map_or(MAX_EMBEDDED, |n| n.min(MAX_EMBEDDED))
+    crate::knobs::knobs().html_max_findings.map_or(MAX_EMBEDDED, |n| n.min(MAX_EMBEDDED))
 }
 
 /// Chooses, a finding at a time in file order, which findings the page embeds: all of them when
@@ -726,361 +743,9 @@ pub(crate) fn embedded(actions: &[Action], total: usize, cap: usize) -> Vec<usiz
     (0..actions.len()).filter(|&i| e.wants(actions[i] != Action::None)).collect()
 }
 
-const CSS: &str = r#":root{--ink:#1d2733;--muted:#5f6b7a;--line:#d9dee5;--bg:#f5f7fa;--card:#fff;--blue:#2f5597;--slate:#6b8cc2;--red:#c0392b;--redbar:#e08e7b;--green:#2e8b57;--greenbar:#79bf93;--amber:#b7791f;
---font:system-ui,-apple-system,"Segoe UI","PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC","Noto Sans SC","WenQuanYi Micro Hei",sans-serif}
-*{box-sizing:border-box}
-html{font-family:var(--font);color:var(--ink);background:var(--bg);font-size:14px;line-height:1.45}
-body{margin:0 auto;max-width:1400px;padding:16px 24px 40px}
-h1{font-size:1.7rem;margin:.2rem 0 .6rem}
-h2{font-size:1.3rem;margin:0 0 .8rem}
-h2.sub{font-size:1.05rem;margin:1rem 0 .4rem}
-h3{font-size:1.05rem;margin:1rem 0 .4rem}
-.en{color:var(--muted);font-weight:normal}
-h1 .en,h2 .en{font-size:.8em}
-code,.hash,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"Liberation Mono",monospace;font-size:.86em}
-.hash{color:var(--muted);overflow-wrap:anywhere;word-break:break-all}
-header.top,section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px 20px;margin:0 0 16px}
-.meta{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:6px 24px;margin:0 0 12px}
-.meta div{min-width:0}.meta dt{color:var(--muted);font-size:.85rem}.meta dd{margin:0;overflow-wrap:anywhere}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:8px 0}
-.card{border:1px solid var(--line);border-left:5px solid var(--slate);border-radius:6px;padding:8px 12px;background:#fbfcfd}
-.card .n{font-size:1.6rem;font-weight:600;font-variant-numeric:tabular-nums}
-.card .l{font-size:.9rem}.card .note{color:var(--muted);font-size:.8rem}
-.card.act-dispute{border-left-color:var(--red)}.card.act-review{border-left-color:var(--amber)}.card.act-none{border-left-color:#9aa5b1}
-.card.disputes{border-left-color:var(--red)}.card.rejected{border-left-color:var(--amber)}
-.toc{margin:0 0 16px;font-size:.95rem}.toc a{margin-left:.6em;color:var(--blue)}
-.tablewrap{overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
-thead th{background:#eef2f7;font-size:.85rem;white-space:nowrap}
-tfoot th{border-top:2px solid var(--ink)}
-.num{text-align:right;white-space:nowrap}
-td.neg,.neg{color:var(--red)}td.pos{color:var(--green)}
-td.warn{color:var(--amber);font-weight:600}
-td.path{overflow-wrap:anywhere}
-table.inputs td:last-child{min-width:16em}
-table.cats{width:auto;min-width:min(100%,640px)}
-.bill-grid{display:flex;flex-wrap:wrap;gap:8px 32px;align-items:flex-start}.bill-grid table.cats{min-width:min(100%,480px)}
-h3 .headline{font-size:.85rem}
-.headline{font-size:.95rem;font-weight:600;margin-left:.8em;padding:2px 10px;border-radius:12px;background:#eef2f7;white-space:nowrap}
-.headline.neg{background:#fbe9e7;color:var(--red)}.headline.pos{background:#e6f4ec;color:var(--green)}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
-figure{margin:0;min-width:0}
-figcaption{font-weight:600;margin:0 0 4px}
-svg.chart{width:100%;height:auto;max-width:760px;display:block;font-family:var(--font)}
-svg .zh{font-size:13px;fill:var(--ink)}svg .en{font-size:11px;fill:var(--muted)}
-svg .op{font-weight:700;fill:var(--muted)}
-svg .val{font-size:13px;text-anchor:end;fill:var(--ink);font-variant-numeric:tabular-nums}
-svg .total .bar{fill:var(--slate)}svg .dec .bar{fill:var(--redbar)}svg .inc .bar{fill:var(--greenbar)}
-svg .result .bar{fill:var(--blue)}svg .result .val{font-weight:700}
-svg .diff.neg .bar{fill:var(--red)}svg .diff.pos .bar{fill:var(--green)}
-svg .diff.neg .val{fill:var(--red);font-weight:700}svg .diff.pos .val{fill:var(--green);font-weight:700}
-svg .link{stroke:#8a96a3;stroke-dasharray:3 3;stroke-width:1}
-svg .sep,svg .axis{stroke:var(--line);stroke-width:1}
-.hint{color:var(--muted);font-size:.85rem;margin:.4rem 0 0}
-.controls{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:flex-end;margin:0 0 8px}
-.controls label{display:flex;flex-direction:column;font-size:.85rem;color:var(--muted);gap:2px}
-.controls label.q{flex:1 1 320px}
-.controls input,.controls select,.controls button,.pager button,.pager select{font:inherit;color:var(--ink);padding:5px 8px;border:1px solid #b8c1cc;border-radius:5px;background:#fff}
-.controls button,.pager button{cursor:pointer}
-.pager{display:flex;gap:6px;align-items:center;flex-wrap:wrap;margin:6px 0}
-.pager button[disabled]{opacity:.4;cursor:default}
-.status{margin:4px 0;color:var(--muted)}
-.no-js .controls,.no-js .pager,.no-js .status{display:none}
-table.findings td{font-size:.9rem}
-table.findings tbody tr{cursor:pointer}
-table.findings tbody tr.hover,table.findings tbody tr.main:hover,table.findings tbody tr.main:hover+tr.ex{background:#f3f7fc}
-table.findings th.sortable{cursor:pointer}
-table.findings th[aria-sort=ascending]::after{content:" ▲"}table.findings th[aria-sort=descending]::after{content:" ▼"}
-table.findings td.id{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.82rem;white-space:nowrap}
-table.findings td{border-bottom:none}
-table.findings tr.ex td{border-bottom:1px solid var(--line);padding:0 8px 7px 2.2em;font-size:.86rem;color:#34404d}
-table.findings tr.ex .en{display:block;font-size:.95em}
-table.findings tr.main td{padding-top:7px}
-table.findings .c-finding_id{width:9em}table.findings td.per{white-space:nowrap}table.findings .c-customer_name{min-width:13em}table.findings .c-category{min-width:10.5em}
-table.findings td.cust .small{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.72rem}
-.badge{display:inline-block;padding:0 7px;border-radius:10px;font-size:.8rem;white-space:nowrap;border:1px solid transparent}
-.badge.dispute{background:#fbe9e7;color:var(--red);border-color:#f1b9b0}.badge.review{background:#fdf3e1;color:var(--amber);border-color:#efd39c}.badge.none{background:#eef1f4;color:var(--muted)}
-tr.detail td{background:#f8fafc;cursor:auto}
-tr.detail dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:4px 0}
-tr.detail dt{color:var(--muted)}tr.detail dd{margin:0;overflow-wrap:anywhere}
-.small{font-size:.8rem;color:var(--muted);overflow-wrap:anywhere}
-.noscript{padding:8px 12px;background:#fdf3e1;border-radius:6px}
-.notice{background:#fff8e6;border:1px solid #f0d49a;border-radius:6px;padding:8px 12px}
-footer{color:var(--muted);font-size:.8rem;text-align:center}
-@media print{
- @page{size:A4;margin:12mm}
- html{background:#fff;font-size:10pt}
- body{max-width:none;padding:0}
- *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
- header.top,section{border:none;padding:0;margin:0 0 10mm;border-radius:0}
- .controls,.pager,.toc,.noprint,#reset,noscript{display:none!important}
- .tablewrap{overflow:visible!important}
- table{table-layout:auto;width:100%}
- table.cats{width:auto}
- th,td{overflow-wrap:break-word;white-space:normal!important}
- td.num,th.num{white-space:nowrap!important}
- thead{display:table-header-group}
- tr{break-inside:avoid}
- .charts{display:block}
- figure{break-inside:avoid;margin:0 0 4mm}
- svg.chart{max-width:160mm}
- section.period{break-before:page}
- table.findings tbody tr{cursor:auto}
- table.findings{font-size:8pt}
- table.findings th,table.findings td{padding:3px 4px}
- table.findings .c-customer_name,table.findings .c-category{min-width:0}
- table.findings td.id,table.findings td.per{white-space:nowrap!important}
- .tog{display:none}
- table.findings td.svc,table.findings td.cust{overflow-wrap:anywhere}
- .badge{white-space:normal}
- .small{overflow-wrap:anywhere}
- table.inputs{font-size:8.5pt}
- table.inputs td:last-child{min-width:0;width:32%}
- table.inputs td.path{width:34%}
- a{color:inherit;text-decoration:none}
-}
-"#;
+const CSS: &str = include_str!("report.css");
 
-const JS: &str = r#"(function () {
-  'use strict';
-  var d = document;
-  d.documentElement.className = 'js';
-  var dataEl = d.getElementById('findings-data');
-  var data = JSON.parse(dataEl.textContent);
-  var catZh = JSON.parse(d.getElementById('category-zh').textContent);
-  var C = {};
-  data.columns.forEach(function (c, i) { C[c] = i; });
-  var rows = data.rows;
-  var PAGE_SIZES = [50, 200, 1000];
-  var ACTION_ZH = { dispute: '争议', review: '待复核', none: '无需处理' };
-  var st = { q: '', period: '', category: '', action: '', page: 1, size: Number(dataEl.getAttribute('data-page-size')) || 200, sort: '', desc: false };
-  var hay = null;
-  var view = [];
-  var open = {};
-  var body = d.getElementById('ft-body');
-  var qEl = d.getElementById('q');
-  var sel = { period: d.getElementById('f-period'), category: d.getElementById('f-category'), action: d.getElementById('f-action') };
-  var statusEl = d.getElementById('status');
-
-  function esc(s) {
-    return String(s).replace(/[&<>"']/g, function (c) {
-      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
-    });
-  }
-  // Exact comparison of decimal strings ("-12.50", "3", ""): no floating point.
-  function cmpAbs(a, b) {
-    var pa = a.split('.'), pb = b.split('.');
-    var ia = pa[0].replace(/^0+(?=\d)/, ''), ib = pb[0].replace(/^0+(?=\d)/, '');
-    if (ia.length !== ib.length) return ia.length < ib.length ? -1 : 1;
-    if (ia !== ib) return ia < ib ? -1 : 1;
-    var fa = pa[1] || '', fb = pb[1] || '', n = Math.max(fa.length, fb.length);
-    fa = fa + '0'.repeat(n - fa.length); fb = fb + '0'.repeat(n - fb.length);
-    return fa < fb ? -1 : fa > fb ? 1 : 0;
-  }
-  function cmpDec(a, b) {
-    if (a === b) return 0;
-    if (a === '') return -1;
-    if (b === '') return 1;
-    var na = a.charAt(0) === '-', nb = b.charAt(0) === '-';
-    if (na !== nb) return na ? -1 : 1;
-    var r = cmpAbs(na ? a.slice(1) : a, nb ? b.slice(1) : b);
-    return na ? -r : r;
-  }
-  function cmpStr(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
-
-  function readHash() {
-    var h = location.hash.replace(/^#/, '');
-    var src = h.indexOf('=') >= 0 ? h : location.search.replace(/^\?/, '');
-    if (src.indexOf('=') < 0) return false;
-    var p = new URLSearchParams(src);
-    st.q = p.get('q') || '';
-    st.period = p.get('period') || '';
-    st.category = p.get('category') || '';
-    st.action = p.get('action') || '';
-    st.page = Math.max(1, parseInt(p.get('page') || '1', 10) || 1);
-    var size = parseInt(p.get('size') || '', 10);
-    if (PAGE_SIZES.indexOf(size) >= 0) st.size = size;
-    st.sort = p.get('sort') || '';
-    st.desc = p.get('desc') === '1';
-    if (st.sort && !(st.sort in C)) st.sort = '';
-    return true;
-  }
-  function writeHash() {
-    var p = new URLSearchParams();
-    if (st.q) p.set('q', st.q);
-    ['period', 'category', 'action'].forEach(function (k) { if (st[k]) p.set(k, st[k]); });
-    if (st.sort) { p.set('sort', st.sort); if (st.desc) p.set('desc', '1'); }
-    if (st.size !== 200) p.set('size', String(st.size));
-    if (st.page > 1) p.set('page', String(st.page));
-    var h = p.toString();
-    try { history.replaceState(null, '', h ? '#' + h : location.pathname + location.search); } catch (e) { /* file: URLs in some browsers */ }
-  }
-  function syncControls() {
-    qEl.value = st.q;
-    ['period', 'category', 'action'].forEach(function (k) {
-      var s = sel[k];
-      if (st[k] && !Array.prototype.some.call(s.options, function (o) { return o.value === st[k]; })) st[k] = '';
-      s.value = st[k];
-    });
-    Array.prototype.forEach.call(d.querySelectorAll('#ft th.sortable'), function (th) {
-      var c = th.getAttribute('data-col');
-      if (c === st.sort) th.setAttribute('aria-sort', st.desc ? 'descending' : 'ascending'); else th.removeAttribute('aria-sort');
-    });
-  }
-
-  function filter() {
-    var terms = st.q.toLowerCase().split(/\s+/).filter(Boolean);
-    if (terms.length && !hay) {
-      hay = rows.map(function (r) {
-        return [r[C.finding_id], r[C.trade_id], r[C.customer_id], r[C.customer_name], r[C.service_type_code], r[C.explanation]].join('\u0001').toLowerCase();
-      });
-    }
-    var ip = C.period, ic = C.category, ia = C.action;
-    view = [];
-    for (var i = 0; i < rows.length; i++) {
-      var r = rows[i];
-      if (st.period && r[ip] !== st.period) continue;
-      if (st.category && r[ic] !== st.category) continue;
-      if (st.action && r[ia] !== st.action) continue;
-      if (terms.length) {
-        var h = hay[i], ok = true;
-        for (var t = 0; t < terms.length; t++) { if (h.indexOf(terms[t]) < 0) { ok = false; break; } }
-        if (!ok) continue;
-      }
-      view.push(i);
-    }
-    if (st.sort) {
-      var col = C[st.sort];
-      var th = d.querySelector('#ft th[data-col="' + st.sort + '"]');
-      var cmp = th && th.getAttribute('data-type') === 'dec' ? cmpDec : cmpStr;
-      var sign = st.desc ? -1 : 1;
-      view.sort(function (a, b) { return sign * cmp(rows[a][col], rows[b][col]) || a - b; });
-    }
-  }
-
-  function explanation(s) {
-    var k = s.indexOf(' | ');
-    if (k < 0) return esc(s);
-    return esc(s.slice(0, k)) + '<span class="en">' + esc(s.slice(k + 3)) + '</span>';
-  }
-  function money(v, signed) {
-    var cls = !signed ? '' : v.charAt(0) === '-' ? ' neg' : (v && v !== '0.00' ? ' pos' : '');
-    return '<td class="num' + cls + '">' + esc(v) + '</td>';
-  }
-  function rowHtml(r) {
-    var id = r[C.finding_id], act = r[C.action], cat = r[C.category];
-    var h = '<tr data-id="' + esc(id) + '" class="main act-' + esc(act) + '">' +
-      '<td class="id"><span class="tog">' + (open[id] ? '▾ ' : '▸ ') + '</span>' + esc(id) + '</td>' +
-      '<td class="per">' + esc(r[C.period]) + '</td>' +
-      '<td>' + esc(catZh[cat] || '') + '<div class="small">' + esc(cat) + '</div></td>' +
-      '<td><span class="badge ' + esc(act) + '">' + esc(ACTION_ZH[act] || '') + ' ' + esc(act) + '</span></td>' +
-      '<td class="cust">' + esc(r[C.customer_name]) + '<div class="small">' + esc(r[C.customer_id]) + '</div></td>' +
-      '<td class="mono">' + esc(r[C.trade_id]) + '</td>' +
-      '<td class="svc">' + esc(r[C.service_type_code]) + '<div class="small">' + esc(r[C.charging_mode]) + '</div></td>' +
-      money(r[C.expected_incentive], false) + money(r[C.actual_incentive], false) + money(r[C.delta], true) +
-      '</tr><tr class="ex" data-of="' + esc(id) + '"><td colspan="10">' + explanation(r[C.explanation]) + '</td></tr>';
-    if (open[id]) {
-      var f = [
-        ['expected_period', '应结期次 Expected period'], ['expected_base', '应得基数 Expected base'], ['expected_incentive', '应得激励 Expected incentive'],
-        ['actual_base', '实得基数 Actual base'], ['actual_incentive', '实得激励 Actual incentive'], ['delta', '差额 Delta'],
-        ['charging_mode', '计费模式 Charging mode'], ['rule_ids', '规则 Rules'], ['consumption_rows', '消费来源行 Consumption rows'], ['incentive_rows', '激励或账单来源行 Incentive or bill rows']
-      ];
-      h += '<tr class="detail" data-detail="' + esc(id) + '"><td colspan="10"><dl>' + f.map(function (x) {
-        return '<dt>' + esc(x[1]) + '</dt><dd>' + (esc(r[C[x[0]]]) || '—') + '</dd>';
-      }).join('') + '</dl></td></tr>';
-    }
-    return h;
-  }
-  function pagerHtml(pages) {
-    var opts = PAGE_SIZES.map(function (n) { return '<option value="' + n + '"' + (n === st.size ? ' selected' : '') + '>' + n + '</option>'; }).join('');
-    return '<button type="button" data-go="first"' + (st.page <= 1 ? ' disabled' : '') + ' title="首页 First">«</button>' +
-      '<button type="button" data-go="prev"' + (st.page <= 1 ? ' disabled' : '') + ' title="上一页 Previous">‹ 上一页 Prev</button>' +
-      '<span>第 ' + st.page + ' / ' + pages + ' 页 Page</span>' +
-      '<button type="button" data-go="next"' + (st.page >= pages ? ' disabled' : '') + ' title="下一页 Next">下一页 Next ›</button>' +
-      '<button type="button" data-go="last"' + (st.page >= pages ? ' disabled' : '') + ' title="末页 Last">»</button>' +
-      '<label>每页 Per page <select data-size="1">' + opts + '</select></label>';
-  }
-  function render() {
-    var pages = Math.max(1, Math.ceil(view.length / st.size));
-    if (st.page > pages) st.page = pages;
-    var start = (st.page - 1) * st.size, end = Math.min(view.length, start + st.size);
-    var parts = [];
-    for (var i = start; i < end; i++) parts.push(rowHtml(rows[view[i]]));
-    if (!parts.length) parts.push('<tr class="empty"><td colspan="10">没有符合条件的差异。 No finding matches.</td></tr>');
-    body.innerHTML = parts.join('');
-    statusEl.textContent = view.length
-      ? '显示第 ' + (start + 1) + '–' + end + ' 条，共 ' + view.length + ' 条（全部 ' + rows.length + ' 条） · Showing ' + (start + 1) + '–' + end + ' of ' + view.length + ' (' + rows.length + ' in total)'
-      : '共 0 条（全部 ' + rows.length + ' 条） · 0 of ' + rows.length;
-    var ph = pagerHtml(pages);
-    d.getElementById('pager-top').innerHTML = ph;
-    d.getElementById('pager-bottom').innerHTML = ph;
-    syncControls();
-    writeHash();
-  }
-  function update(resetPage) {
-    if (resetPage) st.page = 1;
-    filter();
-    render();
-  }
-
-  var timer = 0;
-  qEl.addEventListener('input', function () {
-    clearTimeout(timer);
-    timer = setTimeout(function () { st.q = qEl.value; update(true); }, rows.length > 20000 ? 250 : 80);
-  });
-  ['period', 'category', 'action'].forEach(function (k) {
-    sel[k].addEventListener('change', function () { st[k] = sel[k].value; update(true); });
-  });
-  d.getElementById('reset').addEventListener('click', function () {
-    st.q = ''; st.period = ''; st.category = ''; st.action = ''; st.sort = ''; st.desc = false; open = {};
-    update(true);
-  });
-  function onPager(e) {
-    var b = e.target.closest('button[data-go]');
-    if (!b || b.disabled) return;
-    var pages = Math.max(1, Math.ceil(view.length / st.size));
-    var go = b.getAttribute('data-go');
-    st.page = go === 'first' ? 1 : go === 'prev' ? st.page - 1 : go === 'next' ? st.page + 1 : pages;
-    render();
-    if (e.currentTarget.id === 'pager-bottom') d.getElementById('findings').scrollIntoView();
-  }
-  function onSize(e) {
-    if (!e.target.hasAttribute('data-size')) return;
-    var first = (st.page - 1) * st.size;
-    st.size = Number(e.target.value) || 200;
-    st.page = Math.floor(first / st.size) + 1;
-    render();
-  }
-  ['pager-top', 'pager-bottom'].forEach(function (id) {
-    var el = d.getElementById(id);
-    el.addEventListener('click', onPager);
-    el.addEventListener('change', onSize);
-  });
-  function sortBy(th) {
-    var c = th.getAttribute('data-col');
-    if (st.sort === c) { if (st.desc) { st.sort = ''; st.desc = false; } else st.desc = true; } else { st.sort = c; st.desc = false; }
-    update(true);
-  }
-  Array.prototype.forEach.call(d.querySelectorAll('#ft th.sortable'), function (th) {
-    th.addEventListener('click', function () { sortBy(th); });
-    th.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(th); } });
-  });
-  body.addEventListener('click', function (e) {
-    var tr = e.target.closest('tr[data-id], tr[data-of]');
-    if (!tr || (window.getSelection && String(window.getSelection()).length)) return;
-    var id = tr.getAttribute('data-id') || tr.getAttribute('data-of');
-    if (open[id]) delete open[id]; else open[id] = true;
-    render();
-  });
-  window.addEventListener('hashchange', function () {
-    if (readHash()) { update(false); d.getElementById('findings').scrollIntoView(); }
-  });
-
-  readHash();
-  update(false);
-})();
-"#;
+const JS: &str = include_str!("report.js");
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,8 @@ pub mod direct;
 pub mod disputes;
 pub mod explain;
 pub mod html;
+pub mod changes;
+pub mod summary;
 pub mod xlsx;
 
 use std::collections::BTreeMap;
@@ -14,18 +16,17 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::engine::{Action, Category, Emit, Finding, FindingRef, Outcome};
-use crate::load::{InputSummary, Loaded, Provenance, Reject};
+use crate::load::{Loaded, Provenance, Reject};
 use crate::model::{fmt_money, Period};
 use crate::rules::RuleSet;
 
 pub const ENGINE: &str = "recon";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// At most this many source rows are cited per finding, then `+N more`.
-pub const MAX_CITES: usize = 20;
+pub use crate::model::MAX_CITES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -57,6 +58,19 @@ pub enum ReportError {
     Panicked,
     #[error("{path}: {what}; it was not written by this run")]
     NotFindings { path: String, what: &'static str },
+    /// The report given to `--previous` cannot be followed.
+    #[error("--previous: {path}: {message}")]
+    Previous { path: String, message: String },
+}
+
+/// A text cell of a CSV recon wrote, as it was before it was written ([`restore`]).
+pub(crate) fn restore_text(s: &str) -> String {
+    restore(s).to_string()
+}
+
+/// A text cell as recon's CSV outputs write it ([`neutral`]).
+pub(crate) fn neutral_text(s: &str) -> String {
+    neutral(s).into_owned()
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -505,11 +519,6 @@ impl Emit for Render<'_> {
     }
 }
 
-pub fn write_findings(path: &Path, findings: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
-    let mut w = FindingsCsv::create(path)?;
-    w.write_chunk(findings, loaded)?;
-    w.finish()
-}
 
 /// What an emitter keeps for [`Keep`] (see [`Keep::keeping`]): every finding (`all`), else the
 /// `dispute` ones and, with `review`, the `review` ones.
@@ -596,103 +605,13 @@ pub struct RunOptions {
     pub periods: Vec<Period>,
     pub sheet: Option<String>,
     pub formats: Vec<&'static str>,
-}
-
-pub fn summary_json(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions) -> Value {
-    let inputs: Vec<Value> = loaded.inputs.iter().map(input_json).collect();
-    let periods: Vec<Value> = outcome
-        .periods
-        .iter()
-        .map(|p| {
-            let mut wf = Map::new();
-            for (name, v) in p.waterfall.steps() {
-                wf.insert(name.to_string(), Value::String(fmt_money(v)));
-            }
-            let mut cats = Map::new();
-            for (c, (count, delta)) in &p.categories {
-                cats.insert(c.name().to_string(), json!({"count": count, "delta": fmt_money(*delta)}));
-            }
-            json!({"period": p.period.to_string(), "waterfall": wf, "categories": cats})
-        })
-        .collect();
-    let bills: Vec<Value> = outcome
-        .bills
-        .iter()
-        .map(|b| {
-            let mut cats = Map::new();
-            for (c, (count, delta)) in &b.categories {
-                cats.insert(c.name().to_string(), json!({"count": count, "delta": fmt_money(*delta)}));
-            }
-            json!({
-                "bill_cycle": b.cycle.to_string(),
-                "consumption_total": fmt_money(b.consumption_total),
-                "bill_total": fmt_money(b.bill_total),
-                "difference": fmt_money(b.difference),
-                "referral_consumption": fmt_money(b.referral_consumption),
-                "unknown_association_consumption": fmt_money(b.unknown_association_consumption),
-                "grain": b.grain,
-                "categories": cats,
-            })
-        })
-        .collect();
-    let paths = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
-    json!({
-        "engine": {"name": ENGINE, "version": VERSION},
-        "rules": {"name": rules.name, "version": rules.version, "path": rules.path, "sha256": rules.sha256},
-        "inputs": inputs,
-        "options": {
-            "command": options.command,
-            "rules": options.rules.display().to_string(),
-            "consumption": paths(&options.consumption),
-            "incentives": paths(&options.incentives),
-            "customers": paths(&options.customers),
-            "bills": paths(&options.bills),
-            "periods": options.periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            "sheet": options.sheet,
-            "formats": options.formats,
-        },
-        "scope": outcome.scope.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-        "loaded_periods": outcome.loaded_periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-        "periods": periods,
-        "bills": bills,
-        "findings": {
-            "total": outcome.counts.total,
-            "none": outcome.count(Action::None),
-            "dispute": outcome.count(Action::Dispute),
-            "review": outcome.count(Action::Review),
-        },
-        "rejected": loaded.rejects.len(),
-        "skipped": loaded.skipped.iter().map(|s| json!({"path": s.path, "reason": s.reason})).collect::<Vec<_>>(),
-    })
-}
-
-fn input_json(i: &InputSummary) -> Value {
-    json!({"path": i.path, "kind": i.kind.name(), "format": i.format, "sha256": i.sha256, "rows": i.rows, "accepted": i.accepted, "rejected": i.rejected})
-}
-
-pub fn write_summary(path: &Path, summary: &Value) -> Result<(), ReportError> {
-    let mut text = serde_json::to_string_pretty(summary).unwrap_or_default();
-    text.push('\n');
-    std::fs::write(path, text).map_err(io_err(path))
-}
-
-/// Writes the outputs of a run into `dir` from `outcome.findings` (all of them); returns the
-/// paths written.
-pub fn write_all(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let mut written = Vec::new();
-    if formats.csv {
-        let p = dir.join("findings.csv");
-        write_findings(&p, &outcome.findings, loaded)?;
-        written.push(p);
-    }
-    written.extend(write_rest(dir, outcome, loaded, rules, options, formats)?);
-    Ok(written)
+    /// The earlier report followed (`--previous`), as cited.
+    pub previous: Option<PathBuf>,
 }
 
 /// Writes every output but findings.csv (which a streamed run has written already) from the
 /// findings the run kept (see [`Keep`]); returns the paths written.
-pub fn write_rest(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_rest(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<(Vec<PathBuf>, Option<changes::Followed>), ReportError> {
     write_rest_with(dir, outcome, loaded, rules, options, formats, disputes::disputes(outcome, loaded, rules), Shown::Kept(&outcome.findings))
 }
 
@@ -707,9 +626,9 @@ pub fn write_rest_with(
     formats: Formats,
     disputes: Vec<disputes::Dispute>,
     shown: Shown,
-) -> Result<Vec<PathBuf>, ReportError> {
-    let (written, summary) = write_others(dir, outcome, loaded, rules, options, formats, disputes, shown)?;
-    write_summary_last(dir, summary, formats, written)
+) -> Result<(Vec<PathBuf>, Option<changes::Followed>), ReportError> {
+    let (written, summary, followed) = write_others(dir, outcome, loaded, rules, options, formats, disputes, shown)?;
+    Ok((write_summary_last(dir, summary, formats, written)?, followed))
 }
 
 /// [`write_rest_with`] but summary.json, whose content it returns (see [`write_summary_last`]):
@@ -724,17 +643,50 @@ pub fn write_others(
     formats: Formats,
     disputes: Vec<disputes::Dispute>,
     shown: Shown,
-) -> Result<(Vec<PathBuf>, Value), ReportError> {
+) -> Result<(Vec<PathBuf>, summary::Summary, Option<changes::Followed>), ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let summary = summary_json(outcome, loaded, rules, options);
-    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary, disputes: &disputes, shown };
+    let mut summary = summary::Summary::of(outcome, loaded, rules, options);
+    // The monthly cycle: follow the previous report into this one's findings.csv (complete by
+    // now), write changes.csv, and carry open disputes' numbers and age into this disputes file.
+    let mut disputes = disputes;
+    let mut changes_written = None;
+    let followed = match &options.previous {
+        None => None,
+        Some(prev_dir) => {
+            let previous = changes::Previous::open(prev_dir, prev_dir.display().to_string())?;
+            let latest = outcome.loaded_periods.iter().max().copied().unwrap_or(Period(0));
+            let path = dir.join("changes.csv");
+            let mut followed = changes::follow(&previous, &dir.join("findings.csv"), latest, &path)?;
+            changes_written = Some(path);
+            followed.differences = previous.differences(&summary);
+            for d in &mut disputes {
+                if let Some(c) = followed.carried.get(&d.id) {
+                    d.description.push_str(&format!(
+                        "本问题自对账期次 {} 起已提出（问题编号 {}），至本次对账已持续 {} 个期次仍未解决，请优先处理。",
+                        c.open_since, c.problem_id, c.periods_open
+                    ));
+                    d.id = c.problem_id.clone();
+                }
+            }
+            summary.previous = Some(summary::PreviousInfo {
+                path: previous.path.clone(),
+                summary_sha256: previous.summary_sha256.clone(),
+                findings_sha256: previous.findings_sha256.clone(),
+                differences: followed.differences.clone(),
+            });
+            summary.changes = Some(followed.categories());
+            Some(followed)
+        }
+    };
+    let summary_value = summary.to_value();
+    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary_value, disputes: &disputes, shown };
     // report.xlsx and report.html take the longest (a million rows of Excel; the page may read
     // all of findings.csv back): each is written on a thread of its own, the rest here.
     let traced = |name: &'static str, write: &dyn Fn(&Path) -> Result<(), ReportError>| -> Result<PathBuf, ReportError> {
         let t = std::time::Instant::now();
         let p = dir.join(name);
         write(&p)?;
-        crate::app::trace(&format!("write {name}"), t);
+        crate::obs::trace(&format!("write {name}"), t);
         Ok(p)
     };
     let (report, page, mut written) = std::thread::scope(|scope| -> Result<_, ReportError> {
@@ -756,16 +708,17 @@ pub fn write_others(
     let p = dir.join("rejected.csv");
     write_rejected(&p, &loaded.rejects)?;
     written.push(p);
-    Ok((written, summary))
+    written.extend(changes_written);
+    Ok((written, summary, followed))
 }
 
 /// Writes summary.json (with `json` output) once every other output is complete, listing them
 /// (findings.csv among them when `csv`) with their sha256; returns every path written.
-pub fn write_summary_last(dir: &Path, mut summary: Value, formats: Formats, mut written: Vec<PathBuf>) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_summary_last(dir: &Path, mut summary: summary::Summary, formats: Formats, mut written: Vec<PathBuf>) -> Result<Vec<PathBuf>, ReportError> {
     if formats.json {
-        summary["outputs"] = outputs_json(dir, formats.csv, &written)?;
+        summary.outputs = outputs_list(dir, formats.csv, &written)?;
         let p = dir.join("summary.json");
-        write_summary(&p, &summary)?;
+        summary.write(&p)?;
         written.push(p);
     }
     Ok(written)
@@ -774,25 +727,24 @@ pub fn write_summary_last(dir: &Path, mut summary: Value, formats: Formats, mut 
 /// summary.json's `outputs`: the run's other output files in `dir` (findings.csv when `csv`,
 /// and `written`), in [`crate::outdir::OUTPUTS`] order, each with its sha256 (hashed in
 /// parallel: findings.csv can be gigabytes).
-fn outputs_json(dir: &Path, csv: bool, written: &[PathBuf]) -> Result<Value, ReportError> {
+fn outputs_list(dir: &Path, csv: bool, written: &[PathBuf]) -> Result<Vec<summary::OutputInfo>, ReportError> {
     use rayon::prelude::*;
     let names: Vec<&str> = crate::outdir::OUTPUTS
         .iter()
         .copied()
         .filter(|&n| n != "summary.json" && ((csv && n == "findings.csv") || written.iter().any(|p| p.file_name().is_some_and(|f| f == n))))
         .collect();
-    let hashed: Vec<Result<Value, ReportError>> = names
+    names
         .par_iter()
         .map(|&n| {
             let p = dir.join(n);
-            crate::outdir::sha256_file(&p).map(|h| json!({"path": n, "sha256": h})).map_err(io_err(&p))
+            crate::outdir::sha256_file(&p).map(|sha256| summary::OutputInfo { path: n.to_string(), sha256 }).map_err(io_err(&p))
         })
-        .collect();
-    Ok(Value::Array(hashed.into_iter().collect::<Result<_, _>>()?))
+        .collect()
 }
 
 /// The short summary printed to stdout: inputs, each period's waterfall and categories.
-pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, dir: &Path) -> std::io::Result<()> {
+pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, dir: &Path, followed: Option<&changes::Followed>) -> std::io::Result<()> {
     writeln!(out, "recon {VERSION}: {} {}", rules.name, rules.version)?;
     for i in &loaded.inputs {
         let rej = if i.rejected > 0 { format!(", {} rejected", i.rejected) } else { String::new() };
@@ -824,6 +776,7 @@ pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, r
         for (c, (n, d)) in order {
             writeln!(out, "    {:<22}{:>6}{:>16}", c.name(), n, fmt_money(d))?;
         }
+        writeln!(out, "  verdict: {}", outcome.counts.verdict(p.period).sentence())?;
     }
     for b in &outcome.bills {
         writeln!(out)?;
@@ -834,6 +787,17 @@ pub fn print_summary(out: &mut impl Write, outcome: &Outcome, loaded: &Loaded, r
         writeln!(out, "    {:<22}{:>16}", "referral (not billed)", fmt_money(b.referral_consumption))?;
         for (c, (n, d)) in &b.categories {
             writeln!(out, "    {:<22}{:>6}{:>16}", c.name(), n, fmt_money(*d))?;
+        }
+    }
+    if let Some(f) = followed {
+        writeln!(out)?;
+        writeln!(out, "Since the previous report (changes.csv)")?;
+        for d in &f.differences {
+            writeln!(out, "  note: {d}")?;
+        }
+        for c in changes::Change::ALL {
+            let (n, d) = f.counts.get(&c).copied().unwrap_or_default();
+            writeln!(out, "    {:<22}{:>6}{:>16}  {}", c.name(), n, fmt_money(d), c.label_zh())?;
         }
     }
     writeln!(out)?;

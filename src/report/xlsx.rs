@@ -341,7 +341,7 @@ fn shown_findings(total: usize) -> usize {
 /// The most findings 差异明细 holds: [`MAX_FINDING_ROWS`], or fewer when the environment variable
 /// `RECON_XLSX_MAX_FINDINGS` says so (the tests, which cannot make a million findings).
 pub fn max_finding_rows() -> usize {
-    std::env::var("RECON_XLSX_MAX_FINDINGS").ok().and_then(|v| v.parse::<usize>().ok()).map_or(MAX_FINDING_ROWS, |n| n.min(MAX_FINDING_ROWS))
+    crate::knobs::knobs().xlsx_max_findings.map_or(MAX_FINDING_ROWS, |n| n.min(MAX_FINDING_ROWS))
 }
 
 /// 汇总: the waterfall of each period (one column per period), then the categories with counts
@@ -387,6 +387,17 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
         }
         row += 1;
     }
+    // The verdict on each statement: confirm it, or file feedback on its disputes.
+    ws.write_string_with_format(row, 1, "结论 verdict", &st.total_text)?;
+    for (c, p) in (2u16..).zip(periods) {
+        let verdict = match p["verdict"].as_str() {
+            Some("feedback") => format!("问题反馈 feedback: {} 项争议 disputes, {}", as_count(&p["disputes"]["count"]), as_text(&p["disputes"]["delta"])),
+            Some("confirm") => "确认账单 confirm".to_string(),
+            _ => String::new(),
+        };
+        ws.write_string_with_format(row, c, verdict, &st.wrap)?;
+    }
+    row += 1;
     row += 1;
 
     // The categories: a count and a delta per period.

@@ -15,7 +15,8 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use crate::load::schema::{ExtraAliases, Kind};
+use crate::model::hex;
+use crate::model::schema::{ExtraAliases, Kind};
 use crate::model::{Association, ChargingMode, Component, ModeCoding, PolicyTz, Rounding};
 
 /// A rules file that cannot be used, located to the line.
@@ -475,16 +476,6 @@ impl Validator<'_> {
             columns,
         })
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }
 
 impl fmt::Display for RuleSet {

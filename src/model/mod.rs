@@ -3,6 +3,23 @@
 //! enters the program (an input cell or a rules key), so the engine never sees a raw string
 //! where one of these belongs.
 
+pub mod schema;
+
+/// At most this many source rows are cited per finding, then `+N more`.
+pub const MAX_CITES: usize = 20;
+
+/// Bytes (a digest) as lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};

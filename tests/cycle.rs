@@ -1,0 +1,173 @@
+//! The monthly cycle (contract §6, issue 20): three monthly runs chained with `--previous`, each
+//! following the last: a dispute never paid stays OPEN and ages, one paid a month late is
+//! RESOLVED through the PERIOD_SHIFT that holds its expected side, one corrected to a smaller
+//! difference is CHANGED, a new one each month is NEW; disputes that come back keep their 问题编号
+//! and say for how long; streamed and in-memory runs write the same changes.csv; bad previous
+//! reports stop the run naming the file.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+
+const EC2: &str = "hws.service.type.ec2";
+
+fn cons(rows: &[(&str, &str, &str)]) -> String {
+    let mut s = String::from(CONSUMPTION_HEADER);
+    for (cycle, trade, amount) in rows {
+        s.push_str(&format!("{cycle},C1,resale,{EC2},1,{trade},{cycle}-10 10:00:00,{amount},{amount},0\n"));
+    }
+    s
+}
+
+fn statement(period: &str, rows: &[(&str, &str)]) -> String {
+    let mut s = String::from("incentive_period,trade_id,service_type_code,incentive_amount\n");
+    for (trade, amount) in rows {
+        s.push_str(&format!("{period},{trade},{EC2},{amount}\n"));
+    }
+    s
+}
+
+/// The exports of three month ends, in one folder each for consumption and statements.
+fn months(w: &Work) {
+    w.write("rules.toml", rules(""));
+    // September: T1 never paid, T2 paid in October's statement, T3 underpaid by 3.00 (its
+    // statement is re-issued in October underpaid by 1.00), T0 paid.
+    w.write("cons/2026-09.csv", cons(&[("2026-09", "T0", "100.00"), ("2026-09", "T1", "100.00"), ("2026-09", "T2", "200.00"), ("2026-09", "T3", "100.00")]));
+    w.write("sept/inc/2026-09.csv", statement("2026-09", &[("T0", "6.00"), ("T3", "3.00")]));
+    // October: T4 new and unpaid, T6 paid; the September statement re-issued.
+    w.write("cons/2026-10.csv", cons(&[("2026-10", "T4", "100.00"), ("2026-10", "T6", "100.00")]));
+    w.write("oct/inc/2026-09.csv", statement("2026-09", &[("T0", "6.00"), ("T3", "5.00")]));
+    w.write("oct/inc/2026-10.csv", statement("2026-10", &[("T2", "12.00"), ("T6", "6.00")]));
+    // November: T5 new and unpaid, T8 paid.
+    w.write("cons/2026-11.csv", cons(&[("2026-11", "T5", "100.00"), ("2026-11", "T8", "100.00")]));
+    for f in ["2026-09.csv", "2026-10.csv"] {
+        w.write(&format!("nov/inc/{f}"), w.read(&format!("oct/inc/{f}")));
+    }
+    w.write("nov/inc/2026-11.csv", statement("2026-11", &[("T8", "6.00")]));
+}
+
+fn run(w: &Work, inc: &str, previous: Option<&str>, out: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["run", "--rules", "rules.toml", "--consumption", "cons", "--incentives", inc, "--out", out];
+    if let Some(p) = previous {
+        args.extend(["--previous", p]);
+    }
+    args.extend(extra);
+    w.recon(&args)
+}
+
+fn changes(w: &Work, dir: &str) -> HashMap<String, HashMap<String, String>> {
+    read_csv(&w.path(&format!("{dir}/changes.csv"))).into_iter().map(|r| (r["trade_id"].clone(), r)).collect()
+}
+
+#[test]
+fn three_months_chained() {
+    let w = Work::new();
+    months(&w);
+    let a = run(&w, "sept/inc", None, "r09", &[]);
+    assert_eq!(a.status.code(), Some(1), "{}", stderr(&a));
+    assert!(!w.path("r09/changes.csv").exists(), "no previous, no changes.csv");
+    let b = run(&w, "oct/inc", Some("r09"), "r10", &[]);
+    assert_eq!(b.status.code(), Some(1), "{}{}", stdout(&b), stderr(&b));
+    let c = run(&w, "nov/inc", Some("r10"), "r11", &[]);
+    assert_eq!(c.status.code(), Some(1), "{}{}", stdout(&c), stderr(&c));
+
+    let oct = changes(&w, "r10");
+    let f09 = |t: &str| read_csv(&w.path("r09/findings.csv")).into_iter().find(|f| f["trade_id"] == t).map(|f| f["finding_id"].clone()).unwrap_or_default();
+    assert_eq!((oct["T1"]["change"].as_str(), oct["T1"]["open_since"].as_str(), oct["T1"]["periods_open"].as_str()), ("OPEN", "2026-09", "2"), "{:?}", oct["T1"]);
+    // paid in October: the PERIOD_SHIFT holding its expected side resolves it
+    assert_eq!((oct["T2"]["change"].as_str(), oct["T2"]["category"].as_str(), oct["T2"]["previous_category"].as_str()), ("RESOLVED", "PERIOD_SHIFT", "MISSING_INCENTIVE"), "{:?}", oct["T2"]);
+    assert_eq!(oct["T2"]["previous_finding_id"], f09("T2"));
+    assert_ne!(oct["T2"]["finding_id"], f09("T2"));
+    assert_eq!((oct["T3"]["change"].as_str(), oct["T3"]["previous_delta"].as_str(), oct["T3"]["delta"].as_str()), ("CHANGED", "-3.00", "-1.00"), "{:?}", oct["T3"]);
+    assert_eq!((oct["T4"]["change"].as_str(), oct["T4"]["previous_finding_id"].as_str(), oct["T4"]["open_since"].as_str()), ("NEW", "", "2026-10"));
+    assert_eq!(oct.len(), 4, "{oct:?}");
+
+    let nov = changes(&w, "r11");
+    assert_eq!((nov["T1"]["change"].as_str(), nov["T1"]["open_since"].as_str(), nov["T1"]["periods_open"].as_str()), ("OPEN", "2026-09", "3"), "{:?}", nov["T1"]);
+    assert_eq!((nov["T3"]["change"].as_str(), nov["T3"]["open_since"].as_str(), nov["T3"]["periods_open"].as_str()), ("OPEN", "2026-09", "3"), "{:?}", nov["T3"]);
+    assert_eq!((nov["T4"]["change"].as_str(), nov["T4"]["open_since"].as_str(), nov["T4"]["periods_open"].as_str()), ("OPEN", "2026-10", "2"));
+    assert_eq!(nov["T5"]["change"], "NEW");
+    assert!(!nov.contains_key("T2"), "a finding resolved last month is not followed again: {nov:?}");
+
+    // every previous and every current actionable finding exactly once
+    for (prev, cur, ch) in [("r09", "r10", &oct), ("r10", "r11", &nov)] {
+        let actionable = |d: &str| read_csv(&w.path(&format!("{d}/findings.csv"))).into_iter().filter(|f| f["action"] != "none").map(|f| f["finding_id"].clone()).collect::<Vec<_>>();
+        let rows = read_csv(&w.path(&format!("{cur}/changes.csv")));
+        for id in actionable(prev) {
+            assert_eq!(rows.iter().filter(|r| r["previous_finding_id"] == id).count(), 1, "{prev} finding {id} in {cur}/changes.csv");
+        }
+        for id in actionable(cur) {
+            assert_eq!(rows.iter().filter(|r| r["finding_id"] == id).count(), 1, "{cur} finding {id} in its changes.csv");
+        }
+        assert_eq!(rows.len(), ch.len());
+    }
+
+    // the dispute that comes back keeps its number and says since when
+    let disputes = read_csv(&w.path("r11/disputes.csv"));
+    let t1 = disputes.iter().find(|d| d["订单号/交易号"] == "T1").expect("T1 disputed");
+    assert_eq!(t1["问题编号"], f09("T1"));
+    assert!(t1["问题描述"].contains("自对账期次 2026-09 起") && t1["问题描述"].contains("3 个期次"), "{}", t1["问题描述"]);
+    let t5 = disputes.iter().find(|d| d["订单号/交易号"] == "T5").expect("T5 disputed");
+    assert!(!t5["问题描述"].contains("起已提出"), "{}", t5["问题描述"]);
+
+    // summary.json and stdout
+    let s: serde_json::Value = serde_json::from_str(&w.read("r11/summary.json")).expect("json");
+    assert_eq!(s["previous"]["path"], "r10");
+    assert_eq!(s["changes"]["OPEN"]["count"], 3);
+    assert_eq!(s["changes"]["NEW"]["count"], 1);
+    let out = stdout(&c);
+    assert!(out.contains("Since the previous report") && out.lines().any(|l| l.trim_start().starts_with("OPEN") && l.contains('3')), "{out}");
+    assert!(out.contains("input added: cons") || out.contains("input added"), "{out}");
+
+    // the report made with --previous verifies, and the previous report is never modified
+    let before = w.read("r10/summary.json");
+    let v = w.recon(&["verify", "r11"]);
+    assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
+    assert_eq!(before, w.read("r10/summary.json"));
+    // a previous report changed since is named by verify
+    w.write("r10/findings.csv", w.read("r10/findings.csv") + "\n");
+    let v = w.recon(&["verify", "r11"]);
+    assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
+    assert!(stdout(&v).contains("previous report"), "{}", stdout(&v));
+}
+
+#[test]
+fn streamed_and_in_memory_write_the_same_changes() {
+    let w = Work::new();
+    months(&w);
+    assert_eq!(run(&w, "sept/inc", None, "r09", &[]).status.code(), Some(1));
+    let m = run(&w, "oct/inc", Some("r09"), "m", &["--in-memory"]);
+    let s = run(&w, "oct/inc", Some("r09"), "s", &["--streaming", "--partitions", "2", "--format", "json"]);
+    assert_eq!((m.status.code(), s.status.code()), (Some(1), Some(1)), "{}{}", stderr(&m), stderr(&s));
+    for f in ["changes.csv", "disputes.csv", "findings.csv"] {
+        assert_eq!(w.read(&format!("m/{f}")), w.read(&format!("s/{f}")), "{f}");
+    }
+}
+
+#[test]
+fn a_previous_report_that_cannot_be_followed_stops_the_run() {
+    let w = Work::new();
+    months(&w);
+    assert_eq!(run(&w, "sept/inc", None, "r09", &[]).status.code(), Some(1));
+    let fails = |prev: &str, names: &str| {
+        let o = run(&w, "oct/inc", Some(prev), "out", &[]);
+        assert_eq!(o.status.code(), Some(2), "{prev}: {}", stdout(&o));
+        assert!(stderr(&o).contains(names), "{prev}: {}", stderr(&o));
+        assert!(!w.path("out/summary.json").exists(), "{prev}: a report was written");
+    };
+    fails("nowhere", "nowhere");
+    w.write("notes/readme.txt", "not a report");
+    fails("notes", "notes/summary.json");
+    w.write("broken/summary.json", "{\"engine\": ");
+    w.write("broken/findings.csv", w.read("r09/findings.csv"));
+    fails("broken", "broken/summary.json");
+    w.write("cut/summary.json", w.read("r09/summary.json"));
+    let text = w.read("r09/findings.csv");
+    let lines: Vec<&str> = text.lines().collect();
+    w.write("cut/findings.csv", lines[..lines.len() - 1].join("\n") + "\n");
+    fails("cut", "cut/findings.csv");
+    w.write("nocsv/summary.json", w.read("r09/summary.json"));
+    fails("nocsv", "nocsv/findings.csv");
+}
