@@ -47,7 +47,11 @@ struct Prepared {
 }
 
 fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
-    let setup = setup(args)?;
+    load_inputs(setup(args)?, args)
+}
+
+/// [`prepare`] once the rules are checked: reads the inputs.
+fn load_inputs(setup: Setup, args: &RunArgs) -> Result<Prepared, Error> {
     let options = setup.options(args);
     let Setup { root, rules, formats, periods } = setup;
     let paths = input_paths(args, root);
@@ -73,12 +77,21 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     if streams(args) {
         return crate::stream::run(args, out);
     }
-    let p = prepare(args)?;
-    std::fs::create_dir_all(&args.out).map_err(|source| ReportError::Io { path: args.out.display().to_string(), source })?;
+    let setup = setup(args)?;
+    // Once the rules are valid, the run takes its --out (a lock): every output is written into
+    // a staging directory there and moved into place once all are written (see crate::outdir).
+    let dir = crate::outdir::OutDir::open(&args.out)?;
+    load_inputs(setup, args).and_then(|p| write_run(&p, dir, args, out)).map_err(Error::unwritten)
+}
+
+/// The in-memory run from its loaded inputs: reconciles, writes the outputs into `dir`'s staging
+/// directory and moves them into place.
+fn write_run(p: &Prepared, dir: crate::outdir::OutDir, args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+    let staging = dir.staging().to_path_buf();
     // findings.csv is written while the keys are decided; only the findings the other outputs
     // show are kept (see report::Keep).
     let mut csv = match p.formats.csv {
-        true => Some(report::FindingsCsv::create(&args.out.join("findings.csv"))?),
+        true => Some(report::FindingsCsv::create(&staging.join("findings.csv"))?),
         false => None,
     };
     let mut keep = report::Keep::new(p.formats);
@@ -100,7 +113,8 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     outcome.findings = keep.into_kept();
     let mut progress = Progress::new();
     progress.stage("writing reports");
-    let (_, followed) = report::write_rest(&args.out, &outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
+    let (_, followed) = report::write_rest(&staging, &outcome, &p.loaded, &p.rules, &p.options, p.formats)?;
+    dir.commit()?;
     progress.finish();
     report::print_summary(out, &outcome, &p.loaded, &p.rules, &args.out, followed.as_ref()).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !p.loaded.rejects.is_empty();
@@ -201,8 +215,11 @@ pub fn verify(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
 
     let scratch = std::env::temp_dir().join(format!("recon-verify-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())));
     let rerun = RunArgs { out: scratch.clone(), ..args };
-    let result = run(&rerun, &mut Vec::new());
-    let compared = result.map(|_| compare_dirs(dir, &scratch));
+    let result = run(&rerun, &mut Vec::new()).map_err(|e| match e {
+        Error::Unwritten(u) => *u.error,
+        e => e,
+    });
+    let compared = result.map(|_| compare_dirs(dir, &scratch, &summary));
     let _ = std::fs::remove_dir_all(&scratch);
     let (same, differ) = compared?;
     for name in &same {
@@ -220,13 +237,33 @@ pub fn verify(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     }
 }
 
-/// Compares the files a re-run wrote with the report's: names of identical files, and what differs.
-fn compare_dirs(report: &Path, rerun: &Path) -> (Vec<String>, Vec<String>) {
+/// Compares the files a re-run wrote with the report's: names of identical files, and what
+/// differs. A report whose summary.json lists its outputs (`outputs`, with their sha256) must
+/// hold exactly those, as listed: an output of recon's in the directory that the summary does
+/// not list (left by another run) differs, and so does a listed one whose sha256 is not the
+/// listed one.
+fn compare_dirs(report: &Path, rerun: &Path, summary: &Summary) -> (Vec<String>, Vec<String>) {
     let mut names: Vec<String> = std::fs::read_dir(rerun)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| crate::outdir::OUTPUTS.contains(&n.as_str())).collect())
         .unwrap_or_default();
     names.sort();
     let (mut same, mut differ) = (Vec::new(), Vec::new());
+    // (a report written before summary.json listed its outputs lists none: nothing to check)
+    if !summary.outputs.is_empty() {
+        let listed: Vec<(&str, &str)> = summary.outputs.iter().map(|o| (o.path.as_str(), o.sha256.as_str())).collect();
+        for name in crate::outdir::OUTPUTS.iter().filter(|&&n| n != "summary.json") {
+            let there = report.join(name).exists();
+            match listed.iter().find(|(p, _)| p == name) {
+                None if there => differ.push(format!("{name}: in the report directory but not among summary.json's outputs (left by another run?)")),
+                None => {}
+                Some(_) if !there => differ.push(format!("{name}: listed in summary.json's outputs but missing from the report directory")),
+                Some((_, recorded)) => match sha256_file(&report.join(name)) {
+                    Some(now) if now == *recorded => {}
+                    now => differ.push(format!("{name}: sha256 {} is not the {recorded} summary.json lists", now.unwrap_or_else(|| "(unreadable)".into()))),
+                },
+            }
+        }
+    }
     for name in names {
         match (sha256_file(&report.join(&name)), sha256_file(&rerun.join(&name))) {
             (Some(a), Some(b)) if a == b => same.push(format!("{name}  {a}")),

@@ -50,6 +50,48 @@ pub enum Error {
     Summary { path: String, message: String },
     #[error("cannot write to standard output")]
     Stdout(#[source] std::io::Error),
+    #[error(transparent)]
+    Out(#[from] crate::outdir::OutError),
+    #[error(transparent)]
+    Unwritten(Unwritten),
+}
+
+/// The error of a run that failed after it took its --out and before it moved its outputs into
+/// place: nothing of it was written there (see [`crate::outdir`]).
+#[derive(Debug)]
+pub struct Unwritten {
+    pub error: Box<Error>,
+}
+
+impl std::fmt::Display for Unwritten {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Unwritten {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl Error {
+    /// This error, marked as one after which --out was left as it was: every error but one while
+    /// moving the outputs into place, or writing to stdout after.
+    pub(crate) fn unwritten(self) -> Error {
+        match self {
+            Error::Out(crate::outdir::OutError::Commit { .. }) | Error::Stdout(_) | Error::Unwritten(_) => self,
+            error => Error::Unwritten(Unwritten { error: Box::new(error) }),
+        }
+    }
+
+    /// What to say after the error: that the run left its --out as it was.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            Error::Unwritten(_) => Some("recon: nothing of this run was written: the report in --out, if any, is as it was".to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// Everything `recon run` takes.

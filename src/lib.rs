@@ -14,6 +14,7 @@ pub mod knobs;
 pub mod load;
 pub mod model;
 pub mod obs;
+pub mod outdir;
 pub mod progress;
 pub mod report;
 pub mod rules;

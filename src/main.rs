@@ -61,6 +61,9 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {s}");
                 source = s.source();
             }
+            if let Some(note) = e.note() {
+                eprintln!("{note}");
+            }
             Exit::Error
         }
     };

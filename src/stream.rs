@@ -367,13 +367,19 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let setup = crate::config::setup(args)?;
     let options = setup.options(args);
     let crate::config::Setup { root, rules, formats, periods } = setup;
-    let (limit, block) = own_limit();
-    let n = partitions(args, &root, limit)?;
-    let workers = workers(rayon::current_num_threads(), limit).clamp(1, n);
-    std::fs::create_dir_all(&args.out).map_err(io_error(&args.out))?;
-    let tmp = args.out.join(format!(".recon-partitions-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(io_error(&tmp))?;
-    let result = run_in(args, &rules, formats, &options, &periods, (n, workers, block, limit), &root, &tmp, out);
+    // Once the rules are valid, the run takes its --out (a lock): the outputs are written into a
+    // staging directory there and moved into place at the end (see crate::outdir); the
+    // partition files lie beside it.
+    let dir = crate::outdir::OutDir::open(&args.out)?;
+    let tmp = dir.partitions();
+    let result = (|| {
+        let (limit, block) = own_limit();
+        let n = partitions(args, &root, limit)?;
+        let workers = workers(rayon::current_num_threads(), limit).clamp(1, n);
+        std::fs::create_dir_all(&tmp).map_err(io_error(&tmp))?;
+        run_in(args, &rules, formats, &options, &periods, (n, workers, block, limit), &root, &tmp, dir, out)
+    })()
+    .map_err(Error::unwritten);
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
@@ -416,6 +422,11 @@ trait Route: Send {
     fn end(&mut self, _kind: Kind) -> Result<(), Error> {
         Ok(())
     }
+    /// Why `block` failed, if it did: its own error (the loader reports any as reading the input
+    /// it was reading).
+    fn failure(&mut self) -> Option<Error> {
+        None
+    }
 }
 
 /// The place of a routed kind in `[consumption, incentives, bills]`.
@@ -435,6 +446,8 @@ struct Spilling<'a> {
     /// kind's: each kind's are finished before the next is begun).
     open: Option<Spiller>,
     parts: [Vec<PathBuf>; 3],
+    /// Why writing a partition file failed.
+    failed: Option<std::io::Error>,
 }
 
 impl Route for Spilling<'_> {
@@ -444,10 +457,21 @@ impl Route for Spilling<'_> {
     }
 
     fn block<S: Spill>(&mut self, _: Kind, sink: &S, prov: &[(u32, u32)]) -> std::io::Result<()> {
-        match self.open.as_mut() {
+        let routed = match self.open.as_mut() {
             Some(spill) => spill.route(sink, prov, self.ranges),
             None => Err(std::io::Error::other("rows routed before their spill files were created")),
-        }
+        };
+        // (a full disk while writing the partition files is a write error of those, not a read
+        // error of the input being read)
+        routed.map_err(|e| {
+            let kind = e.kind();
+            self.failed = Some(e);
+            std::io::Error::new(kind, "cannot write the partition files")
+        })
+    }
+
+    fn failure(&mut self) -> Option<Error> {
+        self.failed.take().map(io_error(self.dir))
     }
 
     fn end(&mut self, kind: Kind) -> Result<(), Error> {
@@ -508,14 +532,14 @@ fn read_inputs(paths: &InputPaths, rules: &RuleSet, block: usize, route: &mut im
             bills::resale_facts(&sink, customers_read.as_ref().and_then(|r| r.as_ref().ok()).map(|c| &c.0), &mut resale, &mut assoc);
         }
         route.block(Kind::Consumption, &sink, &prov)
-    })?);
+    }).map_err(|e| route.failure().unwrap_or(e.into()))?);
     route.end(Kind::Consumption)?;
     let mut inc_prov = Provenance::default();
     route.begin(Kind::Incentives)?;
     inputs.extend(load::stream_kind::<load::Incentives>(paths, Kind::Incentives, rules, block, &mut inc_prov, &mut rejects, &mut |sink, prov| {
         globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
         route.block(Kind::Incentives, &sink, &prov)
-    })?);
+    }).map_err(|e| route.failure().unwrap_or(e.into()))?);
     route.end(Kind::Incentives)?;
     let mut customers = None;
     if let Some(read) = customers_read {
@@ -538,7 +562,7 @@ fn read_inputs(paths: &InputPaths, rules: &RuleSet, block: usize, route: &mut im
         inputs.extend(load::stream_kind::<load::Bills>(paths, Kind::Bills, rules, block, &mut bill_prov, &mut rejects, &mut |sink, prov| {
             bills::line_facts(&sink, &mut lines);
             route.block(Kind::Bills, &sink, &prov)
-        })?);
+        }).map_err(|e| route.failure().unwrap_or(e.into()))?);
         route.end(Kind::Bills)?;
         bill_lines = lines.values().map(|l| l.n).sum();
         globals.bill_grain = Some(bills::grain_from(&lines, &resale));
@@ -943,7 +967,8 @@ fn bill_findings(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], (n, workers, block, limit): (usize, usize, usize, Option<u64>), root: &Path, tmp: &Path, out: &mut impl Write) -> Result<Status, Error> {
+fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], (n, workers, block, limit): (usize, usize, usize, Option<u64>), root: &Path, tmp: &Path, dir: crate::outdir::OutDir, out: &mut impl Write) -> Result<Status, Error> {
+    let staging = dir.staging().to_path_buf();
     let paths = crate::config::input_paths(args, root.to_path_buf());
     let mut progress = Progress::new();
 
@@ -954,7 +979,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     let ranges = Ranges::from_samples(samples, n);
     crate::obs::trace("streaming: trade ids sampled, partitions cut", t);
     let n = ranges.len();
-    let mut spill = Spilling { dir: tmp, ranges: &ranges, open: None, parts: Default::default() };
+    let mut spill = Spilling { dir: tmp, ranges: &ranges, open: None, parts: Default::default(), failed: None };
     let Pass1 { inputs, rejects, globals, customers, cons_prov, inc_prov, bill_prov, bill_lines, assoc } = read_inputs(&paths, rules, block, &mut spill)?;
     let [cons_parts, inc_parts, bill_parts] = spill.parts;
     crate::obs::trace("streaming: read and partition", t);
@@ -971,7 +996,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
     // (report.xlsx and report.html read it back: without csv output it is written among the
     // partition files, and removed with them.)
     let workbooks = formats.xlsx || formats.html;
-    let findings_path = if formats.csv { args.out.join("findings.csv") } else { tmp.join("findings.csv") };
+    let findings_path = if formats.csv { staging.join("findings.csv") } else { tmp.join("findings.csv") };
     let findings_csv = if formats.csv || workbooks { Some(report::FindingsCsv::create(&findings_path)?) } else { None };
     // Plain threads, not a rayon loop: a rayon worker waiting inside a partition's own parallel
     // steps would start further partitions, and memory would hold many at once.
@@ -1102,19 +1127,22 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOption
         // report.html on threads of their own) are not to add to the partitions' peak. (Not
         // before: handing back memory that is taken again costs page faults and zeroing.)
         crate::obs::release_memory();
-        followed = report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?.1;
+        followed = report::write_rest_with(&staging, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::File(&findings_path))?.1;
     } else {
         // findings.csv is completed in a thread of its own (the copy mostly waits on the disk)
         // while the other outputs are written.
         std::thread::scope(|scope| -> Result<(), Error> {
             let completing = scope.spawn(move || complete(findings_csv));
-            let written = report::write_rest_with(&args.out, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::Kept(&[]));
+            let written = report::write_others(&staging, &outcome, &summary_loaded, rules, options, formats, disputes, report::Shown::Kept(&[]));
             completing.join().unwrap_or_else(|_| Err(Error::Internal("the thread completing findings.csv panicked".into())))?;
-            written?;
+            // (summary.json lists findings.csv's sha256: written once it is complete)
+            let (written, summary, _) = written?;
+            report::write_summary_last(&staging, summary, formats, written)?;
             Ok(())
         })?;
         followed = None;
     }
+    dir.commit()?;
     progress.finish();
     crate::obs::trace("streaming: merge and write", t);
     report::print_summary(out, &outcome, &summary_loaded, rules, &args.out, followed.as_ref()).map_err(Error::Stdout)?;

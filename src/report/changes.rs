@@ -331,7 +331,12 @@ pub fn follow(previous: &Previous, findings: &Path, latest: Period, out: &Path) 
             c.delta.as_str(),
             &since.to_string(),
             &open.to_string(),
-        ].map(|s| super::neutral_text(s)))
+        ]
+        .into_iter()
+        .enumerate()
+        // (trade_id and service_type_code are text from the inputs: neutralised against
+        // formulas; the rest are recon's own ids, names and amounts)
+        .map(|(i, s)| if matches!(i, 3 | 4) { super::neutral_text(s) } else { s.to_string() }))
         .map_err(super::csv_err(out))?;
         if let (Some(c), Some(p)) = (cur, p) {
             if c.action == "dispute" && matches!(change, Change::Open | Change::Changed) {

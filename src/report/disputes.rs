@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 
-use super::{cite_rows, csv_err, io_err, ReportError};
+use super::{cite_rows, csv_err, io_err, neutral, ReportError};
 use crate::engine::{Action, Category, FindingRef, Outcome};
 use crate::load::Loaded;
 use crate::model::{fmt_money, Period};
@@ -124,7 +124,7 @@ pub fn dispute(f: &FindingRef, loaded: &Loaded, rules: &RuleSet) -> Dispute {
 }
 
 /// `disputes.csv`: UTF-8 with BOM (Excel opens it with the Chinese intact), a total line after
-/// each period.
+/// each period. Its text columns are [`neutral`]ised against formulas; its amounts are not.
 pub fn write_csv(path: &Path, disputes: &[Dispute]) -> Result<(), ReportError> {
     let mut file = BufWriter::new(File::create(path).map_err(io_err(path))?);
     file.write_all(b"\xEF\xBB\xBF").map_err(io_err(path))?;
@@ -136,15 +136,15 @@ pub fn write_csv(path: &Path, disputes: &[Dispute]) -> Result<(), ReportError> {
             w.write_record([
                 d.period.to_string(),
                 d.id.clone(),
-                d.trade_id.clone(),
-                d.customer_id.clone(),
-                d.customer_name.clone(),
-                d.service.clone(),
+                neutral(&d.trade_id).into_owned(),
+                neutral(&d.customer_id).into_owned(),
+                neutral(&d.customer_name).into_owned(),
+                neutral(&d.service).into_owned(),
                 fmt_money(d.expected),
                 fmt_money(d.actual),
                 fmt_money(d.delta),
                 d.category.label_zh().to_string(),
-                d.description.clone(),
+                neutral(&d.description).into_owned(),
             ])
             .map_err(csv_err(path))?;
         }

@@ -226,7 +226,8 @@ pub fn lookup(path: &std::path::Path, id: &str) -> Lookup {
             // (a line break inside a quoted field could precede the id's text: the record read
             // from there must have the id as its first field and a full row's fields)
             if let Some(rec) = record_at(base + pos as u64 + 1).filter(|r| r.len() == header.len() && r.get(0) == Some(id)) {
-                let field = |c: usize| rec.get(c).unwrap_or_default().to_string();
+                // (findings.csv neutralised them against formulas: the text as the inputs hold it)
+                let field = |c: usize| super::restore(rec.get(c).unwrap_or_default()).to_string();
                 return Lookup::Found { trade: field(trade_col), customer: field(customer_col) };
             }
             from = pos + 1;

@@ -63,14 +63,14 @@ pub enum ReportError {
     Previous { path: String, message: String },
 }
 
-/// A text cell of a CSV recon wrote, as it was before it was written.
+/// A text cell of a CSV recon wrote, as it was before it was written ([`restore`]).
 pub(crate) fn restore_text(s: &str) -> String {
-    s.to_string()
+    restore(s).to_string()
 }
 
-/// A text cell as recon's CSV outputs write it.
+/// A text cell as recon's CSV outputs write it ([`neutral`]).
 pub(crate) fn neutral_text(s: &str) -> String {
-    s.to_string()
+    neutral(s).into_owned()
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -180,6 +180,11 @@ fn each_file_record(path: &Path, each: &mut dyn FnMut(&Record) -> Result<bool, R
         let mut fields: [&[u8]; 19] = [b""; 19];
         for (slot, v) in fields.iter_mut().zip(rec.iter()) {
             *slot = v;
+        }
+        // (the text columns as they were before findings.csv neutralised them: the workbooks
+        // show the same text whether a run kept its findings or reads them back)
+        for c in FINDINGS_TEXT_COLUMNS {
+            fields[c] = restore_bytes(fields[c]);
         }
         if !each(&Record { fields, file: Some(path) })? {
             break;
@@ -308,7 +313,8 @@ impl FindingsCsv {
 }
 
 /// Appends one finding's findings.csv record (the fields of [`finding_record`], without building
-/// them as separate strings) to `out`, as the csv crate writes it (see [`push_field`]).
+/// them as separate strings, the text columns [`neutral`]) to `out`, as the csv crate writes it
+/// (see [`push_field`]).
 pub fn write_finding(out: &mut Vec<u8>, f: &FindingRef, loaded: &Loaded, scratch: &mut String) {
     // The fields recon itself writes (ids, periods, names of categories, actions and charging
     // modes, amounts) never need quotes: only the texts from the inputs and rules are checked.
@@ -317,31 +323,75 @@ pub fn write_finding(out: &mut Vec<u8>, f: &FindingRef, loaded: &Loaded, scratch
     push_plain(out, f.period.text(&mut buf));
     push_plain(out, f.category.name());
     push_plain(out, f.action.name());
-    push_field(out, f.customer_id);
-    push_field(out, f.customer_name);
-    push_field(out, f.trade_id);
-    push_field(out, f.service);
+    push_text(out, f.customer_id);
+    push_text(out, f.customer_name);
+    push_text(out, f.trade_id);
+    push_text(out, f.service);
     push_plain(out, f.charging_mode.map_or("", |m| m.label()));
     push_plain(out, f.expected_period.map_or("", |p| p.text(&mut buf)));
     for v in [f.expected_base, f.expected_incentive, f.actual_base, f.actual_incentive, Some(f.delta)] {
         let mut money = [0u8; 48];
         push_plain(out, v.map_or("", |v| crate::model::money_str(v, &mut money)));
     }
-    push_field(out, f.rule_ids);
-    push_field(out, f.explanation);
+    push_text(out, f.rule_ids);
+    push_text(out, f.explanation);
     scratch.clear();
     cite_rows_into(&loaded.consumption.prov, f.consumption_rows, scratch);
-    push_field(out, scratch);
+    push_text(out, scratch);
     scratch.clear();
     match (&loaded.bills, f.bill_rows.is_empty()) {
         (Some(b), false) => cite_rows_into(&b.prov, f.bill_rows, scratch),
         _ => cite_rows_into(&loaded.incentives.prov, f.incentive_rows, scratch),
     }
-    push_field(out, scratch);
+    push_text(out, scratch);
     // push_field put a comma after each field: the last one ends the record instead.
     if let Some(last) = out.last_mut() {
         *last = b'\n';
     }
+}
+
+/// The findings.csv columns that hold text from the inputs and rules (see [`FINDINGS_HEADER`]):
+/// neutralised against formulas ([`neutral`]). The others are recon's own ids, periods, names
+/// and amounts, never neutralised.
+pub const FINDINGS_TEXT_COLUMNS: [usize; 8] = [4, 5, 6, 7, 15, 16, 17, 18];
+
+/// Whether a text cell would be run by a spreadsheet as a formula: it starts with `=`, `+`, `-`,
+/// `@`, a tab or a CR, after any apostrophes (which [`neutral`] itself puts there).
+fn formula_like(text: &[u8]) -> bool {
+    let start = text.iter().position(|&b| b != b'\'').unwrap_or(text.len());
+    matches!(text.get(start), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
+/// A text cell of a CSV output, neutralised against formula injection (OWASP): a text that a
+/// spreadsheet would run as a formula gets a leading `'`. A text that starts with apostrophes
+/// followed by such a character gets one more, so that [`restore`] undoes exactly this.
+pub fn neutral(text: &str) -> std::borrow::Cow<'_, str> {
+    if formula_like(text.as_bytes()) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// The text [`neutral`] was given, from what it returned.
+pub fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest.as_bytes()) => rest,
+        _ => cell,
+    }
+}
+
+/// [`restore`] on bytes.
+fn restore_bytes(cell: &[u8]) -> &[u8] {
+    match cell.split_first() {
+        Some((b'\'', rest)) if formula_like(rest) => rest,
+        _ => cell,
+    }
+}
+
+/// A text field of a record from the inputs or rules: [`neutral`], then [`push_field`].
+fn push_text(out: &mut Vec<u8>, field: &str) {
+    push_field(out, &neutral(field));
 }
 
 /// Appends `field` and a comma as the csv crate's writer does by default (quote only when
@@ -537,7 +587,8 @@ pub fn write_rejected(path: &Path, rejects: &[Reject]) -> Result<(), ReportError
     let mut w = csv::Writer::from_writer(file);
     w.write_record(["kind", "file", "location", "column", "value", "reason"]).map_err(csv_err(path))?;
     for r in rejects {
-        w.write_record([r.kind.name(), &r.file, &r.location, &r.column, &r.value, &r.reason]).map_err(csv_err(path))?;
+        // (every column is text: the value as the input held it, a number or not, is neutralised too)
+        w.write_record([r.kind.name(), &r.file, &r.location, &r.column, &r.value, &r.reason].map(|t| neutral(t).into_owned())).map_err(csv_err(path))?;
     }
     w.flush().map_err(io_err(path))
 }
@@ -578,6 +629,23 @@ pub fn write_rest_with(
     disputes: Vec<disputes::Dispute>,
     shown: Shown,
 ) -> Result<(Vec<PathBuf>, Option<changes::Followed>), ReportError> {
+    let (written, summary, followed) = write_others(dir, outcome, loaded, rules, options, formats, disputes, shown)?;
+    Ok((write_summary_last(dir, summary, formats, written)?, followed))
+}
+
+/// [`write_rest_with`] but summary.json, whose content it returns (see [`write_summary_last`]):
+/// a streamed run completes findings.csv meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub fn write_others(
+    dir: &Path,
+    outcome: &Outcome,
+    loaded: &Loaded,
+    rules: &RuleSet,
+    options: &RunOptions,
+    formats: Formats,
+    disputes: Vec<disputes::Dispute>,
+    shown: Shown,
+) -> Result<(Vec<PathBuf>, summary::Summary, Option<changes::Followed>), ReportError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut summary = summary::Summary::of(outcome, loaded, rules, options);
     // The monthly cycle: follow the previous report into this one's findings.csv (complete by
@@ -630,9 +698,6 @@ pub fn write_rest_with(
         if formats.csv {
             written.push(traced("disputes.csv", &|p| disputes::write_csv(p, &disputes))?);
         }
-        if formats.json {
-            written.push(traced("summary.json", &|p| summary.write(p))?);
-        }
         if formats.xlsx {
             written.push(traced("disputes.xlsx", &|p| xlsx::write_disputes(p, &ctx))?);
         }
@@ -646,7 +711,38 @@ pub fn write_rest_with(
     write_rejected(&p, &loaded.rejects)?;
     written.push(p);
     written.extend(changes_written);
-    Ok((written, followed))
+    Ok((written, summary, followed))
+}
+
+/// Writes summary.json (with `json` output) once every other output is complete, listing them
+/// (findings.csv among them when `csv`) with their sha256; returns every path written.
+pub fn write_summary_last(dir: &Path, mut summary: summary::Summary, formats: Formats, mut written: Vec<PathBuf>) -> Result<Vec<PathBuf>, ReportError> {
+    if formats.json {
+        summary.outputs = outputs_list(dir, formats.csv, &written)?;
+        let p = dir.join("summary.json");
+        summary.write(&p)?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+/// summary.json's `outputs`: the run's other output files in `dir` (findings.csv when `csv`,
+/// and `written`), in [`crate::outdir::OUTPUTS`] order, each with its sha256 (hashed in
+/// parallel: findings.csv can be gigabytes).
+fn outputs_list(dir: &Path, csv: bool, written: &[PathBuf]) -> Result<Vec<summary::OutputInfo>, ReportError> {
+    use rayon::prelude::*;
+    let names: Vec<&str> = crate::outdir::OUTPUTS
+        .iter()
+        .copied()
+        .filter(|&n| n != "summary.json" && ((csv && n == "findings.csv") || written.iter().any(|p| p.file_name().is_some_and(|f| f == n))))
+        .collect();
+    names
+        .par_iter()
+        .map(|&n| {
+            let p = dir.join(n);
+            crate::outdir::sha256_file(&p).map(|sha256| summary::OutputInfo { path: n.to_string(), sha256 }).map_err(io_err(&p))
+        })
+        .collect()
 }
 
 /// The short summary printed to stdout: inputs, each period's waterfall and categories.
@@ -768,9 +864,58 @@ mod tests {
             let mut got = Vec::new();
             write_finding(&mut got, &f.view(), &loaded, &mut String::new());
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(finding_record(&f, &loaded)).unwrap();
+            let mut rec = finding_record(&f, &loaded);
+            for c in FINDINGS_TEXT_COLUMNS {
+                rec[c] = neutral(&rec[c]).into_owned();
+            }
+            w.write_record(rec).unwrap();
             let want = w.into_inner().unwrap();
             assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+        }
+    }
+
+    /// Text cells a spreadsheet would run get a leading apostrophe; restore gives back exactly
+    /// the text, apostrophes and all; recon's amounts are not text cells.
+    #[test]
+    fn formulas_are_neutralised_and_restored() {
+        for (text, cell) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("-3.20", "'-3.20"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("'=1", "''=1"),
+            ("''-1", "'''-1"),
+            ("'quoted", "'quoted"),
+            ("a=1", "a=1"),
+            ("", ""),
+            ("'", "'"),
+            ("杭州=", "杭州="),
+        ] {
+            assert_eq!(neutral(text), cell, "{text:?}");
+            assert_eq!(restore(cell), text, "{cell:?}");
+            assert_eq!(restore_bytes(cell.as_bytes()), text.as_bytes(), "{cell:?}");
+        }
+        let mut f = finding(3, Action::Dispute);
+        f.customer_name = "=1+2".into();
+        f.trade_id = "-T1".into();
+        f.delta = Decimal::new(-320, 2);
+        let mut got = Vec::new();
+        write_finding(&mut got, &f.view(), &Loaded::default(), &mut String::new());
+        let text = String::from_utf8(got).unwrap();
+        assert!(text.contains(",'=1+2,'-T1,") && text.contains(",-3.20,"), "{text}");
+    }
+
+    proptest::proptest! {
+        /// restore undoes neutral for any text, and what neutral gives never starts with a
+        /// character a spreadsheet would run.
+        #[test]
+        fn restore_undoes_neutral(text in "['=+@a\t\r-]{0,6}") {
+            let cell = neutral(&text);
+            proptest::prop_assert_eq!(restore(&cell), text.as_str());
+            proptest::prop_assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']));
         }
     }
 

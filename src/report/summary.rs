@@ -40,6 +40,16 @@ pub struct Summary {
     /// Per change (NEW, OPEN, CHANGED, RESOLVED, DROPPED), how many findings and their delta.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Categories>,
+    /// Every other output of the run with its sha256 (see [`crate::outdir`]), written last.
+    #[serde(default)]
+    pub outputs: Vec<OutputInfo>,
+}
+
+/// One output file of a run (a name in --out) and its sha256.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputInfo {
+    pub path: String,
+    pub sha256: String,
 }
 
 /// The previous report a run followed, and what differs between the two runs.
@@ -291,6 +301,7 @@ impl Summary {
             skipped: loaded.skipped.iter().map(|s| SkippedInfo { path: s.path.clone(), reason: s.reason.clone() }).collect(),
             previous: None,
             changes: None,
+            outputs: Vec::new(),
         }
     }
 

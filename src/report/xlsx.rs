@@ -50,6 +50,47 @@ pub const WATERFALL: [(&str, &str, &str); 10] = [
 /// Columns of 差异明细 (indices into [`FINDINGS_HEADER`]) that hold amounts.
 const FINDING_AMOUNTS: std::ops::RangeInclusive<usize> = 10..=14;
 
+/// The most UTF-16 code units an Excel cell holds.
+pub const MAX_CELL_TEXT: usize = 32_767;
+
+/// `text` as a workbook cell holds it: whole, or, past Excel's [`MAX_CELL_TEXT`], cut at a
+/// character with a visible marker saying how many characters were cut (the CSV outputs keep
+/// the whole text; a run never fails on a long value).
+pub fn cell_text(text: &str) -> std::borrow::Cow<'_, str> {
+    // (a UTF-8 string has at least as many bytes as UTF-16 units)
+    if text.len() <= MAX_CELL_TEXT || text.encode_utf16().count() <= MAX_CELL_TEXT {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    // room for the marker ("…[cut: 4294967295 characters]" is 32 units)
+    let budget = MAX_CELL_TEXT - 40;
+    let (mut units, mut end) = (0, 0);
+    for (i, c) in text.char_indices() {
+        if units + c.len_utf16() > budget {
+            break;
+        }
+        units += c.len_utf16();
+        end = i + c.len_utf8();
+    }
+    let cut = text[end..].chars().count();
+    std::borrow::Cow::Owned(format!("{}…[cut: {cut} characters]", &text[..end]))
+}
+
+/// Text cells through [`cell_text`]: every text a workbook shows is written by these.
+trait TextCells {
+    fn text(&mut self, row: u32, col: u16, text: impl AsRef<str>, format: &Format) -> Result<&mut Worksheet, XlsxError>;
+    fn plain_text(&mut self, row: u32, col: u16, text: impl AsRef<str>) -> Result<&mut Worksheet, XlsxError>;
+}
+
+impl TextCells for Worksheet {
+    fn text(&mut self, row: u32, col: u16, text: impl AsRef<str>, format: &Format) -> Result<&mut Worksheet, XlsxError> {
+        self.write_string_with_format(row, col, cell_text(text.as_ref()), format)
+    }
+
+    fn plain_text(&mut self, row: u32, col: u16, text: impl AsRef<str>) -> Result<&mut Worksheet, XlsxError> {
+        self.write_string(row, col, cell_text(text.as_ref()))
+    }
+}
+
 fn xlsx_err(path: &Path) -> impl FnOnce(XlsxError) -> ReportError + '_ {
     move |source| ReportError::Xlsx { path: path.display().to_string(), source }
 }
@@ -165,7 +206,7 @@ fn count(ws: &mut Worksheet, row: u32, col: u16, n: u64, fmt: &Format) -> Result
 
 fn header(ws: &mut Worksheet, row: u32, names: &[&str], st: &Styles) -> Result<(), XlsxError> {
     for (c, name) in (0u16..).zip(names) {
-        ws.write_string_with_format(row, c, *name, &st.header)?;
+        ws.text(row, c, *name, &st.header)?;
     }
     Ok(())
 }
@@ -208,21 +249,21 @@ fn disputes_sheet(ws: &mut Worksheet, disputes: &[Dispute], st: &Styles) -> Resu
     let mut row = 1u32;
     for (period, n, exp, act, delta) in totals(disputes) {
         for d in disputes.iter().filter(|d| d.period == period) {
-            ws.write_string_with_format(row, 0, d.period.to_string(), &st.text)?;
-            ws.write_string_with_format(row, 1, &d.id, &st.text)?;
-            ws.write_string_with_format(row, 2, &d.trade_id, &st.text)?;
-            ws.write_string_with_format(row, 3, &d.customer_id, &st.text)?;
-            ws.write_string_with_format(row, 4, &d.customer_name, &st.text)?;
-            ws.write_string_with_format(row, 5, &d.service, &st.text)?;
+            ws.text(row, 0, d.period.to_string(), &st.text)?;
+            ws.text(row, 1, &d.id, &st.text)?;
+            ws.text(row, 2, &d.trade_id, &st.text)?;
+            ws.text(row, 3, &d.customer_id, &st.text)?;
+            ws.text(row, 4, &d.customer_name, &st.text)?;
+            ws.text(row, 5, &d.service, &st.text)?;
             money(ws, row, 6, d.expected, &st.money)?;
             money(ws, row, 7, d.actual, &st.money)?;
             money(ws, row, 8, d.delta, &st.money)?;
-            ws.write_string_with_format(row, 9, d.category.label_zh(), &st.text)?;
-            ws.write_string_with_format(row, 10, &d.description, &st.wrap)?;
+            ws.text(row, 9, d.category.label_zh(), &st.text)?;
+            ws.text(row, 10, &d.description, &st.wrap)?;
             row += 1;
         }
-        ws.write_string_with_format(row, 0, period.to_string(), &st.total_text)?;
-        ws.write_string_with_format(row, 1, format!("合计（{n} 项）"), &st.total_text)?;
+        ws.text(row, 0, period.to_string(), &st.total_text)?;
+        ws.text(row, 1, format!("合计（{n} 项）"), &st.total_text)?;
         for c in 2..=5 {
             ws.write_blank(row, c, &st.total_text)?;
         }
@@ -231,7 +272,7 @@ fn disputes_sheet(ws: &mut Worksheet, disputes: &[Dispute], st: &Styles) -> Resu
         money(ws, row, 8, delta, &st.total_money)?;
         ws.write_blank(row, 9, &st.total_text)?;
         let sentence = format!("对账期次 {period} 共 {n} 项争议，应得 {}，实得 {}，差额 {}。", fmt_money(exp), fmt_money(act), fmt_money(delta));
-        ws.write_string_with_format(row, 10, sentence, &st.total_wrap)?;
+        ws.text(row, 10, sentence, &st.total_wrap)?;
         row += 1;
     }
     Ok(())
@@ -287,10 +328,10 @@ fn finding_row(ws: &mut Worksheet, row: u32, rec: &[&str; 19], st: &Styles) -> R
         match amount {
             Some(v) => money(ws, row, c, v, &st.money)?,
             None if col >= 16 => {
-                ws.write_string_with_format(row, c, text, &st.wrap)?;
+                ws.text(row, c, text, &st.wrap)?;
             }
             None => {
-                ws.write_string_with_format(row, c, text, &st.text)?;
+                ws.text(row, c, text, &st.text)?;
             }
         }
     }
@@ -325,26 +366,26 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
     }
 
     let mut row = 0u32;
-    ws.write_string_with_format(row, 0, "对账汇总 Reconciliation summary", &st.title)?;
+    ws.text(row, 0, "对账汇总 Reconciliation summary", &st.title)?;
     row += 1;
     let rules = &s["rules"];
-    ws.write_string(row, 1, format!("激励政策 rules: {} {}", as_text(&rules["name"]), as_text(&rules["version"])))?;
+    ws.plain_text(row, 1, format!("激励政策 rules: {} {}", as_text(&rules["name"]), as_text(&rules["version"])))?;
     row += 1;
-    ws.write_string(row, 1, format!("对账期次 statement periods: {}", period_names.join(", ")))?;
+    ws.plain_text(row, 1, format!("对账期次 statement periods: {}", period_names.join(", ")))?;
     row += 2;
 
     // The waterfall, one column per period.
-    ws.write_string_with_format(row, 0, "", &st.header)?;
-    ws.write_string_with_format(row, 1, "瀑布 waterfall", &st.header)?;
+    ws.text(row, 0, "", &st.header)?;
+    ws.text(row, 1, "瀑布 waterfall", &st.header)?;
     for (c, p) in (2u16..).zip(&period_names) {
-        ws.write_string_with_format(row, c, p, &st.header)?;
+        ws.text(row, c, p, &st.header)?;
     }
     row += 1;
     for (name, sign, zh) in WATERFALL {
         let closing = matches!(name, "expected_base" | "difference");
         let (tf, mf) = if closing { (&st.total_text, &st.total_money) } else { (&st.text, &st.money) };
-        ws.write_string_with_format(row, 0, sign, tf)?;
-        ws.write_string_with_format(row, 1, format!("{zh} {name}"), tf)?;
+        ws.text(row, 0, sign, tf)?;
+        ws.text(row, 1, format!("{zh} {name}"), tf)?;
         for (c, p) in (2u16..).zip(periods) {
             let v = parse_amount(&p["waterfall"][name], &format!("periods[{}].waterfall.{name}", as_text(&p["period"])))?;
             money(ws, row, c, v, mf)?;
@@ -372,10 +413,10 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
     let bills: &[Value] = s["bills"].as_array().map_or(&[], Vec::as_slice);
     if !bills.is_empty() {
         let cycles: Vec<String> = bills.iter().map(|b| as_text(&b["bill_cycle"])).collect();
-        ws.write_string_with_format(row, 0, "", &st.header)?;
-        ws.write_string_with_format(row, 1, "伙伴账单 partner bill", &st.header)?;
+        ws.text(row, 0, "", &st.header)?;
+        ws.text(row, 1, "伙伴账单 partner bill", &st.header)?;
         for (c, p) in (2u16..).zip(&cycles) {
-            ws.write_string_with_format(row, c, p, &st.header)?;
+            ws.text(row, c, p, &st.header)?;
         }
         row += 1;
         for (name, zh) in BILL_TOTALS {
@@ -383,8 +424,8 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
                 continue;
             }
             let (tf, mf) = if name == "difference" { (&st.total_text, &st.total_money) } else { (&st.text, &st.money) };
-            ws.write_string_with_format(row, 0, "", tf)?;
-            ws.write_string_with_format(row, 1, format!("{zh} {name}"), tf)?;
+            ws.text(row, 0, "", tf)?;
+            ws.text(row, 1, format!("{zh} {name}"), tf)?;
             for ((c, b), cycle) in (2u16..).zip(bills).zip(&cycles) {
                 match b.get(name) {
                     Some(v) => money(ws, row, c, parse_amount(v, &format!("bills[{cycle}].{name}"))?, mf)?,
@@ -394,10 +435,10 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
             row += 1;
         }
         if bills.iter().any(|b| b.get("grain").is_some()) {
-            ws.write_string_with_format(row, 1, "核对粒度 grain", &st.text)?;
+            ws.text(row, 1, "核对粒度 grain", &st.text)?;
             for (c, b) in (2u16..).zip(bills) {
                 let grain: Vec<String> = b["grain"].as_array().map_or(&[][..], Vec::as_slice).iter().map(as_text).collect();
-                ws.write_string_with_format(row, c, grain.join(", "), &st.wrap)?;
+                ws.text(row, c, grain.join(", "), &st.wrap)?;
             }
             row += 1;
         }
@@ -411,11 +452,11 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
     header(ws, row, &["", "差异 findings", "数量 count"], st)?;
     row += 1;
     for (key, zh) in [("total", "合计"), ("dispute", "争议"), ("review", "复核"), ("none", "无需处理")] {
-        ws.write_string_with_format(row, 1, format!("{zh} {key}"), &st.text)?;
+        ws.text(row, 1, format!("{zh} {key}"), &st.text)?;
         count(ws, row, 2, as_count(&f[key]), &st.count)?;
         row += 1;
     }
-    ws.write_string_with_format(row, 1, "拒收行 rejected rows", &st.text)?;
+    ws.text(row, 1, "拒收行 rejected rows", &st.text)?;
     count(ws, row, 2, as_count(&s["rejected"]), &st.count)?;
     row += 1;
     let total = ctx.outcome.counts.total;
@@ -423,7 +464,7 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
     if shown < total {
         row += 1;
         let note = format!("差异明细 shows the first {shown} of {total} findings (the Excel row limit); findings.csv has them all.");
-        ws.write_string_with_format(row, 1, note, &st.section)?;
+        ws.text(row, 1, note, &st.section)?;
     }
     Ok(())
 }
@@ -448,16 +489,16 @@ fn categories_table(ws: &mut Worksheet, st: &Styles, mut row: u32, groups: &[Str
         }
     }
     names.retain(|k| cats.iter().any(|c| c.get(k).is_some()));
-    ws.write_string_with_format(row, 0, "", &st.header)?;
-    ws.write_string_with_format(row, 1, "类别 category", &st.header)?;
+    ws.text(row, 0, "", &st.header)?;
+    ws.text(row, 1, "类别 category", &st.header)?;
     for (i, g) in (0u16..).zip(groups) {
-        ws.write_string_with_format(row, 2 + 2 * i, format!("{g} 数量 count"), &st.header)?;
-        ws.write_string_with_format(row, 3 + 2 * i, format!("{g} 差额 delta"), &st.header)?;
+        ws.text(row, 2 + 2 * i, format!("{g} 数量 count"), &st.header)?;
+        ws.text(row, 3 + 2 * i, format!("{g} 差额 delta"), &st.header)?;
     }
     row += 1;
     let mut sums: Vec<(u64, Decimal)> = vec![(0, Decimal::ZERO); cats.len()];
     for name in &names {
-        ws.write_string_with_format(row, 1, category_label(name), &st.text)?;
+        ws.text(row, 1, category_label(name), &st.text)?;
         for (((i, c), g), sum) in (0u16..).zip(cats).zip(groups).zip(sums.iter_mut()) {
             let Some(cat) = c.get(name) else { continue };
             let k = as_count(&cat["count"]);
@@ -469,8 +510,8 @@ fn categories_table(ws: &mut Worksheet, st: &Styles, mut row: u32, groups: &[Str
         }
         row += 1;
     }
-    ws.write_string_with_format(row, 0, "", &st.total_text)?;
-    ws.write_string_with_format(row, 1, "合计 total", &st.total_text)?;
+    ws.text(row, 0, "", &st.total_text)?;
+    ws.text(row, 1, "合计 total", &st.total_text)?;
     for (i, (k, d)) in (0u16..).zip(sums) {
         count(ws, row, 2 + 2 * i, k, &st.total_count)?;
         money(ws, row, 3 + 2 * i, d, &st.total_money)?;
@@ -519,32 +560,55 @@ fn inputs_sheet(ws: &mut Worksheet, s: &Value, st: &Styles) -> Result<(), XlsxEr
     header(ws, 0, &["文件 path", "类型 kind", "格式 format", "行数 rows", "接受 accepted", "拒收 rejected", "SHA-256 sha256"], st)?;
     let mut row = 1u32;
     for i in s["inputs"].as_array().map_or(&[][..], Vec::as_slice) {
-        ws.write_string_with_format(row, 0, as_text(&i["path"]), &st.text)?;
-        ws.write_string_with_format(row, 1, as_text(&i["kind"]), &st.text)?;
-        ws.write_string_with_format(row, 2, as_text(&i["format"]), &st.text)?;
+        ws.text(row, 0, as_text(&i["path"]), &st.text)?;
+        ws.text(row, 1, as_text(&i["kind"]), &st.text)?;
+        ws.text(row, 2, as_text(&i["format"]), &st.text)?;
         count(ws, row, 3, as_count(&i["rows"]), &st.count)?;
         count(ws, row, 4, as_count(&i["accepted"]), &st.count)?;
         count(ws, row, 5, as_count(&i["rejected"]), &st.count)?;
-        ws.write_string_with_format(row, 6, as_text(&i["sha256"]), &st.text)?;
+        ws.text(row, 6, as_text(&i["sha256"]), &st.text)?;
         row += 1;
     }
     row += 1;
     let rules = &s["rules"];
-    ws.write_string_with_format(row, 0, "激励政策 rules", &st.section)?;
+    ws.text(row, 0, "激励政策 rules", &st.section)?;
     row += 1;
     for (key, zh) in [("name", "名称"), ("version", "版本"), ("path", "文件"), ("sha256", "SHA-256")] {
-        ws.write_string_with_format(row, 0, format!("{zh} {key}"), &st.text)?;
-        ws.write_string_with_format(row, 1, as_text(&rules[key]), &st.text)?;
+        ws.text(row, 0, format!("{zh} {key}"), &st.text)?;
+        ws.text(row, 1, as_text(&rules[key]), &st.text)?;
         row += 1;
     }
     row += 1;
     let engine = &s["engine"];
-    ws.write_string_with_format(row, 0, "引擎 engine", &st.section)?;
+    ws.text(row, 0, "引擎 engine", &st.section)?;
     row += 1;
     for (key, zh) in [("name", "名称"), ("version", "版本")] {
-        ws.write_string_with_format(row, 0, format!("{zh} {key}"), &st.text)?;
-        ws.write_string_with_format(row, 1, as_text(&engine[key]), &st.text)?;
+        ws.text(row, 0, format!("{zh} {key}"), &st.text)?;
+        ws.text(row, 1, as_text(&engine[key]), &st.text)?;
         row += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cell_text, MAX_CELL_TEXT};
+
+    /// A text past the cell limit is cut at a character (never inside a UTF-16 pair) with the
+    /// marker; one at the limit is whole.
+    #[test]
+    fn long_texts_are_cut_for_a_cell() {
+        let at_limit = "a".repeat(MAX_CELL_TEXT);
+        assert_eq!(cell_text(&at_limit), at_limit.as_str());
+        let wide = "中".repeat(MAX_CELL_TEXT);
+        assert_eq!(cell_text(&wide), wide.as_str(), "3 bytes, one unit each: whole");
+        for long in ["x".repeat(MAX_CELL_TEXT + 1), "😀".repeat(MAX_CELL_TEXT), format!("{}{}", "b".repeat(40_000), "名".repeat(9))] {
+            let cut = cell_text(&long);
+            assert!(cut.encode_utf16().count() <= MAX_CELL_TEXT, "{}", cut.len());
+            let (kept, marker) = cut.rsplit_once('…').expect("marker");
+            let n: usize = marker.strip_prefix("[cut: ").and_then(|m| m.strip_suffix(" characters]")).and_then(|n| n.parse().ok()).expect("count");
+            assert!(long.starts_with(kept));
+            assert_eq!(kept.chars().count() + n, long.chars().count());
+        }
+    }
 }

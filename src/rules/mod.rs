@@ -130,8 +130,12 @@ pub struct RuleSet {
 
 impl RuleSet {
     pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Io { path: path.display().to_string(), source })?;
-        RuleSet::from_toml(&text, &path.display().to_string())
+        let bytes = std::fs::read(path).map_err(|source| RulesError::Io { path: path.display().to_string(), source })?;
+        let label = path.display().to_string();
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => RuleSet::from_toml(text, &label),
+            Err(e) => Err(not_utf8(&bytes, e.valid_up_to(), &label)),
+        }
     }
 
     /// Parses and validates a rules file; `path` is used in messages only.
@@ -139,7 +143,7 @@ impl RuleSet {
         let v = Validator { text, path };
         let raw: raw::RawRules = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            let mut message = e.message().to_string();
+            let mut message = parse_message(text, span.start, e.message());
             if message.contains("expected a string") && (message.contains("floating point") || message.contains("integer")) {
                 message.push_str("; write amounts, rates and dates in quotes, such as rate = \"0.06\"");
             }
@@ -164,6 +168,89 @@ impl RuleSet {
     }
 }
 
+/// The message of a TOML syntax error: the parser's own, on one line, or, where it gives none
+/// (a value missing at the end of the file, a control character), what is wrong at `at` and
+/// what was expected there.
+fn parse_message(text: &str, at: usize, message: &str) -> String {
+    let message = message.trim().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    let at = (0..=at.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = text[line_start..at].trim_end();
+    let here = text[at..].chars().next();
+    if let Some(c) = here.filter(|&c| is_control(c)) {
+        return format!(
+            "control character {} is not allowed in a TOML file, not even in a comment; remove it (inside a quoted string, write it as \\u{:04X})",
+            control_name(c),
+            u32::from(c)
+        );
+    }
+    let line_ends = matches!(here, None | Some('\n' | '\r' | '#'));
+    if before.ends_with('=') && line_ends {
+        let key = before.trim_end_matches('=').trim();
+        return format!("the value of {key:?} is missing after `=`; expected a value such as \"text\", 12, true or [\"a\", \"b\"]");
+    }
+    if message.ends_with("string") && line_ends {
+        return format!("{message}: it is not closed; expected a closing quote before the end of the line");
+    }
+    if !message.is_empty() {
+        return message;
+    }
+    match here {
+        None => "the file ends in the middle of a line; expected a `key = value` line, a `[table]` header or a `# comment`".to_string(),
+        Some(c) => format!("unexpected {c:?}; expected a `key = value` line, a `[table]` header or a `# comment`"),
+    }
+}
+
+/// A character TOML allows nowhere but escaped in a string (tab, LF and CR aside).
+fn is_control(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}'
+}
+
+/// `U+0001 (a control character)` and the like.
+fn control_name(c: char) -> String {
+    let what = match c {
+        '\0' => "NUL",
+        '\u{1b}' => "ESC",
+        '\u{7f}' => "DEL",
+        '\u{8}' => "backspace",
+        '\u{c}' => "form feed",
+        '\u{b}' => "vertical tab",
+        _ => return format!("U+{:04X}", u32::from(c)),
+    };
+    format!("U+{:04X} ({what})", u32::from(c))
+}
+
+/// The line of a rules file as an error shows it: control characters as visible symbols (one
+/// column each, so the caret stays under its character).
+fn shown_line(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => '\t',
+            c if u32::from(c) < 0x20 => char::from_u32(0x2400 + u32::from(c)).unwrap_or('?'),
+            '\u{7f}' => '\u{2421}',
+            c if is_control(c) => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+/// A rules file that is not UTF-8: located at its first byte that is not, and said what it
+/// looks like instead (UTF-16, GBK).
+fn not_utf8(bytes: &[u8], valid_up_to: usize, path: &str) -> RulesError {
+    let looks = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        "it is UTF-16 (\"Unicode\" in some editors)"
+    } else if encoding_rs::GBK.decode_without_bom_handling_and_without_replacement(bytes).is_some() {
+        "it looks like GBK"
+    } else {
+        "it may be Latin-1 or another legacy encoding"
+    };
+    let byte = bytes.get(valid_up_to).copied().unwrap_or(0);
+    // (the lossy text has the valid prefix unchanged: the offset is the same in it)
+    let text = String::from_utf8_lossy(bytes);
+    let v = Validator { text: &text, path };
+    v.error(valid_up_to..valid_up_to + 1, "", format!("byte 0x{byte:02X} is not UTF-8; a rules file must be saved as UTF-8 text ({looks})"))
+}
+
 struct Validator<'a> {
     text: &'a str,
     path: &'a str,
@@ -171,12 +258,15 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn error(&self, span: Range<usize>, key: &str, message: String) -> RulesError {
-        let start = span.start.min(self.text.len());
+        // (offsets at a character boundary, whatever a span says)
+        let floor = |i: usize| (0..=i.min(self.text.len())).rev().find(|&i| self.text.is_char_boundary(i)).unwrap_or(0);
+        let start = floor(span.start);
+        let span = start..floor(span.end.max(start));
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = self.text[line_start..start].chars().count() + 1;
-        let line_text = self.text[line_start..].lines().next().unwrap_or("");
+        let line_text = shown_line(self.text[line_start..].lines().next().unwrap_or(""));
         let width = self.text[start..span.end.clamp(start, self.text.len())]
             .lines()
             .next()
@@ -427,5 +517,73 @@ mod tests {
         assert!(!g("hws.service.type.ec2", "hws.service.type.ec2x"));
         assert!(g("*cdn*", "hws.service.type.cdn"));
         assert!(!g("a*b", "acbd"));
+    }
+
+    fn invalid(text: &str) -> (usize, usize, String, String) {
+        match RuleSet::from_toml(text, "r.toml") {
+            Err(RulesError::Invalid { line, column, message, snippet, .. }) => (line, column, message, snippet),
+            other => panic!("{text:?}: expected an invalid rules error, got {other:?}"),
+        }
+    }
+
+    /// The syntax errors the TOML parser gives no words for are described: a value missing at
+    /// the end of the file, a control character (shown as a visible symbol under the caret).
+    #[test]
+    fn syntax_errors_say_what_is_wrong() {
+        let (line, column, message, _) = invalid("[policy]\nname =");
+        assert_eq!((line, column), (2, 7));
+        assert!(message.contains("value of \"name\" is missing after `=`") && message.contains("expected a value"), "{message}");
+        let (line, column, message, snippet) = invalid("[policy]\nname = \"x\"\n# bad \u{1} comment\n");
+        assert_eq!((line, column), (3, 7));
+        assert!(message.contains("control character U+0001") && message.contains("not even in a comment"), "{message}");
+        assert!(snippet.contains("# bad \u{2401} comment") && snippet.ends_with("      ^"), "{snippet}");
+        let (_, _, message, _) = invalid("[policy]\nname = \"a\u{7f}\"\n");
+        assert!(message.contains("U+007F (DEL)"), "{message}");
+        let (_, _, message, _) = invalid("[policy]\nname =\n[base]\n");
+        assert!(message.contains("value of \"name\" is missing"), "{message}");
+        let (line, column, message, _) = invalid("[policy]\nname = \"x\n");
+        assert_eq!((line, column), (2, 10));
+        assert!(message.contains("invalid basic string: it is not closed; expected a closing quote"), "{message}");
+        // the parser's own several-line messages are put on one line
+        let (_, _, message, _) = invalid("[policy\n");
+        assert!(!message.contains('\n') && message.contains("invalid table header; expected"), "{message}");
+    }
+
+    /// Whatever a rules file's syntax error, its message says something, on one line: every
+    /// truncation of the example rules, and the example with a stray character at each line start.
+    #[test]
+    fn every_syntax_error_has_a_message() {
+        let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/example.toml")).expect("rules/example.toml");
+        let mut texts: Vec<String> = (0..example.len()).filter(|&i| example.is_char_boundary(i)).map(|i| example[..i].to_string()).collect();
+        let starts: Vec<usize> = std::iter::once(0).chain(example.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        for &at in &starts {
+            for stray in ["\u{1}", "\u{7f}", "=", "\"", "[", "]", "{", ",", "x =", "é", "\u{0}"] {
+                texts.push(format!("{}{stray}{}", &example[..at], &example[at..]));
+            }
+        }
+        for text in &texts {
+            if let Err(e) = RuleSet::from_toml(text, "r.toml") {
+                let RulesError::Invalid { message, .. } = &e else { panic!("{e}") };
+                assert!(!message.trim().is_empty() && !message.contains('\n'), "no message for {text:?}: {e}");
+            }
+        }
+    }
+
+    /// A rules file that is not UTF-8 is located at its first bad byte.
+    #[test]
+    fn a_rules_file_that_is_not_utf8_gets_a_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.toml");
+        let mut bytes = b"[policy]\nname = \"".to_vec();
+        bytes.extend_from_slice(&encoding_rs::GBK.encode("测试").0);
+        bytes.extend_from_slice(b"\"\n");
+        std::fs::write(&path, &bytes).expect("write");
+        let e = RuleSet::load(&path).expect_err("not UTF-8");
+        let RulesError::Invalid { line, column, message, .. } = &e else { panic!("{e}") };
+        assert_eq!((*line, *column), (2, 9));
+        assert!(message.contains("byte 0xB2 is not UTF-8") && message.contains("saved as UTF-8") && message.contains("GBK"), "{message}");
+        std::fs::write(&path, b"\xFF\xFE[\0p\0").expect("write");
+        let e = RuleSet::load(&path).expect_err("UTF-16");
+        assert!(e.to_string().contains("r.toml:1:1: byte 0xFF is not UTF-8") && e.to_string().contains("UTF-16"), "{e}");
     }
 }
