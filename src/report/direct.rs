@@ -148,6 +148,9 @@ pub struct DirectFile {
     len: usize,
     writer: Writer<Job>,
     free: Receiver<Aligned>,
+    /// With [`DirectFile::create_hashed`]: the sha256 of every byte written, set by the writer
+    /// thread once the file is complete.
+    digest: Option<std::sync::Arc<std::sync::OnceLock<String>>>,
 }
 
 /// Opens `path` for writing, truncated, with `O_DIRECT` where the system has it.
@@ -225,11 +228,20 @@ impl Out {
 }
 
 /// The writer thread: writes each job's bytes in turn and gives its buffer back.
-fn write_jobs(file: File, direct: bool, jobs: Receiver<Job>, free: SyncSender<Aligned>) -> std::io::Result<()> {
+fn write_jobs(file: File, direct: bool, jobs: Receiver<Job>, free: SyncSender<Aligned>, digest: Option<std::sync::Arc<std::sync::OnceLock<String>>>) -> std::io::Result<()> {
+    use sha2::Digest;
     let mut out = Out { file, direct, written: 0 };
+    let mut hasher = digest.as_ref().map(|_| sha2::Sha256::new());
     for mut job in jobs {
+        // (hashed here, on the thread that mostly waits for the disk, before the padding)
+        if let Some(h) = hasher.as_mut() {
+            h.update(&job.buf.bytes()[..job.len]);
+        }
         out.write(&mut job.buf, job.len, job.last)?;
         if job.last {
+            if let (Some(h), Some(d)) = (hasher.take(), digest.as_ref()) {
+                let _ = d.set(crate::model::hex(&h.finalize()));
+            }
             give_back(job.buf);
             break;
         }
@@ -246,13 +258,30 @@ const EINVAL: i32 = 22;
 
 impl DirectFile {
     pub fn create(path: &Path) -> std::io::Result<DirectFile> {
+        DirectFile::open_with_digest(path, None)
+    }
+
+    /// [`DirectFile::create`], taking the sha256 of what is written as it is written (see
+    /// [`DirectFile::digest`]): a file of gigabytes is not read back to be hashed.
+    pub fn create_hashed(path: &Path) -> std::io::Result<DirectFile> {
+        DirectFile::open_with_digest(path, Some(Default::default()))
+    }
+
+    fn open_with_digest(path: &Path, digest: Option<std::sync::Arc<std::sync::OnceLock<String>>>) -> std::io::Result<DirectFile> {
         let (file, direct) = open(path)?;
         let (free_tx, free) = sync_channel::<Aligned>(BUFFERS);
         for _ in 1..BUFFERS {
             free_tx.send(take_buffer()).expect("room for every buffer");
         }
-        let writer = Writer::spawn("recon-writer", BUFFERS, move |jobs| write_jobs(file, direct, jobs, free_tx))?;
-        Ok(DirectFile { path: path.to_path_buf(), buf: Some(take_buffer()), len: 0, writer, free })
+        let d = digest.clone();
+        let writer = Writer::spawn("recon-writer", BUFFERS, move |jobs| write_jobs(file, direct, jobs, free_tx, d))?;
+        Ok(DirectFile { path: path.to_path_buf(), buf: Some(take_buffer()), len: 0, writer, free, digest })
+    }
+
+    /// A handle on the sha256 of the file's bytes, set when [`DirectFile::finish`] has
+    /// completed the file (with [`DirectFile::create_hashed`]).
+    pub fn digest(&self) -> Option<std::sync::Arc<std::sync::OnceLock<String>>> {
+        self.digest.clone()
     }
 
     pub fn path(&self) -> &Path {

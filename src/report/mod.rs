@@ -288,7 +288,7 @@ pub struct FindingsCsv {
 
 impl FindingsCsv {
     pub fn create(path: &Path) -> Result<FindingsCsv, ReportError> {
-        let mut file = direct::DirectFile::create(path).map_err(io_err(path))?;
+        let mut file = direct::DirectFile::create_hashed(path).map_err(io_err(path))?;
         file.write_all(b"\xEF\xBB\xBF").map_err(io_err(path))?;
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(FINDINGS_HEADER).map_err(csv_err(path))?;
@@ -308,7 +308,27 @@ impl FindingsCsv {
 
     pub fn finish(self) -> Result<(), ReportError> {
         let path = self.file.path().to_path_buf();
-        self.file.finish().map_err(io_err(&path))
+        let digest = self.file.digest();
+        self.file.finish().map_err(io_err(&path))?;
+        if let (Some(sha), Ok(meta)) = (digest.as_ref().and_then(|d| d.get()), std::fs::metadata(&path)) {
+            let mut known = WRITTEN_DIGESTS.lock().unwrap_or_else(|e| e.into_inner());
+            known.insert(path, (meta.len(), sha.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// The sha256 of the findings.csv files this process wrote, taken as their bytes were written
+/// (path → (length, sha256)), so that summary.json's `outputs` does not read gigabytes back.
+static WRITTEN_DIGESTS: std::sync::Mutex<std::collections::BTreeMap<PathBuf, (u64, String)>> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The sha256 of an output file: as taken while this process wrote it when it did (and the file
+/// still has the length written), else read from the file.
+fn output_sha256(path: &Path) -> std::io::Result<String> {
+    let known = WRITTEN_DIGESTS.lock().unwrap_or_else(|e| e.into_inner()).get(path).cloned();
+    match known {
+        Some((len, sha)) if std::fs::metadata(path).is_ok_and(|m| m.len() == len) => Ok(sha),
+        _ => crate::outdir::sha256_file(path),
     }
 }
 
@@ -740,7 +760,7 @@ fn outputs_list(dir: &Path, csv: bool, written: &[PathBuf]) -> Result<Vec<summar
         .par_iter()
         .map(|&n| {
             let p = dir.join(n);
-            crate::outdir::sha256_file(&p).map(|sha256| summary::OutputInfo { path: n.to_string(), sha256 }).map_err(io_err(&p))
+            output_sha256(&p).map(|sha256| summary::OutputInfo { path: n.to_string(), sha256 }).map_err(io_err(&p))
         })
         .collect()
 }
