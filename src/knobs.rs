@@ -19,6 +19,9 @@ pub struct Knobs {
     pub html_max_findings: Option<usize>,
     /// `RECON_XLSX_MAX_FINDINGS`: findings 差异明细 holds at most (capped by the built-in).
     pub xlsx_max_findings: Option<usize>,
+    /// `RECON_TEST_PAUSE_READING`: a directory where a read pauses once it has read an input
+    /// (the tests of inputs changed while they are read; see `load::table`).
+    pub test_pause_reading: Option<std::path::PathBuf>,
 }
 
 impl Knobs {
@@ -33,6 +36,7 @@ impl Knobs {
             chunk_keys: num::<usize>("RECON_CHUNK_KEYS").filter(|&n| n > 0),
             html_max_findings: num("RECON_HTML_MAX_FINDINGS"),
             xlsx_max_findings: num("RECON_XLSX_MAX_FINDINGS"),
+            test_pause_reading: std::env::var_os("RECON_TEST_PAUSE_READING").map(std::path::PathBuf::from),
         }
     }
 }

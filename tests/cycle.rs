@@ -171,3 +171,83 @@ fn a_previous_report_that_cannot_be_followed_stops_the_run() {
     w.write("nocsv/summary.json", w.read("r09/summary.json"));
     fails("nocsv", "nocsv/findings.csv");
 }
+
+/// The workbook's sheet 变化 and the page's section show the changes: resolved disputes first,
+/// then open ones by age (oldest first), then new.
+#[test]
+fn the_workbook_and_the_page_show_the_changes() {
+    use calamine::{open_workbook_auto, Reader};
+    let w = Work::new();
+    months(&w);
+    assert_eq!(run(&w, "sept/inc", None, "r09", &[]).status.code(), Some(1));
+    assert_eq!(run(&w, "oct/inc", Some("r09"), "r10", &[]).status.code(), Some(1));
+    let mut book = open_workbook_auto(w.path("r10/report.xlsx")).expect("report.xlsx");
+    assert_eq!(book.sheet_names().last().map(String::as_str), Some("变化"), "{:?}", book.sheet_names());
+    let range = book.worksheet_range("变化").expect("sheet");
+    let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    let order: Vec<(&str, &str)> = rows[1..].iter().filter(|r| !r[0].is_empty() || !r[1].is_empty()).map(|r| (r[5].as_str(), r[3].as_str())).collect();
+    assert_eq!(order, vec![("RESOLVED", "T2"), ("OPEN", "T1"), ("CHANGED", "T3"), ("NEW", "T4")], "{rows:?}");
+    let html = w.read("r10/report.html");
+    assert!(html.contains("与上次报告相比"), "no changes section");
+    let at = |t: &str| html.find(&format!("<td>{t}</td>")).unwrap_or_else(|| panic!("{t} not on the page"));
+    assert!(at("T2") < at("T1") && at("T1") < at("T4"), "order on the page");
+    // without --previous, no sheet and no section
+    let mut book = open_workbook_auto(w.path("r09/report.xlsx")).expect("report.xlsx");
+    assert!(!book.sheet_names().iter().any(|n| n == "变化"));
+    assert!(!w.read("r09/report.html").contains("与上次报告相比"));
+    let _ = book.worksheet_range("汇总");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 10, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// Whatever the two months hold, every previous actionable finding and every current one
+    /// appears in changes.csv exactly once, and the counts in summary.json are its rows'.
+    #[test]
+    fn every_actionable_finding_is_followed_exactly_once(
+        sept in proptest::collection::vec((0u8..4, 0u8..4), 1..8),
+        oct in proptest::collection::vec((0u8..4, 0u8..4), 1..8),
+    ) {
+        let w = Work::new();
+        w.write("rules.toml", rules(""));
+        let amount = |k: u8| ["0.00", "3.00", "6.00", "9.00"][k as usize];
+        let mut c9 = Vec::new();
+        let mut i9 = Vec::new();
+        for (i, (has, paid)) in sept.iter().enumerate() {
+            let t = format!("S{i}");
+            if *has > 0 { c9.push(("2026-09", t.clone(), "100.00")); }
+            if *paid > 0 { i9.push((t, amount(*paid))); }
+        }
+        let mut c10 = Vec::new();
+        let mut i10 = Vec::new();
+        for (i, (has, paid)) in oct.iter().enumerate() {
+            let t = format!("S{i}");
+            if *has > 1 { c10.push(("2026-10", format!("O{i}"), "100.00")); }
+            if *paid > 1 { i10.push((t, amount(*paid))); }
+        }
+        fn rows<'a>(v: &'a [(&'a str, String, &'a str)]) -> Vec<(&'a str, &'a str, &'a str)> {
+            v.iter().map(|(c, t, a)| (*c, t.as_str(), *a)).collect()
+        }
+        w.write("cons/09.csv", cons(&rows(&c9)));
+        w.write("cons/10.csv", cons(&rows(&c10)));
+        let st = |p: &str, v: &[(String, &str)]| statement(p, &v.iter().map(|(t, a)| (t.as_str(), *a)).collect::<Vec<_>>());
+        w.write("a/09.csv", st("2026-09", &i9));
+        w.write("b/09.csv", st("2026-09", &i9));
+        w.write("b/10.csv", st("2026-10", &i10));
+        let a = run(&w, "a", None, "ra", &["--format", "csv,json"]);
+        proptest::prop_assert!(matches!(a.status.code(), Some(0 | 1)), "{}", stderr(&a));
+        let b = run(&w, "b", Some("ra"), "rb", &["--format", "csv,json"]);
+        proptest::prop_assert!(matches!(b.status.code(), Some(0 | 1)), "{}", stderr(&b));
+        let actionable = |d: &str| read_csv(&w.path(&format!("{d}/findings.csv"))).into_iter().filter(|f| f["action"] != "none").map(|f| f["finding_id"].clone()).collect::<Vec<_>>();
+        let changes = read_csv(&w.path("rb/changes.csv"));
+        for id in actionable("ra") {
+            proptest::prop_assert_eq!(changes.iter().filter(|r| r["previous_finding_id"] == id).count(), 1, "previous {}", id);
+        }
+        for id in actionable("rb") {
+            proptest::prop_assert_eq!(changes.iter().filter(|r| r["finding_id"] == id).count(), 1, "current {}", id);
+        }
+        let s: serde_json::Value = serde_json::from_str(&w.read("rb/summary.json")).expect("json");
+        let counted: u64 = ["NEW", "OPEN", "CHANGED", "RESOLVED", "DROPPED"].iter().map(|c| s["changes"][c]["count"].as_u64().unwrap_or(0)).sum();
+        proptest::prop_assert_eq!(counted, changes.len() as u64);
+    }
+}

@@ -48,6 +48,8 @@ pub enum LoadError {
     JsonShape { path: String, message: String },
     #[error("{path}: cannot read the archive: {message}")]
     Archive { path: String, message: String },
+    #[error("{path}: the file changed while being read (its size or modification time is not what it was when reading began: it is being written, copied or replaced); run again once it is complete")]
+    Changed { path: String },
     #[error("{path}: the {kind} file has no column {column} (accepted headers: {accepted}); headers found: {found}{hint}")]
     MissingColumn { path: String, kind: Kind, column: String, accepted: String, found: String, hint: String },
 }

@@ -187,15 +187,24 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
     // in parallel on memory maps of it (no copy through a buffer), a window at a time (so that
     // the mapped pages, which count as the process's memory, stay few).
     let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len() as usize;
+    let before = Stamp::of(&file.metadata().map_err(io)?);
+    let len = before.len as usize;
     // (windows and pieces of a few blocks at most: tiny blocks in the tests cut characters at
     // both everywhere)
     let window = block.saturating_mul(4).clamp(4, 64 << 20);
     let (mut head, mut checked, mut at) = (Vec::new(), Ok(()), 0usize);
+    // (read into a buffer, not mapped: a mapped file cut short while it is read kills the
+    // process with SIGBUS)
+    let mut map = Vec::new();
     while at < len && checked.is_ok() {
-        // SAFETY: the map is only read, here, while the file is open; a file changed meanwhile
-        // is caught by the second pass, which reads it again and takes its sha256.
-        let map = unsafe { memmap2::MmapOptions::new().offset(at as u64).len((len - at).min(window + 3)).map(&file) }.map_err(io)?;
+        map.resize((len - at).min(window + 3), 0);
+        {
+            use std::os::unix::fs::FileExt;
+            file.read_exact_at(&mut map, at as u64).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => LoadError::Changed { path: label.to_string() },
+                _ => io(e),
+            })?;
+        }
         if at == 0 {
             head = map[..map.len().min(3)].to_vec();
         }
@@ -210,8 +219,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
     };
     let bom = head.starts_with(b"\xEF\xBB\xBF");
     if bom && !utf8 {
-        return Err(LoadError::Undecodable { path: label.to_string(), line: 0, expected: "UTF-8 (the file starts with a UTF-8 byte order mark)".into() })
-            .map_err(|e| with_line(e, path, bad_at));
+        return Err(LoadError::Undecodable { path: label.to_string(), line: line_at(path, label, bad_at)?, expected: "UTF-8 (the file starts with a UTF-8 byte order mark)".into() });
     }
     let encoding = match (bom, utf8) {
         (true, _) => "UTF-8 with BOM",
@@ -219,13 +227,22 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         (false, false) => "GBK",
     };
 
+    drop(map);
+    pause_for_tests(label);
+
     // Second pass: blocks cut at record boundaries.
     drop(file);
     let mut file = std::fs::File::open(path).map_err(io)?;
+    if Stamp::of(&file.metadata().map_err(io)?) != before {
+        return Err(LoadError::Changed { path: label.to_string() });
+    }
+    let mut read_bytes = 0u64;
     let mut hasher = Sha256::new();
     let mut pending = spare_buffer();
     pending.reserve(block.saturating_add(1 << 16));
     let mut lines_before = 0u32;
+    // (where the next block starts in the file)
+    let mut bytes_before = 0usize;
     let mut headers: Option<Vec<String>> = None;
     let mut eof = false;
     let mut first = true;
@@ -236,6 +253,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
             // (read_to_end fills spare capacity without zeroing it first)
             let n = Read::by_ref(&mut file).take(want.max(1 << 16) as u64).read_to_end(&mut pending).map_err(io)?;
             hasher.update(&pending[start..start + n]);
+            read_bytes += n as u64;
             eof = n == 0;
         }
         // The last line break outside quotes ends the block (the rest waits for more bytes).
@@ -263,6 +281,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
                     let start = pending.len();
                     let n = Read::by_ref(&mut file).take(block as u64).read_to_end(&mut pending).map_err(io)?;
                     hasher.update(&pending[start..start + n]);
+                    read_bytes += n as u64;
                     eof = n == 0;
                     continue;
                 }
@@ -274,6 +293,8 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         pending.truncate(cut);
         let mut raw = std::mem::replace(&mut pending, rest);
         let newlines = newlines(&raw) as u32;
+        let block_start = bytes_before;
+        bytes_before += raw.len();
         if first && bom {
             raw.drain(..3);
         }
@@ -283,7 +304,10 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         } else {
             let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&raw);
             if had_errors {
-                return Err(LoadError::Undecodable { path: label.to_string(), line: lines_before as usize + 1, expected: "UTF-8 or GBK".into() });
+                // The line an in-memory read names (see `decode`): the first that GBK cannot
+                // decode or the first that is not UTF-8, whichever comes later.
+                let offset = (block_start + first_gbk_error_line(&raw)).max(bad_at);
+                return Err(LoadError::Undecodable { path: label.to_string(), line: line_at(path, label, offset)?, expected: "UTF-8 or GBK".into() });
             }
             text.into_owned().into_bytes()
         };
@@ -303,6 +327,7 @@ pub fn csv_blocks(path: &Path, label: &str, block: usize, mut f: impl FnMut(Tabl
         lines_before += newlines;
         f(table)?;
     }
+    unchanged(path, label, &file, &before, read_bytes)?;
     if headers.is_none() {
         return Err(LoadError::NoHeader { path: label.to_string() });
     }
@@ -352,21 +377,93 @@ fn utf8_check(bytes: &[u8], piece: usize) -> Result<(), usize> {
     bad.map_or(Ok(()), Err)
 }
 
-fn with_line(e: LoadError, path: &Path, offset: usize) -> LoadError {
-    match e {
-        LoadError::Undecodable { path: p, expected, .. } => {
-            let line = std::fs::read(path).map(|b| newlines(&b[..offset.min(b.len())]) + 1).unwrap_or(0);
-            LoadError::Undecodable { path: p, line, expected }
+/// The line (1-based) of the byte at `offset` in the file, its lines counted a buffer at a time.
+fn line_at(path: &Path, label: &str, offset: usize) -> Result<usize, LoadError> {
+    let io = |source| LoadError::Io { path: label.to_string(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?.take(offset as u64);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 1;
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok(lines);
         }
-        other => other,
+        lines += newlines(&buf[..n]);
     }
+}
+
+/// Where the first line of `bytes` that GB18030 cannot decode starts (`bytes.len()` and past
+/// when every line decodes).
+fn first_gbk_error_line(bytes: &[u8]) -> usize {
+    let mut offset = 0;
+    for line in bytes.split(|&b| b == b'\n') {
+        if encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(line).is_none() {
+            break;
+        }
+        offset += line.len() + 1;
+    }
+    offset
 }
 
 fn read_file(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
     let format = Format::named(path);
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
+    let label = label_of(path, root);
+    let io = |source| LoadError::Io { path: path.display().to_string(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let before = Stamp::of(&file.metadata().map_err(io)?);
+    let mut bytes = Vec::new();
+    // (no more than the file held when it was opened, and one byte to tell that it grew)
+    Read::by_ref(&mut file).take(before.len.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    pause_for_tests(&label);
+    unchanged(path, &label, &file, &before, bytes.len() as u64)?;
     let sha256 = hex(&Sha256::digest(&bytes));
-    Ok(InputFile { path: path.to_path_buf(), label: label_of(path, root), format, bytes, sha256 })
+    Ok(InputFile { path: path.to_path_buf(), label, format, bytes, sha256 })
+}
+
+/// What says that a file is still the one whose reading began: its size, modification and
+/// status-change times, and which file it is.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    changed: (i64, i64),
+    file: (u64, u64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp { len: m.len(), modified: m.modified().ok(), changed: (m.ctime(), m.ctime_nsec()), file: (m.dev(), m.ino()) }
+    }
+}
+
+/// An error unless `file` (open, `read` bytes read from it) and the file now at `path` are both
+/// as `before` says, every byte of it read: an input truncated, grown, rewritten or replaced
+/// while it was read gives a report of neither version.
+fn unchanged(path: &Path, label: &str, file: &std::fs::File, before: &Stamp, read: u64) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io { path: label.to_string(), source };
+    let open = Stamp::of(&file.metadata().map_err(io)?);
+    let named = std::fs::metadata(path).map(|m| Stamp::of(&m));
+    if read != before.len || open != *before || named.as_ref().ok() != Some(before) {
+        return Err(LoadError::Changed { path: label.to_string() });
+    }
+    Ok(())
+}
+
+/// For the tests of inputs changed while they are read: with RECON_TEST_PAUSE_READING set to a
+/// directory, a read writes `reading` there (holding the input's label) once it has read the
+/// input (a streamed CSV: once its first pass has), and goes on when the file is removed (or
+/// after 30 s).
+fn pause_for_tests(label: &str) {
+    let Some(dir) = &crate::knobs::knobs().test_pause_reading else { return };
+    let marker = dir.join("reading");
+    if std::fs::write(&marker, label).is_err() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while marker.exists() && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// A path as outputs cite it: relative to `root` when under it, with `/` separators (an empty
@@ -395,6 +492,8 @@ pub struct Table {
 
 enum Body {
     Rows(Vec<Row>),
+    /// Rows of this many cells, each holding only its cells that have something.
+    Sparse(usize, Vec<SparseRow>),
     Csv(Box<CsvBody>),
 }
 
@@ -508,6 +607,19 @@ impl Table {
                     cells.clear();
                     cells.extend(r.cells.iter().map(String::as_str));
                     f(r.loc, &cells);
+                }
+            }
+            Body::Sparse(width, rows) => {
+                // One row of cells, reused: a row costs the cells it holds, not its width.
+                let mut cells: Vec<&str> = vec![""; width];
+                for r in &rows {
+                    for (c, v) in &r.cells {
+                        cells[*c as usize] = v;
+                    }
+                    f(r.loc, &cells);
+                    for (c, _) in &r.cells {
+                        cells[*c as usize] = "";
+                    }
                 }
             }
             Body::Csv(mut b) => {
@@ -657,6 +769,13 @@ impl Table {
     }
 }
 
+/// A row that holds only its cells that have something: (column, text).
+#[derive(Debug, Clone)]
+struct SparseRow {
+    loc: u32,
+    cells: Vec<(u32, String)>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Row {
     /// Line number (CSV), sheet row (workbook, 1-based as Excel shows it) or record index (JSON).
@@ -693,13 +812,7 @@ pub fn decode(bytes: Vec<u8>, label: &str) -> Result<(Vec<u8>, usize, &'static s
         return Ok((text.into_owned().into_bytes(), 0, "GBK"));
     }
     // Find the first line GB18030 cannot decode, to name it.
-    let mut offset = 0;
-    for line in bytes.split(|&b| b == b'\n') {
-        if encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(line).is_none() {
-            break;
-        }
-        offset += line.len() + 1;
-    }
+    let offset = first_gbk_error_line(&bytes);
     // Name the line that defeats the more plausible reading: a UTF-8 file with one bad byte
     // decodes as UTF-8 further than as GBK, and the other way round.
     Err(undecodable(&bytes, offset.max(utf8_valid_up_to), label, "UTF-8 or GBK"))
@@ -839,18 +952,169 @@ fn csv_error(label: &str, e: csv::Error) -> LoadError {
     LoadError::Csv { path: label.to_string(), line, message: e.to_string() }
 }
 
+/// A workbook's first (or named) sheet. An `.xlsx` (a zip) is checked part by part first (every
+/// part's CRC-32 and size, and the number of shared strings it declares against the bytes that
+/// hold them: calamine reserves room for as many as declared), then its cells are read as a
+/// stream and kept sparse, so that one stray cell at XFD1048576 costs one cell, not the grid.
+/// Any other workbook (`.xls`) is read whole by calamine.
 pub fn read_xlsx(bytes: &[u8], label: &str, sheet: Option<&str>) -> Result<Table, LoadError> {
-    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| LoadError::Workbook { path: label.to_string(), message: e.to_string() })?;
-    let names = book.sheet_names();
-    let name = match sheet {
+    if bytes.starts_with(b"PK\x03\x04") {
+        check_zip(bytes, label)?;
+        if let Ok(book) = calamine::Xlsx::new(Cursor::new(bytes)) {
+            return read_xlsx_cells(book, label, sheet);
+        }
+    }
+    read_workbook_range(bytes, label, sheet)
+}
+
+/// The part of a zip whose name ends (case aside) with `sharedStrings.xml`.
+fn is_shared_strings(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with("sharedstrings.xml")
+}
+
+/// Reads every part of a zip to its end, which checks its CRC-32 and its declared size, and
+/// checks the shared strings' declared count against their real size (each takes at least
+/// `<si/>`, 5 bytes).
+fn check_zip(bytes: &[u8], label: &str) -> Result<(), LoadError> {
+    let bad = |message: String| LoadError::Workbook { path: label.to_string(), message };
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(e.to_string()))?;
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
+        let name = part.name().map_or_else(|_| format!("part {i}"), |n| n.to_string());
+        let mut scan = CountScan { bytes: 0, declared: 0, tail: Vec::new(), look: is_shared_strings(&name) };
+        std::io::copy(&mut part, &mut scan).map_err(|e| bad(format!("the part {name} is damaged: {e}")))?;
+        if scan.look && scan.declared > (scan.bytes / 5).saturating_add(1) as u128 {
+            return Err(bad(format!("{name} declares {} shared strings but holds {} bytes, room for at most {}", scan.declared, scan.bytes, scan.bytes / 5 + 1)));
+        }
+    }
+    Ok(())
+}
+
+/// A sink that counts the bytes written to it and, when `look`, takes the largest number given
+/// as a `uniqueCount` attribute in them.
+struct CountScan {
+    bytes: u64,
+    declared: u128,
+    /// The end of the previous write (an attribute cut between writes).
+    tail: Vec<u8>,
+    look: bool,
+}
+
+impl std::io::Write for CountScan {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes += buf.len() as u64;
+        if self.look {
+            const KEY: &[u8] = b"uniqueCount";
+            const KEEP: usize = 64;
+            // (the tail is read again: a number cut at the end of a write is read whole with the
+            // next, and one read twice changes no maximum)
+            let mut text = std::mem::take(&mut self.tail);
+            text.extend_from_slice(buf);
+            for at in memchr::memmem::find_iter(&text, KEY) {
+                let rest = &text[at + KEY.len()..];
+                let rest = rest.iter().skip_while(|c| c.is_ascii_whitespace() || matches!(c, b'=' | b'"' | b'\'')).copied();
+                let mut n: u128 = 0;
+                for c in rest.take_while(u8::is_ascii_digit) {
+                    n = n.saturating_mul(10).saturating_add(u128::from(c - b'0'));
+                }
+                self.declared = self.declared.max(n);
+            }
+            let keep = text.len().saturating_sub(KEEP);
+            self.tail = text[keep..].to_vec();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The first (or named) sheet of an `.xlsx`, its cells read one at a time and kept only where
+/// they hold something.
+fn read_xlsx_cells(mut book: calamine::Xlsx<Cursor<&[u8]>>, label: &str, sheet: Option<&str>) -> Result<Table, LoadError> {
+    let name = sheet_name(book.sheet_names(), label, sheet)?;
+    let werr = |e: calamine::XlsxError| LoadError::Workbook { path: label.to_string(), message: e.to_string() };
+    let mut cells: Vec<((u32, u32), String)> = Vec::new();
+    {
+        let mut reader = match book.worksheet_cells_reader(&name) {
+            Ok(r) => Some(r),
+            // (a chart sheet: no cells, as calamine's range reads it)
+            Err(calamine::XlsxError::NotAWorksheet(_)) => None,
+            Err(e) => return Err(werr(e)),
+        };
+        while let Some(r) = reader.as_mut() {
+            match r.next_cell().map_err(werr)? {
+                Some(c) => {
+                    if !matches!(c.get_value(), calamine::DataRef::Empty) {
+                        let pos = c.get_position();
+                        cells.push((pos, cell_text(&Data::from(c.get_value().clone()))));
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+    // As calamine's range has them: by row then column, a cell given twice the last one, and
+    // columns counted from the leftmost column that holds a cell.
+    cells.sort_by_key(|c| c.0);
+    cells.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    let first_col = cells.iter().map(|c| c.0 .1).min().unwrap_or(0);
+    let mut headers: Option<Vec<String>> = None;
+    let mut rows: Vec<SparseRow> = Vec::new();
+    let mut at = 0;
+    while at < cells.len() {
+        let row = cells[at].0 .0;
+        let end = at + cells[at..].iter().take_while(|c| c.0 .0 == row).count();
+        let group = &mut cells[at..end];
+        at = end;
+        if group.iter().all(|c| c.1.trim().is_empty()) {
+            continue;
+        }
+        match &headers {
+            None => {
+                let width = group.last().map_or(0, |c| (c.0 .1 - first_col) as usize + 1);
+                let mut h = vec![String::new(); width];
+                for c in group.iter_mut() {
+                    h[(c.0 .1 - first_col) as usize] = std::mem::take(&mut c.1);
+                }
+                headers = Some(h);
+            }
+            Some(h) => {
+                // (cells past the last header are never read: no header names them)
+                let width = h.len() as u32;
+                let kept = group.iter_mut().filter(|c| c.0 .1 - first_col < width).map(|c| (c.0 .1 - first_col, std::mem::take(&mut c.1))).collect();
+                rows.push(SparseRow { loc: row + 1, cells: kept });
+            }
+        }
+    }
+    drop(cells);
+    let headers = headers.ok_or_else(|| LoadError::NoHeader { path: format!("{label}!{name}") })?;
+    Ok(Table { label: label.to_string(), encoding: "xlsx", sheet: Some(name.clone()), rows_hint: rows.len(), body: Body::Sparse(headers.len(), rows), headers, cite: CiteStyle::Sheet(name) })
+}
+
+fn sheet_name(names: Vec<String>, label: &str, sheet: Option<&str>) -> Result<String, LoadError> {
+    match sheet {
         Some(s) => names
             .iter()
             .find(|n| n.as_str() == s)
             .cloned()
-            .ok_or_else(|| LoadError::NoSuchSheet { path: label.to_string(), sheet: s.to_string(), available: names.join(", ") })?,
-        None => names.first().cloned().ok_or_else(|| LoadError::NoHeader { path: label.to_string() })?,
-    };
+            .ok_or_else(|| LoadError::NoSuchSheet { path: label.to_string(), sheet: s.to_string(), available: names.join(", ") }),
+        None => names.first().cloned().ok_or_else(|| LoadError::NoHeader { path: label.to_string() }),
+    }
+}
+
+/// A workbook read by calamine as a range (`.xls`, and what is not an `.xlsx`).
+fn read_workbook_range(bytes: &[u8], label: &str, sheet: Option<&str>) -> Result<Table, LoadError> {
+    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| LoadError::Workbook { path: label.to_string(), message: e.to_string() })?;
+    let name = sheet_name(book.sheet_names(), label, sheet)?;
     let range = book
         .worksheet_range(&name)
         .map_err(|e| LoadError::Workbook { path: label.to_string(), message: e.to_string() })?;
@@ -897,10 +1161,13 @@ pub fn read_json(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
         .map_err(|e| undecodable(bytes, e.valid_up_to(), label, "UTF-8 JSON"))?;
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| LoadError::Json { path: label.to_string(), line: e.line(), column: e.column(), message: e.to_string() })?;
-    let (key, records) = match &value {
+    let (key, records) = match value {
         serde_json::Value::Array(a) => ("", a),
-        serde_json::Value::Object(o) => match ["fee_records", "bill_sums", "records"].iter().find_map(|k| o.get(*k).and_then(|v| v.as_array()).map(|a| (*k, a))) {
-            Some(found) => found,
+        serde_json::Value::Object(mut o) => match ["fee_records", "bill_sums", "records"].iter().find(|k| o.get(**k).is_some_and(|v| v.is_array())) {
+            Some(k) => match o.remove(*k) {
+                Some(serde_json::Value::Array(a)) => (*k, a),
+                _ => (*k, Vec::new()),
+            },
             None => {
                 return Err(LoadError::JsonShape {
                     path: label.to_string(),
@@ -910,34 +1177,38 @@ pub fn read_json(bytes: &[u8], label: &str) -> Result<Table, LoadError> {
         },
         _ => return Err(LoadError::JsonShape { path: label.to_string(), message: "expected a JSON object or array".into() }),
     };
+    // Every key of any record is a header, in the order first seen; each row keeps only the keys
+    // it has (records that each carry a key of their own cost one cell each, not one per header).
     let mut headers: Vec<String> = Vec::new();
-    for r in records {
-        if let serde_json::Value::Object(o) = r {
-            for k in o.keys() {
-                if !headers.contains(k) {
-                    headers.push(k.clone());
-                }
-            }
-        }
-    }
+    let mut column: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     let mut rows = Vec::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        let cells = match r {
-            serde_json::Value::Object(o) => headers.iter().map(|h| o.get(h).map(json_text).unwrap_or_default()).collect(),
-            _ => {
-                return Err(LoadError::JsonShape { path: label.to_string(), message: format!("record {i} is not an object") });
-            }
+    for (i, r) in records.into_iter().enumerate() {
+        let serde_json::Value::Object(o) = r else {
+            return Err(LoadError::JsonShape { path: label.to_string(), message: format!("record {i} is not an object") });
         };
-        rows.push(Row { loc: i as u32, cells });
+        let mut cells = Vec::with_capacity(o.len());
+        for (k, v) in o {
+            let c = match column.get(&k) {
+                Some(&c) => c,
+                None => {
+                    let c = headers.len() as u32;
+                    headers.push(k.clone());
+                    column.insert(k, c);
+                    c
+                }
+            };
+            cells.push((c, json_text(v)));
+        }
+        rows.push(SparseRow { loc: i as u32, cells });
     }
     let cite_key: &'static str = if key.is_empty() { "" } else { key };
-    Ok(Table { label: label.to_string(), encoding: "UTF-8 JSON", sheet: None, headers, rows_hint: rows.len(), body: Body::Rows(rows), cite: CiteStyle::Record(cite_key) })
+    Ok(Table { label: label.to_string(), encoding: "UTF-8 JSON", sheet: None, rows_hint: rows.len(), body: Body::Sparse(headers.len(), rows), headers, cite: CiteStyle::Record(cite_key) })
 }
 
-fn json_text(v: &serde_json::Value) -> String {
+fn json_text(v: serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => s,
         // With arbitrary_precision, a number keeps its exact source text.
         serde_json::Value::Number(n) => n.to_string(),
         serde_json::Value::Bool(b) => b.to_string(),
@@ -985,8 +1256,17 @@ fn no_csv_part(label: &str) -> LoadError {
 /// Hands `f` the name of each `.csv` file in a `.tar.gz`, in the order stored, with its bytes
 /// when `read` (else empty; the entry is skipped).
 fn csv_entries(bytes: &[u8], label: &str, read: bool, mut f: impl FnMut(String, Vec<u8>) -> Result<(), LoadError>) -> Result<(), LoadError> {
-    let tar_err = |e: std::io::Error| LoadError::Archive { path: label.to_string(), message: e.to_string() };
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let tar_err = |e: std::io::Error| LoadError::Archive {
+        path: label.to_string(),
+        message: format!("{e} (the archive is cut short, damaged, or followed by bytes that are not part of it)"),
+    };
+    // Every gzip member (a concatenated gzip, as `cat a.gz b.gz`, some archivers and parallel
+    // compressors make, is one stream of several members), and every tar archive in it: the
+    // zero blocks that end one do not end the read. The stream is then read to its end, so
+    // that an archive cut short or followed by bytes that are not gzip is an error, not parts
+    // that silently vanish.
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(bytes));
+    archive.set_ignore_zeros(true);
     for entry in archive.entries().map_err(tar_err)? {
         let mut entry = entry.map_err(tar_err)?;
         if !entry.header().entry_type().is_file() {
@@ -1001,6 +1281,11 @@ fn csv_entries(bytes: &[u8], label: &str, read: bool, mut f: impl FnMut(String, 
             entry.read_to_end(&mut buf).map_err(tar_err)?;
         }
         f(name, buf)?;
+    }
+    let mut rest = archive.into_inner();
+    let left = std::io::copy(&mut rest, &mut std::io::sink()).map_err(tar_err)?;
+    if left != 0 {
+        return Err(LoadError::Archive { path: label.to_string(), message: format!("{left} bytes after the end of the tar archive that are not tar entries") });
     }
     Ok(())
 }

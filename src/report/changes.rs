@@ -376,3 +376,29 @@ pub fn follow(previous: &Previous, findings: &Path, latest: Period, out: &Path) 
     w.flush().map_err(io_err(out))?;
     Ok(result)
 }
+
+/// Rows of changes.csv as the workbook and the page show them: resolved disputes first, then
+/// the other resolved, then open ones by age (oldest first), then new, then dropped; within a
+/// group in file order. At most `cap` rows; returns them and how many the file holds.
+pub fn shown_rows(path: &Path, cap: usize) -> Result<(Vec<Vec<String>>, usize), ReportError> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| bad(path, e.to_string()))?;
+    let mut rows: Vec<(u8, i64, usize, Vec<String>)> = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| bad(path, e.to_string()))?;
+        let cells: Vec<String> = rec.iter().map(super::restore_text).collect();
+        let get = |k: usize| cells.get(k).map_or("", String::as_str);
+        let group = match get(5) {
+            "RESOLVED" if get(7) == "dispute" => 0,
+            "RESOLVED" => 1,
+            "OPEN" | "CHANGED" => 2,
+            "NEW" => 3,
+            _ => 4,
+        };
+        let age = get(13).parse::<i64>().unwrap_or(0);
+        rows.push((group, -age, i, cells));
+    }
+    rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    let total = rows.len();
+    rows.truncate(cap);
+    Ok((rows.into_iter().map(|r| r.3).collect(), total))
+}

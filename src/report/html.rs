@@ -390,6 +390,9 @@ pub fn render(ctx: &ReportCtx) -> Result<Vec<String>, ReportError> {
         period_section(&mut out, p, &labels);
     }
     bills_section(&mut out, s, &labels);
+    if let Some(changes) = ctx.changes {
+        changes_section(&mut out, changes)?;
+    }
     let data = findings_section(&mut out, ctx, &labels)?;
     let mut pieces = vec![std::mem::take(&mut out)];
     pieces.extend(data);
@@ -481,6 +484,49 @@ fn header(out: &mut String, ctx: &ReportCtx) {
         );
     }
     out.push_str("</tbody></table></div>\n</header>\n");
+}
+
+/// At most this many rows of changes.csv on the page (all of them are in the file).
+const MAX_CHANGES_SHOWN: usize = 20_000;
+
+/// 与上次报告相比: what became of each finding since the previous report, resolved disputes
+/// first, then open ones by age, then new; filterable by change and by text.
+fn changes_section(out: &mut String, changes: &Path) -> Result<(), ReportError> {
+    let (rows, total) = crate::report::changes::shown_rows(changes, MAX_CHANGES_SHOWN)?;
+    out.push_str("<section id=\"changes\" class=\"changes\">\n<h2>与上次报告相比 <span class=\"en\">Since the previous report</span></h2>\n");
+    out.push_str("<div class=\"filters\"><label>变化 Change <select id=\"ch-kind\"><option value=\"\">全部 all</option>");
+    for c in crate::report::changes::Change::ALL {
+        let _ = write!(out, "<option value=\"{0}\">{0} {1}</option>", c.name(), c.label_zh());
+    }
+    out.push_str("</select></label> <label>搜索 Search <input id=\"ch-q\" type=\"search\" placeholder=\"订单号 / finding id\"></label></div>\n");
+    if total > rows.len() {
+        let _ = writeln!(out, "<p class=\"note\">显示 {} / {total} 行，全部见 changes.csv。 Showing {} of {total} rows; changes.csv has them all.</p>", rows.len(), rows.len());
+    }
+    out.push_str("<div class=\"tablewrap\"><table class=\"changes\" id=\"ch-table\">\n<thead><tr><th>变化 Change</th><th>对账期次 Period</th><th>订单号 Trade</th><th>产品类型 Service</th><th>上次 Before</th><th class=\"num\">上次差额 Δ before</th><th>本次 Now</th><th class=\"num\">差额 Δ now</th><th>首次 Open since</th><th class=\"num\">持续 Periods open</th><th>编号 IDs</th></tr></thead>\n<tbody>\n");
+    for r in &rows {
+        let g = |k: usize| r.get(k).map_or("", String::as_str);
+        let _ = writeln!(
+            out,
+            "<tr data-change=\"{change}\"><td><b>{change}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td class=\"num\">{}</td><td>{} {}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td><code>{}</code> → <code>{}</code></td></tr>",
+            esc(g(2)),
+            esc(g(3)),
+            esc(g(4)),
+            esc(g(6)),
+            esc(g(7)),
+            esc(g(8)),
+            esc(g(9)),
+            esc(g(10)),
+            esc(g(11)),
+            esc(g(12)),
+            esc(g(13)),
+            esc(g(1)),
+            esc(g(0)),
+            change = esc(g(5)),
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+    out.push_str("<script>(function(){var k=document.getElementById('ch-kind'),q=document.getElementById('ch-q'),t=document.getElementById('ch-table');function f(){var kv=k.value,qv=q.value.trim().toLowerCase();for(var i=0;i<t.tBodies[0].rows.length;i++){var r=t.tBodies[0].rows[i];r.style.display=((!kv||r.getAttribute('data-change')===kv)&&(!qv||r.textContent.toLowerCase().indexOf(qv)>=0))?'':'none';}}k.addEventListener('change',f);q.addEventListener('input',f);})();</script>\n</section>\n");
+    Ok(())
 }
 
 fn nav(out: &mut String, periods: &[Value], has_bills: bool) {

@@ -134,6 +134,8 @@ pub struct ReportCtx<'a> {
     pub disputes: &'a [disputes::Dispute],
     /// The findings report.xlsx and report.html may show.
     pub shown: Shown<'a>,
+    /// This run's changes.csv, when it followed a previous report.
+    pub changes: Option<&'a Path>,
 }
 
 /// Where report.xlsx and report.html take the findings they show from: those an in-memory run
@@ -679,7 +681,7 @@ pub fn write_others(
         }
     };
     let summary_value = summary.to_value();
-    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary_value, disputes: &disputes, shown };
+    let ctx = ReportCtx { outcome, loaded, rules, summary: &summary_value, disputes: &disputes, shown, changes: changes_written.as_deref() };
     // report.xlsx and report.html take the longest (a million rows of Excel; the page may read
     // all of findings.csv back): each is written on a thread of its own, the rest here.
     let traced = |name: &'static str, write: &dyn Fn(&Path) -> Result<(), ReportError>| -> Result<PathBuf, ReportError> {

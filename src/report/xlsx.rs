@@ -31,6 +31,7 @@ pub const SHEET_SUMMARY: &str = "汇总";
 pub const SHEET_FINDINGS: &str = "差异明细";
 pub const SHEET_DISPUTES: &str = "争议";
 pub const SHEET_INPUTS: &str = "输入";
+pub const SHEET_CHANGES: &str = "变化";
 
 /// The waterfall steps in contract order: name, sign shown before the label, Chinese label.
 pub const WATERFALL: [(&str, &str, &str); 10] = [
@@ -109,6 +110,10 @@ pub fn write_report(path: &Path, ctx: &ReportCtx) -> Result<(), ReportError> {
     let disputes = wb.add_worksheet_with_constant_memory().map_err(xlsx_err(path))?;
     disputes_sheet(disputes, ctx.disputes, &st).map_err(xlsx_err(path))?;
     inputs_sheet(wb.add_worksheet(), ctx.summary, &st).map_err(xlsx_err(path))?;
+    if let Some(changes) = ctx.changes {
+        let ws = wb.add_worksheet_with_constant_memory().map_err(xlsx_err(path))?;
+        changes_sheet(ws, changes, &st, path)?;
+    }
     wb.save(path).map_err(xlsx_err(path))
 }
 
@@ -388,14 +393,14 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
         row += 1;
     }
     // The verdict on each statement: confirm it, or file feedback on its disputes.
-    ws.write_string_with_format(row, 1, "结论 verdict", &st.total_text)?;
+    ws.text(row, 1, "结论 verdict", &st.total_text)?;
     for (c, p) in (2u16..).zip(periods) {
         let verdict = match p["verdict"].as_str() {
             Some("feedback") => format!("问题反馈 feedback: {} 项争议 disputes, {}", as_count(&p["disputes"]["count"]), as_text(&p["disputes"]["delta"])),
             Some("confirm") => "确认账单 confirm".to_string(),
             _ => String::new(),
         };
-        ws.write_string_with_format(row, c, verdict, &st.wrap)?;
+        ws.text(row, c, verdict, &st.wrap)?;
     }
     row += 1;
     row += 1;
@@ -512,6 +517,38 @@ fn categories_table(ws: &mut Worksheet, st: &Styles, mut row: u32, groups: &[Str
         money(ws, row, 3 + 2 * i, d, &st.total_money)?;
     }
     Ok(row + 2)
+}
+
+/// 变化: what became of each finding since the previous report (changes.csv, in the order
+/// [`crate::report::changes::shown_rows`] gives: resolved disputes first, then open ones by age).
+fn changes_sheet(ws: &mut Worksheet, changes: &Path, st: &Styles, path: &Path) -> Result<(), ReportError> {
+    let (rows, total) = crate::report::changes::shown_rows(changes, MAX_FINDING_ROWS)?;
+    let e = xlsx_err(path);
+    let go = |ws: &mut Worksheet| -> Result<(), XlsxError> {
+        ws.set_name(SHEET_CHANGES)?;
+        let names = ["差异编号 finding_id", "上次编号 previous_finding_id", "对账期次 period", "订单号/交易号 trade_id", "产品类型编码 service_type_code", "变化 change", "上次类别 previous_category", "上次处理 previous_action", "上次差额 previous_delta", "类别 category", "处理 action", "差额 delta", "首次期次 open_since", "持续期次 periods_open"];
+        for (c, w) in (0u16..).zip([16, 16, 10, 20, 26, 10, 22, 10, 12, 22, 10, 12, 10, 10]) {
+            ws.set_column_width(c, w)?;
+        }
+        header(ws, 0, &names, st)?;
+        for (r, cells) in (1u32..).zip(&rows) {
+            for (c, v) in (0u16..).zip(cells) {
+                match c {
+                    8 | 11 if !v.is_empty() => match Decimal::from_str(v) {
+                        Ok(d) => money(ws, r, c, d, &st.money)?,
+                        Err(_) => ws.text(r, c, v, &st.text).map(|_| ())?,
+                    },
+                    13 => count(ws, r, c, v.parse().unwrap_or(0), &st.count)?,
+                    _ => ws.text(r, c, v, &st.text).map(|_| ())?,
+                }
+            }
+        }
+        if total > rows.len() {
+            ws.text(rows.len() as u32 + 2, 0, format!("shows {} of {total} rows (the Excel row limit); changes.csv has them all", rows.len()), &st.section)?;
+        }
+        Ok(())
+    };
+    go(ws).map_err(e)
 }
 
 /// 输入: each input file with its hash, then the rules and the engine.
