@@ -343,7 +343,7 @@ fn demo_root() -> PathBuf {
 }
 
 /// `recon demo`: the bundled fixtures, end to end.
-pub fn demo(out_dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
+pub fn demo(out_dir: &Path, previous: Option<&Path>, out: &mut impl Write) -> Result<Status, Error> {
     let dir = demo_dir();
     let root = demo_root();
     let args = RunArgs {
@@ -354,6 +354,8 @@ pub fn demo(out_dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
         bills: vec![dir.join("bills")],
         out: out_dir.to_path_buf(),
         root: Some(root),
+        // (absolute: demo paths are cited relative to the source tree, the previous report is not)
+        previous: previous.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())),
         command: "demo",
         ..RunArgs::default()
     };

@@ -74,11 +74,14 @@ pub enum Command {
     },
     /// Reconcile the bundled demo fixtures end to end. Exits 0 when the demo ran (its findings
     /// need action by design; `recon run` would exit 1 on them).
-    #[command(after_help = "Examples:\n  recon demo\n  recon demo --out /tmp/demo && recon explain F1a2b3c4d5e6f --report /tmp/demo")]
+    #[command(after_help = "Examples:\n  recon demo\n  recon demo --out /tmp/demo && recon explain F1a2b3c4d5e6f --report /tmp/demo\n  recon demo --out /tmp/demo-next --previous /tmp/demo      # the monthly cycle: changes.csv")]
     Demo {
         /// Output directory.
         #[arg(long, default_value = "reports/demo")]
         out: PathBuf,
+        /// An earlier demo report to follow, as a month's run follows last month's (changes.csv).
+        #[arg(long)]
+        previous: Option<PathBuf>,
         /// Accepted for scripts written for earlier versions; the demo exits 0 when it ran.
         #[arg(long, hide = true)]
         exit_zero: bool,
@@ -139,7 +142,7 @@ impl Cli {
                 let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions, in_memory, previous };
                 (app::run(&args, stdout), exit_zero)
             }
-            Command::Demo { out, exit_zero: _ } => (app::demo(&out, stdout), false),
+            Command::Demo { out, previous, exit_zero: _ } => (app::demo(&out, previous.as_deref(), stdout), false),
             Command::Explain { finding_id, report } => (app::explain(&finding_id, &report, stdout), false),
             Command::Verify { dir } => (app::verify(&dir, stdout), false),
             Command::Gen { rows, out, seed } => (app::gen(rows, &out, seed, stdout), false),

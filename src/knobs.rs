@@ -19,8 +19,8 @@ pub struct Knobs {
     pub html_max_findings: Option<usize>,
     /// `RECON_XLSX_MAX_FINDINGS`: findings 差异明细 holds at most (capped by the built-in).
     pub xlsx_max_findings: Option<usize>,
-    /// `RECON_TEST_PAUSE_READING`: a directory where a read pauses once it has read an input
-    /// (the tests of inputs changed while they are read; see `load::table`).
+    /// `RECON_TEST_PAUSE_READING` (tests only): a directory where a read signals that it has read
+    /// an input and waits, so that a test can change the input then.
     pub test_pause_reading: Option<std::path::PathBuf>,
 }
 

@@ -251,3 +251,19 @@ proptest::proptest! {
         proptest::prop_assert_eq!(counted, changes.len() as u64);
     }
 }
+
+/// The demo's --previous example: the demo followed into itself keeps every actionable finding
+/// OPEN since its period, and the report verifies.
+#[test]
+fn the_demo_follows_itself() {
+    let w = Work::new();
+    assert_eq!(w.recon(&["demo", "--out", "first"]).status.code(), Some(0));
+    let o = w.recon(&["demo", "--out", "next", "--previous", "first"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let rows = read_csv(&w.path("next/changes.csv"));
+    let actionable = read_csv(&w.path("first/findings.csv")).into_iter().filter(|f| f["action"] != "none").count();
+    assert_eq!(rows.len(), actionable);
+    assert!(rows.iter().all(|r| r["change"] == "OPEN" && r["open_since"] == r["period"]), "{rows:?}");
+    let v = w.recon(&["verify", "next"]);
+    assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
+}

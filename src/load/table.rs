@@ -412,10 +412,15 @@ fn read_file(path: &Path, root: &Path) -> Result<InputFile, LoadError> {
     let mut file = std::fs::File::open(path).map_err(io)?;
     let before = Stamp::of(&file.metadata().map_err(io)?);
     let mut bytes = Vec::new();
-    // (no more than the file held when it was opened, and one byte to tell that it grew)
-    Read::by_ref(&mut file).take(before.len.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
-    pause_for_tests(&label);
-    unchanged(path, &label, &file, &before, bytes.len() as u64)?;
+    if before.regular {
+        // (no more than the file held when it was opened, and one byte to tell that it grew)
+        Read::by_ref(&mut file).take(before.len.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+        pause_for_tests(&label);
+        unchanged(path, &label, &file, &before, bytes.len() as u64)?;
+    } else {
+        // a pipe (`--consumption <(zcat …)`): read to its end; nothing tells its size
+        file.read_to_end(&mut bytes).map_err(io)?;
+    }
     let sha256 = hex(&Sha256::digest(&bytes));
     Ok(InputFile { path: path.to_path_buf(), label, format, bytes, sha256 })
 }
@@ -428,12 +433,13 @@ struct Stamp {
     modified: Option<std::time::SystemTime>,
     changed: (i64, i64),
     file: (u64, u64),
+    regular: bool,
 }
 
 impl Stamp {
     fn of(m: &std::fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
-        Stamp { len: m.len(), modified: m.modified().ok(), changed: (m.ctime(), m.ctime_nsec()), file: (m.dev(), m.ino()) }
+        Stamp { len: m.len(), modified: m.modified().ok(), changed: (m.ctime(), m.ctime_nsec()), file: (m.dev(), m.ino()), regular: m.is_file() }
     }
 }
 
@@ -455,9 +461,11 @@ fn unchanged(path: &Path, label: &str, file: &std::fs::File, before: &Stamp, rea
 /// input (a streamed CSV: once its first pass has), and goes on when the file is removed (or
 /// after 30 s).
 fn pause_for_tests(label: &str) {
-    let Some(dir) = &crate::knobs::knobs().test_pause_reading else { return };
-    let marker = dir.join("reading");
-    if std::fs::write(&marker, label).is_err() {
+    let Some(dir) = crate::knobs::knobs().test_pause_reading.as_ref() else { return };
+    let marker = Path::new(&dir).join("reading");
+    // (written whole, then renamed: a test polling for it never reads it half-written)
+    let partial = Path::new(&dir).join("reading.part");
+    if std::fs::write(&partial, label).is_err() || std::fs::rename(&partial, &marker).is_err() {
         return;
     }
     let start = std::time::Instant::now();
@@ -1090,7 +1098,7 @@ fn read_xlsx_cells(mut book: calamine::Xlsx<Cursor<&[u8]>>, label: &str, sheet: 
                 // (cells past the last header are never read: no header names them)
                 let width = h.len() as u32;
                 let kept = group.iter_mut().filter(|c| c.0 .1 - first_col < width).map(|c| (c.0 .1 - first_col, std::mem::take(&mut c.1))).collect();
-                rows.push(SparseRow { loc: row + 1, cells: kept });
+                rows.push(SparseRow { loc: row.saturating_add(1), cells: kept });
             }
         }
     }
