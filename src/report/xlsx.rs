@@ -393,14 +393,14 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
         row += 1;
     }
     // The verdict on each statement: confirm it, or file feedback on its disputes.
-    ws.write_string_with_format(row, 1, "结论 verdict", &st.total_text)?;
+    ws.text(row, 1, "结论 verdict", &st.total_text)?;
     for (c, p) in (2u16..).zip(periods) {
         let verdict = match p["verdict"].as_str() {
             Some("feedback") => format!("问题反馈 feedback: {} 项争议 disputes, {}", as_count(&p["disputes"]["count"]), as_text(&p["disputes"]["delta"])),
             Some("confirm") => "确认账单 confirm".to_string(),
             _ => String::new(),
         };
-        ws.write_string_with_format(row, c, verdict, &st.wrap)?;
+        ws.text(row, c, verdict, &st.wrap)?;
     }
     row += 1;
     row += 1;
@@ -536,15 +536,15 @@ fn changes_sheet(ws: &mut Worksheet, changes: &Path, st: &Styles, path: &Path) -
                 match c {
                     8 | 11 if !v.is_empty() => match Decimal::from_str(v) {
                         Ok(d) => money(ws, r, c, d, &st.money)?,
-                        Err(_) => ws.write_string_with_format(r, c, v, &st.text).map(|_| ())?,
+                        Err(_) => ws.text(r, c, v, &st.text).map(|_| ())?,
                     },
                     13 => count(ws, r, c, v.parse().unwrap_or(0), &st.count)?,
-                    _ => ws.write_string_with_format(r, c, v, &st.text).map(|_| ())?,
+                    _ => ws.text(r, c, v, &st.text).map(|_| ())?,
                 }
             }
         }
         if total > rows.len() {
-            ws.write_string_with_format(rows.len() as u32 + 2, 0, format!("shows {} of {total} rows (the Excel row limit); changes.csv has them all", rows.len()), &st.section)?;
+            ws.text(rows.len() as u32 + 2, 0, format!("shows {} of {total} rows (the Excel row limit); changes.csv has them all", rows.len()), &st.section)?;
         }
         Ok(())
     };
