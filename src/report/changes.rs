@@ -179,18 +179,19 @@ impl Row {
 fn each_finding(path: &Path, mut each: impl FnMut(Row) -> Result<(), ReportError>) -> Result<u64, ReportError> {
     let file = std::fs::File::open(path).map_err(|e| bad(path, format!("cannot read it: {e}")))?;
     let mut r = csv::ReaderBuilder::new().from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let headers: Vec<String> = r.headers().map_err(|e| bad(path, format!("not a findings.csv: {e}")))?.iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
+    let headers: Vec<String> = r.byte_headers().map_err(|e| bad(path, format!("not a findings.csv: {e}")))?.iter().map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}').to_string()).collect();
     let at = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| bad(path, format!("not a findings.csv of recon: no column {name}")));
     let cols = [at("finding_id")?, at("period")?, at("category")?, at("action")?, at("trade_id")?, at("service_type_code")?, at("expected_period")?, at("delta")?];
-    let mut rec = csv::StringRecord::new();
+    // (byte records: only the eight fields needed are decoded)
+    let mut rec = csv::ByteRecord::new();
     let mut n = 0u64;
     loop {
-        match r.read_record(&mut rec) {
+        match r.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => return Err(bad(path, format!("line {}: {e} (is the file cut short?)", e.position().map_or(0, |p| p.line())))),
         }
-        let get = |i: usize| rec.get(cols[i]).map(super::restore_text).unwrap_or_default();
+        let get = |i: usize| rec.get(cols[i]).map(|b| super::restore_text(&String::from_utf8_lossy(b))).unwrap_or_default();
         let row = Row { id: get(0), period: get(1), category: get(2), action: get(3), trade: get(4), service: get(5), expected_period: get(6), delta: get(7) };
         if row.id.is_empty() || Period::parse(&row.period).is_none() {
             return Err(bad(path, format!("line {}: not a finding record (finding_id {:?}, period {:?})", rec.position().map_or(0, |p| p.line()), row.id, row.period)));
