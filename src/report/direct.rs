@@ -590,7 +590,7 @@ mod tests {
             jobs.send(Job { buf, len, last: i == 3 }).unwrap();
         }
         drop(jobs);
-        write_jobs(file, direct, job_rx, free_tx).unwrap();
+        write_jobs(file, direct, job_rx, free_tx, None).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), expected);
     }
 
