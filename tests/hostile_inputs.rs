@@ -50,23 +50,7 @@ fn both(w: &Work, cons: &str, trades: &[&str], code: i32) -> Vec<std::process::O
     outs
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(bytes).expect("gz");
-    gz.finish().expect("gz")
-}
 
-fn tar(parts: &[(&str, String)]) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, text) in parts {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(text.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, name, text.as_bytes()).expect("append");
-    }
-    tar.into_inner().expect("tar")
-}
 
 // ---- 1. every gzip member of a .tar.gz is read; a cut or padded archive is an error
 
@@ -280,21 +264,6 @@ fn workbook(rows: &[Vec<String>], extra: impl FnOnce(&mut rust_xlsxwriter::Works
     book.save_to_buffer().expect("save")
 }
 
-/// The zip `bytes` again, its parts stored uncompressed and passed through `edit`.
-fn rezip(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for i in 0..zip.len() {
-        let mut part = zip.by_index(i).expect("part");
-        let name = part.name().expect("name").to_string();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut part, &mut data).expect("read");
-        out.start_file(name.as_str(), stored).expect("start");
-        out.write_all(&edit(&name, data)).expect("write");
-    }
-    out.finish().expect("finish").into_inner()
-}
 
 fn consumption_rows(trades: &[&str]) -> Vec<Vec<String>> {
     let mut rows = vec![CONSUMPTION_HEADER.trim().split(',').map(str::to_string).collect::<Vec<_>>()];
@@ -309,7 +278,7 @@ fn a_workbook_that_declares_absurd_shared_strings_stops_the_run_naming_it() {
     let book = workbook(&consumption_rows(&["T1"]), |_| {});
     for count in ["999999999999", "18446744073709551615", "99999999999999999999999999"] {
         let w = Work::new();
-        w.write("c.xlsx", rezip(&book, |name, data| {
+        w.write("c.xlsx", rezip(&book, &|name: &str, data: Vec<u8>| {
             if name.ends_with("sharedStrings.xml") {
                 let text = String::from_utf8(data).expect("utf8");
                 let at = text.find("uniqueCount=\"").expect("uniqueCount") + "uniqueCount=\"".len();
@@ -348,7 +317,7 @@ fn a_stray_cell_at_xfd1048576_costs_one_cell_not_the_grid() {
 
 #[test]
 fn a_workbook_part_that_fails_its_crc_stops_the_run_naming_it() {
-    let book = rezip(&workbook(&consumption_rows(&["T1"]), |_| {}), |_, d| d);
+    let book = rezip(&workbook(&consumption_rows(&["T1"]), |_| {}), &|_, d| d);
     // the shared string 123.45 becomes 923.45 in the stored bytes: valid XML, a wrong CRC-32
     let at = book.windows(6).position(|w| w == b"123.45").expect("value stored");
     let mut bad = book.clone();

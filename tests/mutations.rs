@@ -73,21 +73,6 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The zip `bytes` again, its parts stored uncompressed and passed through `edit`.
-fn rezip(bytes: &[u8], edit: &dyn Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for i in 0..zip.len() {
-        let mut part = zip.by_index(i).expect("part");
-        let name = part.name().expect("name").to_string();
-        let mut data = Vec::new();
-        part.read_to_end(&mut data).expect("read");
-        out.start_file(name.as_str(), stored).expect("start");
-        out.write_all(&edit(&name, data)).expect("write");
-    }
-    out.finish().expect("finish").into_inner()
-}
 
 fn replace_in(data: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
     let text = String::from_utf8_lossy(&data).into_owned();

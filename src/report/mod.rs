@@ -281,7 +281,7 @@ pub fn finding_record(f: &Finding, loaded: &Loaded) -> [String; 19] {
 }
 
 /// findings.csv, appended to as the engine decides the findings: records rendered by [`Render`]
-/// on the deciding threads, or formatted from owned findings by [`finding_records`], in order.
+/// on the deciding threads (see [`write_finding`]), in order.
 pub struct FindingsCsv {
     file: direct::DirectFile,
 }
@@ -296,11 +296,7 @@ impl FindingsCsv {
         Ok(FindingsCsv { file })
     }
 
-    pub fn write_chunk(&mut self, chunk: &[Finding], loaded: &Loaded) -> Result<(), ReportError> {
-        self.write_records(&finding_records(chunk, loaded).bytes)
-    }
-
-    /// Appends records already formatted (see [`finding_records`]).
+    /// Appends records already formatted (see [`write_finding`]).
     pub fn write_records(&mut self, bytes: &[u8]) -> Result<(), ReportError> {
         let path = self.file.path().to_path_buf();
         self.file.write_all(bytes).map_err(io_err(&path))
@@ -456,36 +452,6 @@ fn cite_rows_into(prov: &Provenance, rows: &[u32], out: &mut String) {
     if rows.len() > MAX_CITES {
         let _ = write!(out, "; +{} more", rows.len() - MAX_CITES);
     }
-}
-
-/// The findings.csv records of a chunk, formatted in parallel (a streamed run notes where each
-/// period's records lie in its part file).
-pub fn finding_records(chunk: &[Finding], loaded: &Loaded) -> Records {
-    use rayon::prelude::*;
-    let parts: Vec<Records> = chunk
-        .par_chunks(1024)
-        .map(|part| {
-            let mut bytes = Vec::with_capacity(part.len() * 640);
-            let mut scratch = String::new();
-            let mut ends = Vec::with_capacity(part.len());
-            for f in part {
-                write_finding(&mut bytes, &f.view(), loaded, &mut scratch);
-                ends.push(bytes.len());
-            }
-            Records { bytes, ends }
-        })
-        .collect();
-    if parts.len() == 1 {
-        return parts.into_iter().next().unwrap_or(Records { bytes: Vec::new(), ends: Vec::new() });
-    }
-    let total = parts.iter().map(|r| r.bytes.len()).sum();
-    let mut out = Records { bytes: Vec::with_capacity(total), ends: Vec::with_capacity(chunk.len()) };
-    for Records { bytes, ends } in parts {
-        let base = out.bytes.len();
-        out.bytes.extend_from_slice(&bytes);
-        out.ends.extend(ends.into_iter().map(|e| base + e));
-    }
-    out
 }
 
 /// The findings.csv records of a chunk of findings: their bytes, one after the other, and where

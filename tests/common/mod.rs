@@ -116,11 +116,9 @@ rate = "0.06"
 pub const CONSUMPTION_HEADER: &str = "bill_cycle,customer_id,association_type,service_type_code,charging_mode,trade_id,trade_time,payment_amount,cash_amount,coupon_amount\n";
 pub const INCENTIVE_HEADER: &str = "incentive_period,incentive_id,trade_id,service_type_code,base_amount,rate,incentive_amount\n";
 
-/// A `.tar.gz` of the given (name, text) files, stored in the order given.
-#[allow(dead_code)]
-pub fn tar_gz(parts: &[(&str, String)]) -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
+/// A tar archive of the given (name, text) files, stored in the order given.
+pub fn tar(parts: &[(&str, String)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
     for (name, text) in parts {
         let mut h = tar::Header::new_gnu();
         h.set_size(text.len() as u64);
@@ -128,5 +126,35 @@ pub fn tar_gz(parts: &[(&str, String)]) -> Vec<u8> {
         h.set_cksum();
         tar.append_data(&mut h, name, text.as_bytes()).expect("append");
     }
-    tar.into_inner().expect("tar").finish().expect("gz")
+    tar.into_inner().expect("tar")
+}
+
+/// `bytes` as one gzip member.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("gz");
+    gz.finish().expect("gz")
+}
+
+/// A `.tar.gz` of the given (name, text) files, stored in the order given.
+pub fn tar_gz(parts: &[(&str, String)]) -> Vec<u8> {
+    gzip(&tar(parts))
+}
+
+/// The zip `bytes` again, its parts stored uncompressed and passed through `edit`.
+pub fn rezip(bytes: &[u8], edit: &dyn Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).expect("part");
+        let name = part.name().expect("name").to_string();
+        let mut data = Vec::new();
+        part.read_to_end(&mut data).expect("read");
+        out.start_file(name.as_str(), stored).expect("start");
+        out.write_all(&edit(&name, data)).expect("write");
+    }
+    out.finish().expect("finish").into_inner()
 }
