@@ -143,6 +143,25 @@ pub struct WaterfallInfo {
     pub difference: String,
 }
 
+impl WaterfallInfo {
+    /// The step `name` (one of §3's names; empty for another name).
+    pub fn step(&self, name: &str) -> &str {
+        match name {
+            "consumption_total" => &self.consumption_total,
+            "ineligible_product" => &self.ineligible_product,
+            "not_attributed" => &self.not_attributed,
+            "excluded_payment" => &self.excluded_payment,
+            "rolled_out" => &self.rolled_out,
+            "rolled_in" => &self.rolled_in,
+            "expected_base" => &self.expected_base,
+            "expected_incentive" => &self.expected_incentive,
+            "actual_incentive" => &self.actual_incentive,
+            "difference" => &self.difference,
+            _ => "",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BillInfo {
     pub bill_cycle: String,
@@ -153,6 +172,20 @@ pub struct BillInfo {
     pub unknown_association_consumption: String,
     pub grain: Vec<String>,
     pub categories: Categories,
+}
+
+impl BillInfo {
+    /// The total `name` of the cycle (empty for another name).
+    pub fn total(&self, name: &str) -> &str {
+        match name {
+            "consumption_total" => &self.consumption_total,
+            "bill_total" => &self.bill_total,
+            "difference" => &self.difference,
+            "referral_consumption" => &self.referral_consumption,
+            "unknown_association_consumption" => &self.unknown_association_consumption,
+            _ => "",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -186,6 +219,13 @@ impl Serialize for Categories {
             m.serialize_entry(k, v)?;
         }
         m.end()
+    }
+}
+
+impl Categories {
+    /// The count and delta of category `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&CountDelta> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 }
 
@@ -303,11 +343,6 @@ impl Summary {
             changes: None,
             outputs: Vec::new(),
         }
-    }
-
-    /// The summary as a JSON value (what the workbook and the page are rendered from).
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
     }
 
     /// Writes summary.json: pretty-printed, with a final line break.
