@@ -9,7 +9,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{io_err, ReportError, RunOptions, ENGINE, VERSION};
+use super::{io_err, ReportError, ENGINE, VERSION};
 use crate::engine::{Action, Outcome};
 use crate::load::{InputSummary, Loaded};
 use crate::model::fmt_money;
@@ -267,8 +267,7 @@ fn categories<C: Copy>(cats: &std::collections::BTreeMap<C, (usize, rust_decimal
 
 impl Summary {
     /// The summary of a run.
-    pub fn of(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions) -> Summary {
-        let paths = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+    pub fn of(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &OptionsInfo) -> Summary {
         let periods = outcome
             .periods
             .iter()
@@ -315,18 +314,7 @@ impl Summary {
             engine: EngineInfo { name: ENGINE.to_string(), version: VERSION.to_string() },
             rules: RulesInfo { name: rules.name.clone(), version: rules.version.clone(), path: rules.path.clone(), sha256: rules.sha256.clone() },
             inputs: loaded.inputs.iter().map(input_info).collect(),
-            options: OptionsInfo {
-                command: Some(options.command.to_string()),
-                rules: Some(options.rules.display().to_string()),
-                consumption: paths(&options.consumption),
-                incentives: paths(&options.incentives),
-                customers: paths(&options.customers),
-                bills: paths(&options.bills),
-                periods: options.periods.iter().map(|p| p.to_string()).collect(),
-                sheet: options.sheet.clone(),
-                formats: options.formats.iter().map(|f| f.to_string()).collect(),
-                previous: options.previous.as_ref().map(|p| p.display().to_string()),
-            },
+            options: options.clone(),
             scope: outcome.scope.iter().map(|p| p.to_string()).collect(),
             loaded_periods: outcome.loaded_periods.iter().map(|p| p.to_string()).collect(),
             periods,

@@ -22,31 +22,14 @@ pub fn write_rejected(path: &Path, rejects: &[Reject]) -> Result<(), ReportError
     w.flush().map_err(io_err(path))
 }
 
-/// The options a run was made with, recorded in summary.json so that it can be re-run
-/// (`recon verify`, `recon explain`).
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    /// `run` or `demo`.
-    pub command: &'static str,
-    pub rules: PathBuf,
-    pub consumption: Vec<PathBuf>,
-    pub incentives: Vec<PathBuf>,
-    pub customers: Vec<PathBuf>,
-    pub bills: Vec<PathBuf>,
-    pub periods: Vec<Period>,
-    pub sheet: Option<String>,
-    pub formats: Vec<&'static str>,
-    /// The earlier report followed (`--previous`), as cited.
-    pub previous: Option<PathBuf>,
-}
-
 /// What a run's outputs other than findings.csv are written from, by either executor.
 pub struct RunReport<'a> {
     pub outcome: &'a Outcome,
     /// The inputs' summaries, rejected rows and customers (a partitioned run's rows are gone).
     pub loaded: &'a Loaded,
     pub rules: &'a RuleSet,
-    pub options: &'a RunOptions,
+    /// How the run was made, as summary.json records it (paths as cited).
+    pub options: &'a summary::OptionsInfo,
     pub formats: Formats,
     /// The dispute lines, in file order: an in-memory run makes them from its findings
     /// ([`disputes::disputes`]), a partitioned one in each partition, whose rows their evidence
@@ -74,7 +57,7 @@ pub fn write_others(dir: &Path, r: RunReport) -> Result<(Vec<PathBuf>, summary::
     // now), write changes.csv, and carry open disputes' numbers and age into this disputes file.
     let mut disputes = disputes;
     let mut changes_written = None;
-    let followed = match &options.previous {
+    let followed = match options.previous.as_deref().map(Path::new) {
         None => None,
         Some(prev_dir) => {
             let previous = changes::Previous::open(prev_dir, prev_dir.display().to_string())?;
