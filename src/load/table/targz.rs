@@ -23,7 +23,7 @@ pub(super) fn read_tar_gz(bytes: &[u8], label: &str) -> Result<Vec<Table>, LoadE
     parts.into_iter().map(|(name, b)| read_csv(b, &format!("{label}/{name}"))).collect()
 }
 
-/// The CSV parts of a `.tar.gz` as [`read_tar_gz`] gives them, handed to `each` one at a time,
+/// The CSV parts of a `.tar.gz` as `read_tar_gz` gives them, handed to `each` one at a time,
 /// so that at most one part's text is held (a delivery's parts are 100,000 rows each): the
 /// archive is decompressed once to list its parts, then once more, part by part. An archive
 /// whose parts are not stored in name order is read whole instead.
