@@ -78,7 +78,7 @@ pub fn write_others(dir: &Path, r: RunReport) -> Result<(Vec<PathBuf>, summary::
             summary.previous = Some(summary::PreviousInfo {
                 path: previous.path.clone(),
                 summary_sha256: previous.summary_sha256.clone(),
-                findings_sha256: previous.findings_sha256.clone(),
+                findings_sha256: followed.findings_sha256.clone(),
                 differences: followed.differences.clone(),
             });
             summary.changes = Some(followed.categories());
