@@ -4,11 +4,10 @@
 //! byte slices. A previous report's findings.csv can be gigabytes; the csv crate's reader,
 //! which decodes every field of every record, took most of the time of following one.
 
-use std::io::Read;
-
 use sha2::{Digest, Sha256};
 
-/// Bytes read at a time.
+/// Bytes read at a time by [`scan`].
+#[cfg(test)]
 const CHUNK: usize = 4 << 20;
 
 /// Why a file is not read as CSV.
@@ -22,74 +21,149 @@ pub enum ScanError {
 
 /// Reads `r` record by record, handing each record's fields (unquoted) and its first line's
 /// number to `each`; returns the sha256 of every byte read. `each` returns false to stop early
-/// (the hash then covers what was read).
-pub fn scan(mut r: impl Read, mut each: impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<String, ScanError> {
-    let mut hasher = Sha256::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
-    let mut start = 0usize;
-    let mut eof = false;
-    let mut line = 1u64;
-    // The fields of a record: ranges into `buf`, or into `unquoted` for a field whose quotes had
-    // to be removed (doubled quotes inside).
-    let mut fields: Vec<(bool, usize, usize)> = Vec::with_capacity(32);
-    let mut unquoted: Vec<u8> = Vec::new();
+/// (the hash then covers what was read). (Tests: runs read with [`Scanner`] fed by
+/// [`super::direct::read_ranges`].)
+#[cfg(test)]
+pub fn scan(mut r: impl std::io::Read, mut each: impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<String, ScanError> {
+    let mut scanner = Scanner::new();
+    let mut buf = vec![0u8; CHUNK];
     loop {
-        // Parse every complete record in buf[start..].
-        loop {
-            if start >= buf.len() {
-                break;
-            }
-            fields.clear();
-            unquoted.clear();
-            match record(&buf, start, eof, &mut fields, &mut unquoted).map_err(|what| ScanError::Malformed { line, what })? {
-                None => break, // (incomplete: read more)
-                Some((end, lines)) => {
-                    // (the fields on the stack: no allocation per record)
-                    let field = |&(q, a, b): &(bool, usize, usize)| -> &[u8] { if q { &unquoted[a..b] } else { &buf[a..b] } };
-                    let mut small: [&[u8]; 24] = [&[]; 24];
-                    let many: Vec<&[u8]>;
-                    let slices: &[&[u8]] = if fields.len() <= small.len() {
-                        for (s, f) in small.iter_mut().zip(fields.iter()) {
-                            *s = field(f);
-                        }
-                        &small[..fields.len()]
-                    } else {
-                        many = fields.iter().map(field).collect();
-                        &many
-                    };
-                    // (an empty line is no record, as for the csv crate)
-                    let empty = slices.len() == 1 && slices[0].is_empty() && buf.get(start) != Some(&b'"');
-                    let go_on = empty || each(slices, line)?;
-                    line += lines;
-                    start = end;
-                    if !go_on {
-                        return Ok(crate::model::hex(&hasher.finalize()));
+        let n = match r.read(&mut buf) {
+            Ok(0) => return scanner.finish(&mut each),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ScanError::Io(e)),
+        };
+        if !scanner.feed(&buf[..n], &mut each)? {
+            return Ok(scanner.digest());
+        }
+    }
+}
+
+/// The push side of [`scan`]: the input handed over a piece at a time ([`Scanner::feed`]), as
+/// [`super::direct::read_ranges`] reads it; records are split in place in each piece, only a
+/// record that spans two pieces is copied.
+pub struct Scanner {
+    hasher: Sha256,
+    /// The start of a record the last piece ended inside.
+    tail: Vec<u8>,
+    line: u64,
+    stopped: bool,
+    // The fields of a record: ranges into the piece, or into `unquoted` for a field whose
+    // doubled quotes had to be undone.
+    fields: Vec<(bool, usize, usize)>,
+    unquoted: Vec<u8>,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner::new()
+    }
+}
+
+impl Scanner {
+    pub fn new() -> Scanner {
+        Scanner { hasher: Sha256::new(), tail: Vec::new(), line: 1, stopped: false, fields: Vec::with_capacity(32), unquoted: Vec::new() }
+    }
+
+    /// Takes the next piece of the input; false once `each` has asked to stop.
+    pub fn feed(&mut self, piece: &[u8], each: &mut impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<bool, ScanError> {
+        if self.stopped {
+            return Ok(false);
+        }
+        self.hasher.update(piece);
+        let mut data = piece;
+        if !self.tail.is_empty() {
+            // Complete the record begun in the last piece, a little of this one at a time.
+            let mut taken = 0usize;
+            loop {
+                let more = (data.len() - taken).min(64 << 10).max(0);
+                self.tail.extend_from_slice(&data[taken..taken + more]);
+                taken += more;
+                let last = taken == data.len();
+                let tail = std::mem::take(&mut self.tail);
+                let done = self.one(&tail, 0, false, each)?;
+                match done {
+                    Some(end) => {
+                        // (what of the tail lies after the record came from this piece)
+                        data = &data[taken - (tail.len() - end)..];
+                        break;
                     }
+                    None if last => {
+                        self.tail = tail;
+                        return Ok(!self.stopped);
+                    }
+                    None => self.tail = tail,
                 }
             }
+            if self.stopped {
+                return Ok(false);
+            }
         }
-        if eof {
-            return Ok(crate::model::hex(&hasher.finalize()));
-        }
-        // Keep the incomplete record, read more behind it.
-        buf.drain(..start);
-        start = 0;
-        let have = buf.len();
-        buf.resize(have + CHUNK.max(have), 0);
-        let mut filled = have;
-        while filled < buf.len() {
-            match r.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    eof = true;
+        let mut at = 0usize;
+        while at < data.len() {
+            match self.one(data, at, false, each)? {
+                Some(end) => at = end,
+                None => {
+                    self.tail.extend_from_slice(&data[at..]);
                     break;
                 }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ScanError::Io(e)),
+            }
+            if self.stopped {
+                return Ok(false);
             }
         }
-        hasher.update(&buf[have..filled]);
-        buf.truncate(filled);
+        Ok(true)
+    }
+
+    /// The end of the input: a last record without a line break; returns the sha256.
+    pub fn finish(mut self, each: &mut impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<String, ScanError> {
+        let tail = std::mem::take(&mut self.tail);
+        let mut at = 0usize;
+        while at < tail.len() && !self.stopped {
+            match self.one(&tail, at, true, each)? {
+                Some(end) => at = end,
+                None => break,
+            }
+        }
+        Ok(self.digest())
+    }
+
+    /// The sha256 of what was fed.
+    pub fn digest(self) -> String {
+        crate::model::hex(&self.hasher.finalize())
+    }
+
+    /// Splits the record at `buf[at..]` and hands it to `each`; where the next record starts,
+    /// or `None` when it is not complete in `buf` (and `eof` is false).
+    fn one(&mut self, buf: &[u8], at: usize, eof: bool, each: &mut impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<Option<usize>, ScanError> {
+        self.fields.clear();
+        self.unquoted.clear();
+        let line = self.line;
+        let Some((end, lines)) = record(buf, at, eof, &mut self.fields, &mut self.unquoted).map_err(|what| ScanError::Malformed { line, what })? else {
+            return Ok(None);
+        };
+        let (fields, unquoted) = (&self.fields, &self.unquoted);
+        // (the fields on the stack: no allocation per record)
+        let field = |&(q, a, b): &(bool, usize, usize)| -> &[u8] { if q { &unquoted[a..b] } else { &buf[a..b] } };
+        let mut small: [&[u8]; 24] = [&[]; 24];
+        let many: Vec<&[u8]>;
+        let slices: &[&[u8]] = if fields.len() <= small.len() {
+            for (s, f) in small.iter_mut().zip(fields.iter()) {
+                *s = field(f);
+            }
+            &small[..fields.len()]
+        } else {
+            many = fields.iter().map(field).collect();
+            &many
+        };
+        // (an empty line is no record, as for the csv crate)
+        let empty = slices.len() == 1 && slices[0].is_empty() && buf.get(at) != Some(&b'"');
+        if !empty && !each(slices, line)? {
+            self.stopped = true;
+        }
+        self.line += lines;
+        Ok(Some(end))
     }
 }
 

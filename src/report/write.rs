@@ -63,7 +63,9 @@ pub fn write_others(dir: &Path, r: RunReport) -> Result<(Vec<PathBuf>, summary::
             let previous = changes::Previous::open(prev_dir, prev_dir.display().to_string())?;
             let latest = outcome.loaded_periods.iter().max().copied().unwrap_or(Period(0));
             let path = dir.join("changes.csv");
+            let t = std::time::Instant::now();
             let mut followed = changes::follow(&previous, &dir.join("findings.csv"), latest, &path)?;
+            crate::obs::trace("follow the previous report, write changes.csv", t);
             changes_written = Some(path);
             followed.differences = previous.differences(&summary);
             for d in &mut disputes {
