@@ -120,6 +120,30 @@ pub enum Command {
         /// The rules file (TOML).
         file: PathBuf,
     },
+    /// Draft a rules file from the exports: products and rates, lags, late window, counted
+    /// components and attribution inferred from what the statements pay, each with a comment
+    /// saying how sure; what cannot be inferred keeps its default, marked "not inferred".
+    #[command(after_help = "Examples:\n  recon init --consumption exports/consumption/ --incentives exports/statements/ --customers customers.csv --out my-policy.toml\n  recon check-rules my-policy.toml\n  recon run --rules my-policy.toml --consumption exports/consumption/ --incentives exports/statements/ --customers customers.csv --out reports/first")]
+    Init {
+        /// Consumption details: files, directories or .tar.gz.
+        #[arg(long, required = true, num_args = 1..)]
+        consumption: Vec<PathBuf>,
+        /// Incentive details (statements): at least one line is needed.
+        #[arg(long, required = true, num_args = 1..)]
+        incentives: Vec<PathBuf>,
+        /// Customers with association type, association and rebinding times.
+        #[arg(long, num_args = 1..)]
+        customers: Vec<PathBuf>,
+        /// The rules file to write (never overwritten without --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace --out (and its .rejected.csv) if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Workbook sheet to read (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+    },
     /// Show how recon reads a file: kind, encoding, sheet, header mapping, rows, periods.
     #[command(after_help = "Examples:\n  recon inspect 激励明细_2026-10.xlsx\n  recon inspect exports/consumption_2026-10.csv --rules policy.toml")]
     Inspect {
@@ -147,6 +171,10 @@ impl Cli {
             Command::Verify { dir } => (app::verify(&dir, stdout), false),
             Command::Gen { rows, out, seed } => (app::gen(rows, &out, seed, stdout), false),
             Command::CheckRules { file } => (app::check_rules(&file, stdout), false),
+            Command::Init { consumption, incentives, customers, out, force, sheet } => {
+                let args = crate::commands::init::InitArgs { consumption, incentives, customers, out, force, sheet };
+                (crate::commands::init::init(&args, stdout), false)
+            }
             Command::Inspect { file, rules, sheet } => (app::inspect(&file, rules.as_deref(), sheet.as_deref(), stdout), false),
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod gen;
@@ -15,6 +16,7 @@ pub mod load;
 pub mod model;
 pub mod obs;
 pub mod outdir;
+pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod rules;
