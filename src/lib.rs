@@ -1,15 +1,15 @@
 //! recon reconciles Huawei Cloud partner incentive statements (激励明细) against customer
 //! consumption (消费明细) and explains every difference. The library is organised by concern:
 //! [`load`] reads exports and maps their headers, [`rules`] validates the policy, [`engine`]
-//! decides rows and keys and builds the waterfall, [`report`] writes the outputs, [`stream`]
-//! partitions inputs larger than memory, and [`app`] ties them into the commands the binary
-//! exposes.
+//! decides rows and keys and builds the waterfall, [`report`] writes the outputs, [`config`]
+//! resolves a run's options once, [`exec`] runs the engine in memory or on partitions of inputs
+//! larger than memory, and [`commands`] are what the binary exposes ([`cli`] parses them).
 
-pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod exec;
 pub mod gen;
 pub mod knobs;
 pub mod load;
@@ -20,4 +20,3 @@ pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod rules;
-pub mod stream;

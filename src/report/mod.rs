@@ -597,41 +597,34 @@ pub struct RunOptions {
     pub previous: Option<PathBuf>,
 }
 
-/// Writes every output but findings.csv (which a streamed run has written already) from the
-/// findings the run kept (see [`Keep`]); returns the paths written.
-pub fn write_rest(dir: &Path, outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions, formats: Formats) -> Result<(Vec<PathBuf>, Option<changes::Followed>), ReportError> {
-    write_rest_with(dir, outcome, loaded, rules, options, formats, disputes::disputes(outcome, loaded, rules), Shown::Kept(&outcome.findings))
+/// What a run's outputs other than findings.csv are written from, by either executor.
+pub struct RunReport<'a> {
+    pub outcome: &'a Outcome,
+    /// The inputs' summaries, rejected rows and customers (a partitioned run's rows are gone).
+    pub loaded: &'a Loaded,
+    pub rules: &'a RuleSet,
+    pub options: &'a RunOptions,
+    pub formats: Formats,
+    /// The dispute lines, in file order: an in-memory run makes them from its findings
+    /// ([`disputes::disputes`]), a partitioned one in each partition, whose rows their evidence
+    /// cites.
+    pub disputes: Vec<disputes::Dispute>,
+    /// The findings report.xlsx and report.html show.
+    pub shown: Shown<'a>,
 }
 
-/// [`write_rest`] with the dispute lines made already (a streamed run makes them in each
-/// partition, whose rows their evidence cites), in file order.
-pub fn write_rest_with(
-    dir: &Path,
-    outcome: &Outcome,
-    loaded: &Loaded,
-    rules: &RuleSet,
-    options: &RunOptions,
-    formats: Formats,
-    disputes: Vec<disputes::Dispute>,
-    shown: Shown,
-) -> Result<(Vec<PathBuf>, Option<changes::Followed>), ReportError> {
-    let (written, summary, followed) = write_others(dir, outcome, loaded, rules, options, formats, disputes, shown)?;
+/// Writes every output but findings.csv (complete by now), summary.json last; returns the
+/// paths written and, with `--previous`, what was followed.
+pub fn write_rest(dir: &Path, r: RunReport) -> Result<(Vec<PathBuf>, Option<changes::Followed>), ReportError> {
+    let formats = r.formats;
+    let (written, summary, followed) = write_others(dir, r)?;
     Ok((write_summary_last(dir, summary, formats, written)?, followed))
 }
 
-/// [`write_rest_with`] but summary.json, whose content it returns (see [`write_summary_last`]):
-/// a streamed run completes findings.csv meanwhile.
-#[allow(clippy::too_many_arguments)]
-pub fn write_others(
-    dir: &Path,
-    outcome: &Outcome,
-    loaded: &Loaded,
-    rules: &RuleSet,
-    options: &RunOptions,
-    formats: Formats,
-    disputes: Vec<disputes::Dispute>,
-    shown: Shown,
-) -> Result<(Vec<PathBuf>, summary::Summary, Option<changes::Followed>), ReportError> {
+/// [`write_rest`] but summary.json, whose content it returns (see [`write_summary_last`]):
+/// a partitioned run completes findings.csv meanwhile.
+pub fn write_others(dir: &Path, r: RunReport) -> Result<(Vec<PathBuf>, summary::Summary, Option<changes::Followed>), ReportError> {
+    let RunReport { outcome, loaded, rules, options, formats, disputes, shown } = r;
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut summary = summary::Summary::of(outcome, loaded, rules, options);
     // The monthly cycle: follow the previous report into this one's findings.csv (complete by
