@@ -1,0 +1,98 @@
+//! The expected incentive of a run, per statement period and product, read back from the run's
+//! own findings.csv and summary.json: `estimate` and `whatif` run the engine through the same
+//! executors as `recon run` (in memory or partitioned) and sum what it decided, so that no
+//! decision is made twice.
+//!
+//! The engine rounds once per key `(period, trade_id, service_type_code)`. A key's rounded
+//! expected incentive is counted whole under its product; the rare key whose rows match several
+//! products (rows of one order under different charging modes, or on both sides of a
+//! `valid_from`) is counted under their ids joined by `+`. The rows of a period therefore sum
+//! exactly to the period's `expected_incentive` in the waterfall, which [`check_totals`] checks.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rust_decimal::Decimal;
+
+use crate::config::Error;
+use crate::model::MAX_CITES;
+use crate::report::summary::Summary;
+
+/// `(expected period, product_id, service_type_code, charging_mode)`.
+pub type Line = (String, String, String, String);
+
+/// What the keys of one [`Line`] add up to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub base: Decimal,
+    pub incentive: Decimal,
+    pub rows: u64,
+    pub keys: u64,
+}
+
+/// The expected side of every finding of a findings.csv, summed per [`Line`]; bill findings and
+/// findings without an expected side are left out.
+pub fn read(path: &Path) -> Result<BTreeMap<Line, Sums>, Error> {
+    let bad = |message: String| Error::Corrupt { path: path.display().to_string(), message };
+    let file = std::fs::File::open(path).map_err(|source| Error::ReadBack { path: path.display().to_string(), source })?;
+    let mut r = csv::ReaderBuilder::new().from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let headers = r.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name).ok_or_else(|| bad(format!("no column {name}")));
+    let (c_id, c_service, c_mode, c_exp_period, c_base, c_inc, c_rules, c_rows) =
+        (col("finding_id")?, col("service_type_code")?, col("charging_mode")?, col("expected_period")?, col("expected_base")?, col("expected_incentive")?, col("rule_ids")?, col("consumption_rows")?);
+    let mut out: BTreeMap<Line, Sums> = BTreeMap::new();
+    let mut rec = csv::StringRecord::new();
+    let money = |s: &str| Decimal::from_str_exact(s.trim()).map_err(|_| bad(format!("not an amount: {s:?}")));
+    while r.read_record(&mut rec).map_err(|e| bad(e.to_string()))? {
+        let get = |i: usize| rec.get(i).unwrap_or("");
+        if !get(c_id).starts_with('F') || get(c_inc).is_empty() {
+            continue;
+        }
+        let products: Vec<&str> = get(c_rules).split(';').filter_map(|p| p.strip_prefix("product:")).collect();
+        let product = if products.is_empty() { "(none)".to_string() } else { products.join("+") };
+        let line = (get(c_exp_period).to_string(), product, crate::report::restore(get(c_service)).to_string(), crate::report::restore(get(c_mode)).to_string());
+        let e = out.entry(line).or_default();
+        e.base += money(get(c_base))?;
+        e.incentive += money(get(c_inc))?;
+        e.rows += cited_rows(get(c_rows));
+        e.keys += 1;
+    }
+    Ok(out)
+}
+
+/// How many rows a citation cell names: its citations, plus the `+N more`.
+pub fn cited_rows(cell: &str) -> u64 {
+    if cell.is_empty() {
+        return 0;
+    }
+    let parts: Vec<&str> = cell.split("; ").collect();
+    match parts.last().and_then(|l| l.strip_prefix('+')).and_then(|l| l.strip_suffix(" more")).and_then(|n| n.parse::<u64>().ok()) {
+        Some(more) => MAX_CITES as u64 + more,
+        None => parts.len() as u64,
+    }
+}
+
+/// Each period's expected incentive in a summary.json's waterfall.
+pub fn waterfall_expected(summary: &Summary, path: &Path) -> Result<BTreeMap<String, Decimal>, Error> {
+    summary
+        .periods
+        .iter()
+        .map(|p| {
+            Decimal::from_str_exact(&p.waterfall.expected_incentive)
+                .map(|d| (p.period.clone(), d))
+                .map_err(|_| Error::Corrupt { path: path.display().to_string(), message: format!("expected_incentive of {} is not an amount", p.period) })
+        })
+        .collect()
+}
+
+/// The lines of each period sum exactly to its expected incentive in the waterfall, or recon has
+/// a bug (the run stops rather than print numbers that do not close).
+pub fn check_totals(lines: &BTreeMap<Line, Sums>, waterfall: &BTreeMap<String, Decimal>) -> Result<(), Error> {
+    for (period, total) in waterfall {
+        let sum: Decimal = lines.iter().filter(|(l, _)| &l.0 == period).map(|(_, s)| s.incentive).sum();
+        if sum != *total {
+            return Err(Error::Internal(format!("the expected incentive of {period} per product sums to {sum}, the waterfall says {total}")));
+        }
+    }
+    Ok(())
+}
