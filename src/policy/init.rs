@@ -203,14 +203,14 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
     let without_consumption = inc_key.iter().filter(|k| k.is_none()).count();
 
     // Groups (service type, charging mode), by each key's first row.
-    let mut group_ids: BTreeMap<(String, i32), usize> = BTreeMap::new();
+    let mut group_ids: polars::prelude::PlHashMap<(&str, i32), usize> = Default::default();
     let mut key_group = vec![0usize; n_cons_keys];
     let mut groups: Vec<Group> = Vec::new();
     for k in 0..n_cons_keys {
         let r = rows_of(k)[0] as usize;
-        let gk = (cons.service.get(r).to_string(), cons.mode[r]);
-        let g = *group_ids.entry(gk.clone()).or_insert_with(|| {
-            groups.push(Group { service: gk.0.clone(), mode: gk.1, ..Group::default() });
+        let gk = (cons.service.get(r), cons.mode[r]);
+        let g = *group_ids.entry(gk).or_insert_with(|| {
+            groups.push(Group { service: gk.0.to_string(), mode: gk.1, ..Group::default() });
             groups.len() - 1
         });
         key_group[k] = g;
@@ -401,7 +401,8 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
 
     // Expected period of each row under what is inferred so far, and whether it is in a
     // loaded statement.
-    let cutoff = |cycle: i32| if late_hours > 0 { Period(cycle).end_ts(tz) - late_hours * 3600 } else { i64::MAX };
+    let cutoffs: BTreeMap<i32, i64> = cons.cycle.iter().copied().collect::<BTreeSet<i32>>().into_iter().map(|c| (c, if late_hours > 0 { Period(c).end_ts(tz) - late_hours * 3600 } else { i64::MAX })).collect();
+    let cutoff = |cycle: i32| cutoffs.get(&cycle).copied().unwrap_or(i64::MAX);
     let row_group = |r: usize| key_group[cons_key[r] as usize];
     let lags: Vec<i32> = groups.iter().map(|g| g.lag).collect();
     let in_reach = |r: usize| -> bool {
@@ -410,7 +411,12 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
     };
     let paid_key = |k: usize| !lines_of(k).is_empty();
     let customers = loaded.customers.as_deref();
-    let customer_of = |r: usize| customers.and_then(|c| c.index.get(cons.customer_id.get(r)).map(|&i| &c.list[i]));
+    // (each row's customer looked up once)
+    let customer_index: Vec<u32> = match customers {
+        Some(c) => crate::engine::frames::customer_index(cons, c),
+        None => Vec::new(),
+    };
+    let customer_of = |r: usize| customers.and_then(|c| c.list.get(*customer_index.get(r)? as usize));
     // The association type of a row: the customers file's, when given (None: not in it).
     let assoc_of = |r: usize| -> Option<Association> {
         match customers {
