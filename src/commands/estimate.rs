@@ -83,6 +83,9 @@ pub fn run(args: &EstimateArgs, out: &mut impl Write) -> Result<Status, Error> {
     for p in &args.periods {
         Period::parse(p).ok_or_else(|| Error::Usage(format!("--period {p:?}: expected a period such as 2026-10")))?;
     }
+    if args.out.join("summary.json").exists() {
+        return Err(Error::Usage(format!("--out {}: holds a report (summary.json); give estimate a folder of its own", args.out.display())));
+    }
     let periods = if args.periods.is_empty() { periods_of(args, &rules)? } else { args.periods.clone() };
     let scratch = Scratch::new(&args.out, "estimate")?;
     let run_args = RunArgs {

@@ -40,22 +40,54 @@ pub fn read(path: &Path) -> Result<BTreeMap<Line, Sums>, Error> {
     let col = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name).ok_or_else(|| bad(format!("no column {name}")));
     let (c_id, c_service, c_mode, c_exp_period, c_base, c_inc, c_rules, c_rows) =
         (col("finding_id")?, col("service_type_code")?, col("charging_mode")?, col("expected_period")?, col("expected_base")?, col("expected_incentive")?, col("rule_ids")?, col("consumption_rows")?);
-    let mut out: BTreeMap<Line, Sums> = BTreeMap::new();
-    let mut rec = csv::StringRecord::new();
-    let money = |s: &str| Decimal::from_str_exact(s.trim()).map_err(|_| bad(format!("not an amount: {s:?}")));
-    while r.read_record(&mut rec).map_err(|e| bad(e.to_string()))? {
-        let get = |i: usize| rec.get(i).unwrap_or("");
-        if !get(c_id).starts_with('F') || get(c_inc).is_empty() {
+    // Summed under the key's bytes (period, product ids, service, mode, 0-separated): no String
+    // per finding (a findings.csv of 10 M keys is read back here).
+    let mut sums: polars::prelude::PlHashMap<Vec<u8>, Sums> = Default::default();
+    let mut rec = csv::ByteRecord::new();
+    let mut key: Vec<u8> = Vec::new();
+    let text = |b: &[u8]| -> Result<String, Error> { String::from_utf8(b.to_vec()).map_err(|_| bad("a cell is not UTF-8".into())) };
+    let money = |b: &[u8]| -> Result<Decimal, Error> {
+        let s = std::str::from_utf8(b).map_err(|_| bad("an amount is not UTF-8".into()))?;
+        Decimal::from_str_exact(s.trim()).map_err(|_| bad(format!("not an amount: {s:?}")))
+    };
+    while r.read_byte_record(&mut rec).map_err(|e| bad(e.to_string()))? {
+        let get = |i: usize| rec.get(i).unwrap_or(b"");
+        if !get(c_id).starts_with(b"F") || get(c_inc).is_empty() {
             continue;
         }
-        let products: Vec<&str> = get(c_rules).split(';').filter_map(|p| p.strip_prefix("product:")).collect();
-        let product = if products.is_empty() { "(none)".to_string() } else { products.join("+") };
-        let line = (get(c_exp_period).to_string(), product, crate::report::restore(get(c_service)).to_string(), crate::report::restore(get(c_mode)).to_string());
-        let e = out.entry(line).or_default();
-        e.base += money(get(c_base))?;
-        e.incentive += money(get(c_inc))?;
-        e.rows += cited_rows(get(c_rows));
+        key.clear();
+        key.extend_from_slice(get(c_exp_period));
+        key.push(0);
+        let mut n = 0;
+        for p in get(c_rules).split(|&b| b == b';').filter_map(|p| p.strip_prefix(b"product:")) {
+            if n > 0 {
+                key.push(b'+');
+            }
+            key.extend_from_slice(p);
+            n += 1;
+        }
+        if n == 0 {
+            key.extend_from_slice(b"(none)");
+        }
+        key.push(0);
+        key.extend_from_slice(crate::report::restore(std::str::from_utf8(get(c_service)).unwrap_or("")).as_bytes());
+        key.push(0);
+        key.extend_from_slice(crate::report::restore(std::str::from_utf8(get(c_mode)).unwrap_or("")).as_bytes());
+        let (base, inc, rows) = (money(get(c_base))?, money(get(c_inc))?, cited_rows(std::str::from_utf8(get(c_rows)).unwrap_or("")));
+        let e = match sums.get_mut(key.as_slice()) {
+            Some(e) => e,
+            None => sums.entry(key.clone()).or_default(),
+        };
+        e.base += base;
+        e.incentive += inc;
+        e.rows += rows;
         e.keys += 1;
+    }
+    let mut out: BTreeMap<Line, Sums> = BTreeMap::new();
+    for (k, v) in sums {
+        let mut parts = k.split(|&b| b == 0);
+        let mut next = || text(parts.next().unwrap_or(b""));
+        out.insert((next()?, next()?, next()?, next()?), v);
     }
     Ok(out)
 }
