@@ -48,6 +48,33 @@ impl Drop for Scratch {
     }
 }
 
+/// A file removed when dropped.
+pub(crate) struct ScratchFile(pub PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The rules an estimate runs with: the user's, with `policy.tolerance` raised past any amount.
+/// Without statements every key is expected-only, and a run would make each a
+/// MISSING_INCENTIVE dispute (10 M keys: 13 GB of dispute lines held for disputes.csv); within
+/// tolerance it is a ROUNDING finding with no action instead. Tolerance decides categories only:
+/// products, attribution, base, expected period and each key's rounded expected incentive are
+/// decided exactly as under the user's rules.
+fn write_estimating_rules(rules: &Path, to: &Path) -> Result<(), Error> {
+    let text = std::fs::read_to_string(rules).map_err(|source| Error::Rules(crate::rules::RulesError::Io { path: rules.display().to_string(), source }))?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| Error::Internal(format!("{}: checked, yet not TOML: {e}", rules.display())))?;
+    if let Some(toml::Value::Table(policy)) = table.get_mut("policy") {
+        policy.insert("tolerance".into(), toml::Value::String("100000000000000000000".into()));
+    }
+    let text = toml::to_string(&table).map_err(|e| Error::Internal(e.to_string()))?;
+    std::fs::write(to, text).map_err(|source| Error::Report(crate::report::ReportError::Io { path: to.display().to_string(), source }))?;
+    RuleSet::load(to)?;
+    Ok(())
+}
+
 /// Runs `args` through the run's executors into `out` (a scratch directory, csv and json), and
 /// returns its summary; an error is the run's own.
 pub(crate) fn run_into(args: RunArgs, out: &Path) -> Result<Summary, Error> {
@@ -88,8 +115,10 @@ pub fn run(args: &EstimateArgs, out: &mut impl Write) -> Result<Status, Error> {
     }
     let periods = if args.periods.is_empty() { periods_of(args, &rules)? } else { args.periods.clone() };
     let scratch = Scratch::new(&args.out, "estimate")?;
+    let scratch_rules = ScratchFile(args.out.join(format!(".recon-estimate-{}.toml", std::process::id())));
+    write_estimating_rules(&args.rules, &scratch_rules.0)?;
     let run_args = RunArgs {
-        rules: args.rules.clone(),
+        rules: scratch_rules.0.clone(),
         consumption: args.consumption.clone(),
         customers: args.customers.clone(),
         periods: periods.clone(),
