@@ -610,6 +610,9 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
     for (i, g) in groups.iter().enumerate() {
         services.entry(g.service.as_str()).or_default().push(i);
     }
+    for gs in services.values_mut() {
+        gs.sort_by_key(|&g| groups[g].mode);
+    }
     let mut out = String::new();
     let periods: Vec<String> = loaded_periods.iter().map(|&p| Period(p).to_string()).collect();
     let _ = writeln!(out, "# Drafted by `recon init` from the exports: {} consumption rows, {} statement lines (periods {}).", cons.len(), inc.len(), periods.join(", "));
