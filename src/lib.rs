@@ -6,17 +6,17 @@
 //! larger than memory, and [`commands`] are what the binary exposes ([`cli`] parses them).
 
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
-pub mod engine;
+pub(crate) mod engine;
 pub mod exec;
 pub mod gen;
-pub mod knobs;
+pub(crate) mod knobs;
 pub mod load;
-pub mod model;
+pub(crate) mod model;
 pub mod obs;
-pub mod outdir;
-pub mod policy;
-pub mod progress;
+pub(crate) mod outdir;
+pub(crate) mod policy;
+pub(crate) mod progress;
 pub mod report;
 pub mod rules;

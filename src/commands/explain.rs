@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::args_from_summary;
+use super::{args_from_summary, sha256};
 use crate::config::{Error, Status};
-use crate::exec::sha256_file;
 use crate::report;
 
 /// `recon explain FINDING_ID --report DIR`.
@@ -46,7 +45,7 @@ pub fn run(id: &str, dir: &Path, out: &mut impl Write) -> Result<Status, Error> 
         }
     }
     for i in recorded {
-        changed(&i.path, sha256_file(&root.join(&i.path)).as_deref());
+        changed(&i.path, sha256(&root.join(&i.path)).as_deref());
     }
     let p = crate::exec::in_memory::prepare(&args)?;
     let (found, outcome) = p.find(id)?;

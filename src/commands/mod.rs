@@ -70,3 +70,8 @@ pub(crate) fn demo_root() -> PathBuf {
     demo_dir().parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// The sha256 of a file, or `None` when it cannot be read (a missing or unreadable input is
+/// reported as such by verify and explain).
+pub(crate) fn sha256(path: &Path) -> Option<String> {
+    crate::outdir::sha256_file(path).ok()
+}

@@ -3,9 +3,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::args_from_summary;
+use super::{args_from_summary, sha256};
 use crate::config::{Error, RunArgs, Status};
-use crate::exec::sha256_file;
 use crate::report::summary::Summary;
 
 /// `recon verify DIR`: checks every input's sha256 against summary.json, re-runs the
@@ -53,13 +52,13 @@ pub fn run(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
 pub(crate) fn changed_inputs(args: &RunArgs, summary: &Summary, root: &Path) -> Vec<String> {
     let mut changed = Vec::new();
     let recorded_rules = summary.rules.sha256.as_str();
-    if sha256_file(&args.rules).as_deref() != Some(recorded_rules) {
+    if sha256(&args.rules).as_deref() != Some(recorded_rules) {
         changed.push(format!("rules file {} changed (recorded sha256 {recorded_rules})", args.rules.display()));
     }
     let inputs = &summary.inputs;
     for i in inputs {
         let (label, recorded) = (i.path.as_str(), i.sha256.as_str());
-        match sha256_file(&root.join(label)) {
+        match sha256(&root.join(label)) {
             None => changed.push(format!("input {label} is missing")),
             Some(now) if now != recorded => changed.push(format!("input {label} changed: recorded sha256 {recorded}, now {now}")),
             Some(_) => {}
@@ -68,7 +67,7 @@ pub(crate) fn changed_inputs(args: &RunArgs, summary: &Summary, root: &Path) -> 
     // A report made with --previous: the previous report is an input too.
     if let (Some(p), Some(dir)) = (&summary.previous, &args.previous) {
         for (name, recorded) in [("summary.json", &p.summary_sha256), ("findings.csv", &p.findings_sha256)] {
-            match sha256_file(&dir.join(name)) {
+            match sha256(&dir.join(name)) {
                 None => changed.push(format!("previous report {} is missing", dir.join(name).display())),
                 Some(now) if &now != recorded => changed.push(format!("previous report {} changed: recorded sha256 {recorded}, now {now}", dir.join(name).display())),
                 Some(_) => {}
@@ -98,7 +97,7 @@ fn compare_dirs(report: &Path, rerun: &Path, summary: &Summary) -> (Vec<String>,
                 None if there => differ.push(format!("{name}: in the report directory but not among summary.json's outputs (left by another run?)")),
                 None => {}
                 Some(_) if !there => differ.push(format!("{name}: listed in summary.json's outputs but missing from the report directory")),
-                Some((_, recorded)) => match sha256_file(&report.join(name)) {
+                Some((_, recorded)) => match sha256(&report.join(name)) {
                     Some(now) if now == *recorded => {}
                     now => differ.push(format!("{name}: sha256 {} is not the {recorded} summary.json lists", now.unwrap_or_else(|| "(unreadable)".into()))),
                 },
@@ -106,7 +105,7 @@ fn compare_dirs(report: &Path, rerun: &Path, summary: &Summary) -> (Vec<String>,
         }
     }
     for name in names {
-        match (sha256_file(&report.join(&name)), sha256_file(&rerun.join(&name))) {
+        match (sha256(&report.join(&name)), sha256(&rerun.join(&name))) {
             (Some(a), Some(b)) if a == b => same.push(format!("{name}  {a}")),
             (Some(a), Some(b)) => differ.push(format!("{name}: report sha256 {a}, re-run {b}")),
             (None, _) => differ.push(format!("{name}: missing from the report")),

@@ -13,7 +13,6 @@ use super::args_from_summary;
 use super::estimate::{run_into, Scratch};
 use super::verify::changed_inputs;
 use crate::config::{Error, RunArgs, Status};
-use crate::exec::sha256_file;
 use crate::model::fmt_money;
 use crate::policy::expected;
 use crate::report::summary::Summary;
@@ -64,7 +63,7 @@ pub fn run(args: &WhatifArgs, out: &mut impl Write) -> Result<Status, Error> {
     let report_findings = args.report.join("findings.csv");
     let scratch = Scratch::new(&dir, "whatif-before")?;
     let (before_summary, before_findings) = match listed {
-        Some(sha) if sha256_file(&report_findings).as_deref() == Some(sha.as_str()) => (summary.clone(), report_findings),
+        Some(sha) if super::sha256(&report_findings).as_deref() == Some(sha.as_str()) => (summary.clone(), report_findings),
         _ => (run_into(base.clone(), &scratch.0)?, scratch.0.join("findings.csv")),
     };
     // (the report's findings are read while the other rules' run goes on)

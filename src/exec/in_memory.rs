@@ -8,7 +8,8 @@ use crate::engine;
 use crate::load;
 use crate::model::Period;
 use crate::progress::Progress;
-use crate::report::{self, Formats, RunOptions, RunReport};
+use crate::report::{self, Formats, RunReport};
+use crate::report::summary::OptionsInfo;
 use crate::rules::RuleSet;
 
 /// The rules and inputs of a run, loaded and validated, not yet reconciled.
@@ -16,7 +17,7 @@ pub struct Prepared {
     pub rules: RuleSet,
     pub loaded: load::Loaded,
     pub periods: Vec<Period>,
-    pub options: RunOptions,
+    pub options: OptionsInfo,
     pub formats: Formats,
 }
 

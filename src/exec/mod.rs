@@ -8,7 +8,6 @@
 //! exit status decided.
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::config::{Error, RunArgs, Status};
 use crate::engine::Action;
@@ -94,20 +93,4 @@ where
     report::print_summary(out, outcome, loaded, rules, &args.out, followed.as_ref()).map_err(Error::Stdout)?;
     let needs_action = outcome.count(Action::Dispute) + outcome.count(Action::Review) > 0 || !loaded.rejects.is_empty();
     Ok(if needs_action { Status::NeedsAction } else { Status::Clean })
-}
-
-/// The sha256 of a file, read a buffer at a time (inputs can be larger than memory).
-pub fn sha256_file(path: &Path) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).ok()?;
-    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => return Some(crate::model::hex(&hasher.finalize())),
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
 }

@@ -49,8 +49,8 @@ pub fn present_components(paths: &InputPaths) -> Result<(Vec<Component>, Vec<(Co
                 }
                 let end = buf[..n].iter().position(|&b| b == b'\n').map_or(n, |i| i + 1);
                 buf.truncate(end);
-                let t = table::read_csv(buf, &label)?;
-                vec![(t.label.clone(), t.headers.clone())]
+                let mut header = table::InputFile { path: path.clone(), label: label.clone(), format, bytes: buf, sha256: String::new() };
+                table::read_tables(&mut header, None)?.into_iter().map(|t| (t.label.clone(), t.headers.clone())).collect()
             }
             _ => {
                 let mut file = table::read_one(&path, &paths.root)?;

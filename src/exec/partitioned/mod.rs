@@ -46,7 +46,8 @@ use crate::load::schema::Kind;
 use crate::load::{self, Loaded};
 use crate::model::Period;
 use crate::progress::Progress;
-use crate::report::{self, disputes::Dispute, Formats, ReportError, RunOptions, RunReport};
+use crate::report::{self, disputes::Dispute, Formats, ReportError, RunReport};
+use crate::report::summary::OptionsInfo;
 use crate::rules::RuleSet;
 
 mod bills;
@@ -97,7 +98,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
 /// The three passes of a partitioned run, its partition files under `tmp`, then the tail every
 /// run shares ([`super::finish`]).
 #[allow(clippy::too_many_arguments)]
-fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &RunOptions, periods: &[Period], plan: Plan, root: &Path, tmp: &Path, dir: crate::outdir::OutDir, out: &mut impl Write) -> Result<Status, Error> {
+fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &OptionsInfo, periods: &[Period], plan: Plan, root: &Path, tmp: &Path, dir: crate::outdir::OutDir, out: &mut impl Write) -> Result<Status, Error> {
     let Plan { n, workers, block, limit } = plan;
     let staging = dir.staging().to_path_buf();
     let paths = crate::config::input_paths(args, root.to_path_buf());
