@@ -279,6 +279,16 @@ fn whatif_refuses_changed_inputs() {
     let o = w.recon(&["whatif", "--report", "rep", "--rules", "other.toml", "--out", "wi"]);
     ok(&o, &[0]);
     assert!(stdout(&o).contains("2026-10  expected incentive 6.00 -> 5.00  change -1.00"), "{}", stdout(&o));
+    // A report without findings.csv (json only), or with one edited since: its run is redone.
+    ok(&w.recon(&["run", "--rules", "r.toml", "--consumption", "c.csv", "--incentives", "i.csv", "--out", "rep_json", "--format", "json"]), &[0]);
+    let o = w.recon(&["whatif", "--report", "rep_json", "--rules", "other.toml", "--out", "wj"]);
+    ok(&o, &[0]);
+    assert!(stdout(&o).contains("2026-10  expected incentive 6.00 -> 5.00  change -1.00"), "{}", stdout(&o));
+    let edited = w.read("rep/findings.csv").replace(",6.00,", ",7.00,");
+    w.write("rep/findings.csv", edited);
+    let o = w.recon(&["whatif", "--report", "rep", "--rules", "other.toml", "--out", "we"]);
+    ok(&o, &[0]);
+    assert!(stdout(&o).contains("2026-10  expected incentive 6.00 -> 5.00  change -1.00"), "{}", stdout(&o));
     std::fs::write(&c, format!("{CONSUMPTION_HEADER}2026-10,C1,代售,hws.service.type.ec2,包年/包月,CS1,2026-10-05 10:00:00,200.00,200.00,0\n")).expect("write");
     let o = w.recon(&["whatif", "--report", "rep", "--rules", "other.toml", "--out", "wi2"]);
     ok(&o, &[2]);

@@ -31,35 +31,47 @@ pub struct Sums {
 }
 
 /// The expected side of every finding of a findings.csv, summed per [`Line`]; bill findings and
-/// findings without an expected side are left out.
-pub fn read(path: &Path) -> Result<BTreeMap<Line, Sums>, Error> {
+/// findings without an expected side are left out. Also the file's sha256, taken as it is read
+/// ([`crate::report::scan`]: records split in place, fields as byte slices).
+pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
+    use crate::report::scan::{scan, ScanError};
     let bad = |message: String| Error::Corrupt { path: path.display().to_string(), message };
     let file = std::fs::File::open(path).map_err(|source| Error::ReadBack { path: path.display().to_string(), source })?;
-    let mut r = csv::ReaderBuilder::new().from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let headers = r.headers().map_err(|e| bad(e.to_string()))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name).ok_or_else(|| bad(format!("no column {name}")));
-    let (c_id, c_service, c_mode, c_exp_period, c_base, c_inc, c_rules, c_rows) =
-        (col("finding_id")?, col("service_type_code")?, col("charging_mode")?, col("expected_period")?, col("expected_base")?, col("expected_incentive")?, col("rule_ids")?, col("consumption_rows")?);
+    const NAMES: [&str; 8] = ["finding_id", "service_type_code", "charging_mode", "expected_period", "expected_base", "expected_incentive", "rule_ids", "consumption_rows"];
+    let mut cols: Option<[usize; 8]> = None;
+    let mut failed: Option<Error> = None;
     // Summed under the key's bytes (period, product ids, service, mode, 0-separated): no String
     // per finding (a findings.csv of 10 M keys is read back here).
     let mut sums: polars::prelude::PlHashMap<Vec<u8>, Sums> = Default::default();
-    let mut rec = csv::ByteRecord::new();
     let mut key: Vec<u8> = Vec::new();
-    let text = |b: &[u8]| -> Result<String, Error> { String::from_utf8(b.to_vec()).map_err(|_| bad("a cell is not UTF-8".into())) };
-    let money = |b: &[u8]| -> Result<Decimal, Error> {
-        let s = std::str::from_utf8(b).map_err(|_| bad("an amount is not UTF-8".into()))?;
-        Decimal::from_str_exact(s.trim()).map_err(|_| bad(format!("not an amount: {s:?}")))
-    };
-    while r.read_byte_record(&mut rec).map_err(|e| bad(e.to_string()))? {
-        let get = |i: usize| rec.get(i).unwrap_or(b"");
-        if !get(c_id).starts_with(b"F") || get(c_inc).is_empty() {
-            continue;
+    let scanned = scan(file, |fields, line| {
+        let Some(at) = cols else {
+            let headers: Vec<String> = fields.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').to_string()).collect();
+            let mut at = [0usize; 8];
+            for (k, name) in NAMES.iter().enumerate() {
+                match headers.iter().position(|h| h == name) {
+                    Some(i) => at[k] = i,
+                    None => {
+                        failed = Some(bad(format!("not a findings.csv of recon: no column {name}")));
+                        return Ok(false);
+                    }
+                }
+            }
+            cols = Some(at);
+            return Ok(true);
+        };
+        let get = |k: usize| fields.get(at[k]).copied().unwrap_or(b"");
+        if !get(0).starts_with(b"F") || get(5).is_empty() {
+            return Ok(true);
         }
+        let money = |b: &[u8]| -> Result<Decimal, ScanError> {
+            std::str::from_utf8(b).ok().and_then(|s| Decimal::from_str_exact(s.trim()).ok()).ok_or(ScanError::Malformed { line, what: "an expected amount that is not a decimal" })
+        };
         key.clear();
-        key.extend_from_slice(get(c_exp_period));
+        key.extend_from_slice(get(3));
         key.push(0);
         let mut n = 0;
-        for p in get(c_rules).split(|&b| b == b';').filter_map(|p| p.strip_prefix(b"product:")) {
+        for p in get(6).split(|&b| b == b';').filter_map(|p| p.strip_prefix(b"product:")) {
             if n > 0 {
                 key.push(b'+');
             }
@@ -70,10 +82,10 @@ pub fn read(path: &Path) -> Result<BTreeMap<Line, Sums>, Error> {
             key.extend_from_slice(b"(none)");
         }
         key.push(0);
-        key.extend_from_slice(crate::report::restore(std::str::from_utf8(get(c_service)).unwrap_or("")).as_bytes());
+        key.extend_from_slice(crate::report::restore(std::str::from_utf8(get(1)).unwrap_or("")).as_bytes());
         key.push(0);
-        key.extend_from_slice(crate::report::restore(std::str::from_utf8(get(c_mode)).unwrap_or("")).as_bytes());
-        let (base, inc, rows) = (money(get(c_base))?, money(get(c_inc))?, cited_rows(std::str::from_utf8(get(c_rows)).unwrap_or("")));
+        key.extend_from_slice(crate::report::restore(std::str::from_utf8(get(2)).unwrap_or("")).as_bytes());
+        let (base, inc, rows) = (money(get(4))?, money(get(5))?, cited_rows(std::str::from_utf8(get(7)).unwrap_or("")));
         let e = match sums.get_mut(key.as_slice()) {
             Some(e) => e,
             None => sums.entry(key.clone()).or_default(),
@@ -82,14 +94,23 @@ pub fn read(path: &Path) -> Result<BTreeMap<Line, Sums>, Error> {
         e.incentive += inc;
         e.rows += rows;
         e.keys += 1;
+        Ok(true)
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    let sha = scanned.map_err(|e| match e {
+        ScanError::Io(source) => Error::ReadBack { path: path.display().to_string(), source },
+        ScanError::Malformed { line, what } => bad(format!("line {line}: {what}")),
+    })?;
+    let text = |b: &[u8]| -> Result<String, Error> { String::from_utf8(b.to_vec()).map_err(|_| bad("a cell is not UTF-8".into())) };
     let mut out: BTreeMap<Line, Sums> = BTreeMap::new();
     for (k, v) in sums {
         let mut parts = k.split(|&b| b == 0);
         let mut next = || text(parts.next().unwrap_or(b""));
         out.insert((next()?, next()?, next()?, next()?), v);
     }
-    Ok(out)
+    Ok((out, sha))
 }
 
 /// How many rows a citation cell names: its citations, plus the `+N more`.
