@@ -121,6 +121,84 @@ pub enum Command {
         /// The rules file (TOML).
         file: PathBuf,
     },
+    /// Draft a rules file from the exports: products and rates, lags, late window, counted
+    /// components and attribution inferred from what the statements pay, each with a comment
+    /// saying how sure; what cannot be inferred keeps its default, marked "not inferred".
+    #[command(after_help = "Examples:\n  recon init --consumption exports/consumption/ --incentives exports/statements/ --customers customers.csv --out my-policy.toml\n  recon check-rules my-policy.toml\n  recon run --rules my-policy.toml --consumption exports/consumption/ --incentives exports/statements/ --customers customers.csv --out reports/first")]
+    Init {
+        /// Consumption details: files, directories or .tar.gz.
+        #[arg(long, required = true, num_args = 1..)]
+        consumption: Vec<PathBuf>,
+        /// Incentive details (statements): at least one line is needed.
+        #[arg(long, required = true, num_args = 1..)]
+        incentives: Vec<PathBuf>,
+        /// Customers with association type, association and rebinding times.
+        #[arg(long, num_args = 1..)]
+        customers: Vec<PathBuf>,
+        /// The rules file to write (never overwritten without --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace --out (and its .rejected.csv) if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Workbook sheet to read (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+    },
+    /// Estimate (预估) the incentive due from consumption alone, for periods whose statement is
+    /// not out yet: per period and product, with the engine's decisions (rollover and late window
+    /// included). Per period it equals the expected_incentive of a run with the statement.
+    #[command(after_help = "Examples:\n  recon estimate --rules my-policy.toml --consumption exports/consumption/ --customers customers.csv --period 2026-11 --out estimates/2026-11\n  recon estimate --rules my-policy.toml --consumption consumption_2026-11.csv --out estimates/all   # every period the consumption falls due in")]
+    Estimate {
+        /// The incentive policy (TOML).
+        #[arg(long)]
+        rules: PathBuf,
+        /// Consumption details: files, directories or .tar.gz.
+        #[arg(long, required = true, num_args = 1..)]
+        consumption: Vec<PathBuf>,
+        /// Customers with association type, association and rebinding times.
+        #[arg(long, num_args = 1..)]
+        customers: Vec<PathBuf>,
+        /// Statement periods to estimate (default: every period the consumption falls due in).
+        #[arg(long = "period")]
+        periods: Vec<String>,
+        /// Output directory (estimate.csv, rejected.csv).
+        #[arg(long)]
+        out: PathBuf,
+        /// Workbook sheet to read (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Partition the inputs on disk, as `recon run --streaming` does.
+        #[arg(long, conflicts_with = "in_memory")]
+        streaming: bool,
+        /// Never stream, however large the inputs.
+        #[arg(long)]
+        in_memory: bool,
+        /// Number of partitions when it streams.
+        #[arg(long)]
+        partitions: Option<usize>,
+    },
+    /// Price other rules on a report's inputs: re-run them (sha256-checked, as verify does) under
+    /// OTHER.toml and write whatif.csv, the change of expected incentive per period and product,
+    /// with each category's change on stdout. The report is never modified.
+    #[command(after_help = "Examples:\n  recon whatif --report reports/2026-10 --rules fy2027-policy.toml\n  recon whatif --report reports/2026-10 --rules fy2027-policy.toml --out whatif/fy2027   # run it where the report was made")]
+    Whatif {
+        /// The report directory (its summary.json says how it was run).
+        #[arg(long)]
+        report: PathBuf,
+        /// The other rules file.
+        #[arg(long)]
+        rules: PathBuf,
+        /// Output directory: whatif.csv, and the other rules' report in after/ (default: REPORT.whatif-RULES beside the report).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Partition the inputs on disk, as `recon run --streaming` does.
+        #[arg(long, conflicts_with = "in_memory")]
+        streaming: bool,
+        /// Never stream, however large the inputs.
+        #[arg(long)]
+        in_memory: bool,
+    },
     /// Show how recon reads a file: kind, encoding, sheet, header mapping, rows, periods.
     #[command(after_help = "Examples:\n  recon inspect 激励明细_2026-10.xlsx\n  recon inspect exports/consumption_2026-10.csv --rules policy.toml")]
     Inspect {
@@ -148,6 +226,18 @@ impl Cli {
             Command::Verify { dir } => (commands::verify::run(&dir, stdout), false),
             Command::Gen { rows, out, seed } => (commands::gen::run(rows, &out, seed, stdout), false),
             Command::CheckRules { file } => (commands::check_rules::run(&file, stdout), false),
+            Command::Init { consumption, incentives, customers, out, force, sheet } => {
+                let args = commands::init::InitArgs { consumption, incentives, customers, out, force, sheet };
+                (commands::init::init(&args, stdout), false)
+            }
+            Command::Estimate { rules, consumption, customers, periods, out, sheet, streaming, in_memory, partitions } => {
+                let args = commands::estimate::EstimateArgs { rules, consumption, customers, periods, out, sheet, streaming, in_memory, partitions };
+                (commands::estimate::run(&args, stdout), false)
+            }
+            Command::Whatif { report, rules, out, streaming, in_memory } => {
+                let args = commands::whatif::WhatifArgs { report, rules, out, streaming, in_memory };
+                (commands::whatif::run(&args, stdout), false)
+            }
             Command::Inspect { file, rules, sheet } => (commands::inspect::run(&file, rules.as_deref(), sheet.as_deref(), stdout), false),
         }
     }

@@ -16,6 +16,7 @@ pub mod load;
 pub(crate) mod model;
 pub mod obs;
 pub(crate) mod outdir;
+pub(crate) mod policy;
 pub(crate) mod progress;
 pub mod report;
 pub mod rules;

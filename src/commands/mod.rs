@@ -9,10 +9,13 @@ use crate::report::summary::Summary;
 pub mod check_rules;
 pub mod demo;
 pub mod explain;
+pub mod estimate;
 pub mod gen;
+pub mod init;
 pub mod inspect;
 pub mod run;
 pub mod verify;
+pub mod whatif;
 
 /// Reads a report's summary.json and rebuilds the arguments of the run that wrote it. Paths are
 /// resolved from the working directory (from the source tree for `recon demo`).

@@ -12,30 +12,8 @@ use crate::report::summary::Summary;
 pub fn run(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
     let (args, summary, root) = args_from_summary(dir)?;
     let w = Error::Stdout;
-    let mut changed = Vec::new();
-    let recorded_rules = summary.rules.sha256.as_str();
-    if sha256(&args.rules).as_deref() != Some(recorded_rules) {
-        changed.push(format!("rules file {} changed (recorded sha256 {recorded_rules})", args.rules.display()));
-    }
+    let changed = changed_inputs(&args, &summary, &root);
     let inputs = &summary.inputs;
-    for i in inputs {
-        let (label, recorded) = (i.path.as_str(), i.sha256.as_str());
-        match sha256(&root.join(label)) {
-            None => changed.push(format!("input {label} is missing")),
-            Some(now) if now != recorded => changed.push(format!("input {label} changed: recorded sha256 {recorded}, now {now}")),
-            Some(_) => {}
-        }
-    }
-    // A report made with --previous: the previous report is an input too.
-    if let (Some(p), Some(dir)) = (&summary.previous, &args.previous) {
-        for (name, recorded) in [("summary.json", &p.summary_sha256), ("findings.csv", &p.findings_sha256)] {
-            match sha256(&dir.join(name)) {
-                None => changed.push(format!("previous report {} is missing", dir.join(name).display())),
-                Some(now) if &now != recorded => changed.push(format!("previous report {} changed: recorded sha256 {recorded}, now {now}", dir.join(name).display())),
-                Some(_) => {}
-            }
-        }
-    }
     if !changed.is_empty() {
         for c in &changed {
             writeln!(out, "CHANGED  {c}").map_err(w)?;
@@ -67,6 +45,36 @@ pub fn run(dir: &Path, out: &mut impl Write) -> Result<Status, Error> {
         writeln!(out, "verify: {} does not reproduce: {} file(s) differ", dir.display(), differ.len()).map_err(w)?;
         Ok(Status::NeedsAction)
     }
+}
+
+/// What differs between a report's recorded inputs (and rules, and previous report) and the
+/// files now there: one line each, empty when every sha256 matches (`verify`, `whatif`).
+pub(crate) fn changed_inputs(args: &RunArgs, summary: &Summary, root: &Path) -> Vec<String> {
+    let mut changed = Vec::new();
+    let recorded_rules = summary.rules.sha256.as_str();
+    if sha256(&args.rules).as_deref() != Some(recorded_rules) {
+        changed.push(format!("rules file {} changed (recorded sha256 {recorded_rules})", args.rules.display()));
+    }
+    let inputs = &summary.inputs;
+    for i in inputs {
+        let (label, recorded) = (i.path.as_str(), i.sha256.as_str());
+        match sha256(&root.join(label)) {
+            None => changed.push(format!("input {label} is missing")),
+            Some(now) if now != recorded => changed.push(format!("input {label} changed: recorded sha256 {recorded}, now {now}")),
+            Some(_) => {}
+        }
+    }
+    // A report made with --previous: the previous report is an input too.
+    if let (Some(p), Some(dir)) = (&summary.previous, &args.previous) {
+        for (name, recorded) in [("summary.json", &p.summary_sha256), ("findings.csv", &p.findings_sha256)] {
+            match sha256(&dir.join(name)) {
+                None => changed.push(format!("previous report {} is missing", dir.join(name).display())),
+                Some(now) if &now != recorded => changed.push(format!("previous report {} changed: recorded sha256 {recorded}, now {now}", dir.join(name).display())),
+                Some(_) => {}
+            }
+        }
+    }
+    changed
 }
 
 /// Compares the files a re-run wrote with the report's: names of identical files, and what
