@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod gen;
@@ -18,4 +19,5 @@ pub mod outdir;
 pub mod progress;
 pub mod report;
 pub mod rules;
+pub mod sql;
 pub mod stream;
