@@ -148,38 +148,71 @@ def spark_session(warehouse):
          .config("spark.sql.shuffle.partitions", "4")
          .config("spark.sql.warehouse.dir", os.path.join(warehouse, "spark-warehouse"))
          .config("spark.driver.memory", os.environ.get("RECON_SPARK_MEMORY", "2g"))
-         .config("spark.sql.decimalOperations.allowPrecisionLoss", "false").getOrCreate())
+         .config("spark.sql.decimalOperations.allowPrecisionLoss", "false"))
+    for kv in filter(None, os.environ.get("RECON_SPARK_CONF", "").split(",")):
+        k, v = kv.split("=", 1)
+        s = s.config(k, v)
+    s = s.getOrCreate()
     s.sparkContext.setLogLevel("ERROR")
     return s
 
 
+def run_spark_case(spark, i, c, ansi):
+    """One case in a session of its own (its own temporary views, conf and database)."""
+    s = spark.newSession()
+    s.conf.set("spark.sql.ansi.enabled", "true" if ansi else "false")
+    s.sql(f"CREATE DATABASE IF NOT EXISTS case{i}")
+    s.sql(f"USE case{i}")
+    norm = c["norm"]
+    for kind in ["consumption", "incentives", "customers", "bills"]:
+        p = os.path.join(norm, kind + ".parquet")
+        if os.path.exists(p):
+            s.read.parquet(p).createOrReplaceTempView(kind)
+        elif kind == "customers":
+            s.sql("CREATE OR REPLACE TEMPORARY VIEW customers AS SELECT * FROM VALUES (CAST(NULL AS BIGINT), '', '', '', '', '', '') AS t(row_no, source, customer_id, customer_name, association_type, associated_at, rebound_at) WHERE row_no IS NOT NULL")
+        elif kind == "bills":
+            s.sql("CREATE OR REPLACE TEMPORARY VIEW bills AS SELECT * FROM VALUES (CAST(NULL AS BIGINT), '', '', '', '', '', '', '', CAST(0 AS DECIMAL(38,10))) AS t(row_no, source, bill_cycle, customer_id, customer_name, service_type_code, charging_mode, trade_id, amount) WHERE row_no IS NOT NULL")
+    t = time.time()
+    for st in statements(c["spark"], c.get("cache", True)):
+        try:
+            s.sql(st)
+        except Exception as e:
+            raise RuntimeError(f"spark {c['name']}: {str(e)[:2000]}\n  in: {st[:300]}")
+    f = [{k: as_text(v) for k, v in r.asDict().items()} for r in s.sql("SELECT * FROM findings").collect()]
+    w = [{k: as_text(v) for k, v in r.asDict().items()} for r in s.sql("SELECT * FROM waterfall").collect()]
+    return c["name"], (f, w, time.time() - t)
+
+
 def run_spark(spark, cases, ansi):
-    spark.conf.set("spark.sql.ansi.enabled", "true" if ansi else "false")
-    results = {}
-    for c in cases:
-        spark.catalog.clearCache()
-        norm = c["norm"]
-        for kind in ["consumption", "incentives", "customers", "bills"]:
-            p = os.path.join(norm, kind + ".parquet")
-            if os.path.exists(p):
-                spark.read.parquet(p).createOrReplaceTempView(kind)
-            elif kind == "customers":
-                spark.sql("CREATE OR REPLACE TEMPORARY VIEW customers AS SELECT * FROM VALUES (CAST(NULL AS BIGINT), '', '', '', '', '', '') AS t(row_no, source, customer_id, customer_name, association_type, associated_at, rebound_at) WHERE row_no IS NOT NULL")
-            elif kind == "bills":
-                spark.sql("CREATE OR REPLACE TEMPORARY VIEW bills AS SELECT * FROM VALUES (CAST(NULL AS BIGINT), '', '', '', '', '', '', '', CAST(0 AS DECIMAL(38,10))) AS t(row_no, source, bill_cycle, customer_id, customer_name, service_type_code, charging_mode, trade_id, amount) WHERE row_no IS NOT NULL")
-        t = time.time()
-        for st in statements(c["spark"], c.get("cache", True)):
-            try:
-                spark.sql(st)
-            except Exception as e:
-                raise RuntimeError(f"spark {c['name']}: {str(e)[:2000]}\n  in: {st[:300]}")
-        f = [{k: as_text(v) for k, v in r.asDict().items()} for r in spark.sql("SELECT * FROM findings").collect()]
-        w = [{k: as_text(v) for k, v in r.asDict().items()} for r in spark.sql("SELECT * FROM waterfall").collect()]
-        results[c["name"]] = (f, w, time.time() - t)
+    """Every case, a few at a time (a small case's time is mostly the driver's planning)."""
+    from concurrent.futures import ThreadPoolExecutor
+    threads = int(os.environ.get("RECON_SPARK_THREADS", "2"))
+    # the large cases first, alone
+    big = [(i, c) for i, c in enumerate(cases) if c.get("cache", True)]
+    small = [(i, c) for i, c in enumerate(cases) if not c.get("cache", True)]
+    results = dict(run_spark_case(spark, i, c, ansi) for i, c in big)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results.update(pool.map(lambda ic: run_spark_case(spark, ic[0], ic[1], ansi), small))
     return results
 
 
+def self_check():
+    """The comparison itself catches a changed delta, a changed rule id and a waterfall step."""
+    row = {k: "" for k in AMOUNTS + TEXTS}
+    row.update({"delta": "1.00", "rule_ids": "R2"})
+    other = dict(row, delta="1.01")
+    w = {"2026-10": {k: Decimal("1") for k in STEPS}}
+    assert compare("self-check", "-", {"F": row}, w, {"F": other}, w) == 1
+    assert compare("self-check", "-", {"F": row}, w, {"F": dict(row, rule_ids="R3")}, w) == 1
+    assert compare("self-check", "-", {"F": row}, w, {"F": dict(row)}, {"2026-10": dict(w["2026-10"], rolled_in=Decimal("1.001"))}) == 1
+    assert compare("self-check", "-", {"F": row}, w, {"F": dict(row, delta="1.0")}, w) == 0
+
+
 def main():
+    import io
+    import contextlib
+    with contextlib.redirect_stdout(io.StringIO()):
+        self_check()
     manifest = json.load(open(sys.argv[1], encoding="utf-8"))
     engines = (sys.argv[2] if len(sys.argv) > 2 else "spark-ansi,spark,duckdb").split(",")
     cases = manifest["cases"]

@@ -324,6 +324,11 @@ fn the_compiled_script_gives_recons_findings_on_spark_and_duckdb() {
     };
     let w = Work::new();
     let root = w.dir.path().to_path_buf();
+    if let Some(keep) = std::env::var_os("RECON_WAREHOUSE_KEEP") {
+        // (to rerun tests/warehouse.py by hand on the cases: the directory is left in place)
+        let _ = std::fs::write(keep, root.display().to_string());
+        std::mem::forget(w);
+    }
     let mut prepared = Vec::new();
 
     // The demo, as `recon demo` runs it (citations relative to the demo directory).
