@@ -275,8 +275,15 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The binary under test: `RECON_BIN` when set (to run this long test's binary directly, not
+/// through `cargo test`, which holds the shared target directory's lock while tests run), else
+/// cargo's.
+fn recon_bin() -> PathBuf {
+    std::env::var_os("RECON_BIN").map_or_else(bin, PathBuf::from)
+}
+
 fn run_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    recon_in(dir, args, &[])
+    Command::new(recon_bin()).args(args).current_dir(dir).output().expect("run recon")
 }
 
 /// Runs recon run, normalize and sql (both dialects) for a case; returns its manifest entry.
