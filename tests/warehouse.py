@@ -6,7 +6,7 @@ findings.csv and summary.json of `recon run` on the same inputs.
     python tests/warehouse.py MANIFEST.json [spark-ansi,spark,duckdb]
 
 MANIFEST.json: {"warehouse": DIR, "cases": [{"name", "norm", "report", "spark", "duckdb",
-"cache": bool}]}. Exit status 0 when every engine gives recon's answers on every case, 1 on a
+"large": bool}]} (large cases run on Spark one at a time, the others RECON_SPARK_THREADS at a time). Exit status 0 when every engine gives recon's answers on every case, 1 on a
 mismatch (each printed with both rows), 2 when Spark or DuckDB cannot be used.
 """
 
@@ -63,13 +63,12 @@ def recon_waterfall(report):
     return {p["period"]: {k: Decimal(v) for k, v in p["waterfall"].items()} for p in s["periods"]}
 
 
-def statements(path, cache):
+def statements(path, _unused=True):
+    """The script's statements: one per line, comment lines (`--`) and empty lines skipped."""
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.strip()
             if not line or line.startswith("--"):
-                continue
-            if not cache and line.startswith("CACHE TABLE"):
                 continue
             yield line[:-1] if line.endswith(";") else line
 
@@ -173,7 +172,7 @@ def run_spark_case(spark, i, c, ansi):
         elif kind == "bills":
             s.sql("CREATE OR REPLACE TEMPORARY VIEW bills AS SELECT * FROM VALUES (CAST(NULL AS BIGINT), '', '', '', '', '', '', '', CAST(0 AS DECIMAL(38,10))) AS t(row_no, source, bill_cycle, customer_id, customer_name, service_type_code, charging_mode, trade_id, amount) WHERE row_no IS NOT NULL")
     t = time.time()
-    for st in statements(c["spark"], c.get("cache", True)):
+    for st in statements(c["spark"]):
         try:
             s.sql(st)
         except Exception as e:
@@ -188,8 +187,8 @@ def run_spark(spark, cases, ansi):
     from concurrent.futures import ThreadPoolExecutor
     threads = int(os.environ.get("RECON_SPARK_THREADS", "2"))
     # the large cases first, alone
-    big = [(i, c) for i, c in enumerate(cases) if c.get("cache", True)]
-    small = [(i, c) for i, c in enumerate(cases) if not c.get("cache", True)]
+    big = [(i, c) for i, c in enumerate(cases) if c.get("large", True)]
+    small = [(i, c) for i, c in enumerate(cases) if not c.get("large", True)]
     results = dict(run_spark_case(spark, i, c, ansi) for i, c in big)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results.update(pool.map(lambda ic: run_spark_case(spark, ic[0], ic[1], ansi), small))

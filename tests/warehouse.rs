@@ -3,7 +3,7 @@
 //! a few more for the rounding modes, globs, charging modes and the partner bill), `recon run`
 //! writes findings.csv and summary.json; `recon normalize` writes the tables; `recon sql`
 //! compiles the rules for Spark and for DuckDB; and tests/warehouse.py runs both scripts, on
-//! Spark 3.5 in local mode with ANSI mode on and off (one session for every case) and on DuckDB,
+//! Spark 3.5 in local mode with ANSI mode on and off (one Spark application for every case, each in a session of its own) and on DuckDB,
 //! comparing every finding (finding_id, period, category, action, every amount, delta,
 //! rule_ids, the texts and citations) and every waterfall step with recon's.
 //!
@@ -237,7 +237,8 @@ struct Prepared {
     dir: PathBuf,
     args: Vec<String>,
     rules: String,
-    cache: bool,
+    /// Run on Spark alone (the others a few at a time).
+    large: bool,
 }
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -259,7 +260,7 @@ fn prepare_decision(root: &Path, c: &Case) -> Prepared {
         write(&dir, "bills.csv", b);
         args.extend(["--bills".to_string(), "bills.csv".to_string()]);
     }
-    Prepared { name: c.name.to_string(), dir, args, rules: "rules.toml".into(), cache: false }
+    Prepared { name: c.name.to_string(), dir, args, rules: "rules.toml".into(), large: false }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -316,7 +317,7 @@ fn run_case(p: &Prepared) -> serde_json::Value {
         "report": p.dir.join("report"),
         "spark": p.dir.join("spark.sql"),
         "duckdb": p.dir.join("duckdb.sql"),
-        "cache": p.cache,
+        "large": p.large,
     })
 }
 
@@ -346,7 +347,7 @@ fn the_compiled_script_gives_recons_findings_on_spark_and_duckdb() {
         dir: demo,
         args: ["--consumption", "consumption", "--incentives", "incentives", "--bills", "bills", "--customers", "customers.csv"].iter().map(|s| s.to_string()).collect(),
         rules: "rules.toml".into(),
-        cache: true,
+        large: true,
     });
 
     // recon gen --rows 50000
@@ -359,7 +360,7 @@ fn the_compiled_script_gives_recons_findings_on_spark_and_duckdb() {
         dir: gen,
         args: ["--consumption", "consumption.csv", "--incentives", "incentives.csv", "--bills", "customerBill_202610.csv", "--customers", "customers.csv"].iter().map(|s| s.to_string()).collect(),
         rules: "rules.toml".into(),
-        cache: true,
+        large: true,
     });
 
     for c in decision_cases() {
