@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the path the binary takes, on fixed inputs: `recon gen` data
 //! (deterministic for its row count and seed). `load` is the in-memory run's reading
 //! (`load::load_all`); every other figure is a whole `recon run` through the command
-//! (`app::run`: rules, load, the engine's one entry, the report writers), in memory and streamed,
+//! (`exec::run`: rules, load, the engine's one entry, the report writers), in memory and streamed,
 //! with the outputs a user asks for. Run with `cargo bench`; figures go to BENCHMARKS.md, never
 //! into tests.
 
@@ -53,7 +53,7 @@ fn pipeline(c: &mut Criterion) {
         ("run csv+json with the bill in memory", false, &["csv", "json"], true),
     ];
     for (name, streaming, formats, with_bill) in runs {
-        let args = recon::app::RunArgs {
+        let args = recon::config::RunArgs {
             rules: dir.join("rules.toml"),
             consumption: paths.consumption.clone(),
             incentives: paths.incentives.clone(),
@@ -66,9 +66,9 @@ fn pipeline(c: &mut Criterion) {
             streaming,
             in_memory: !streaming,
             partitions: streaming.then_some(4),
-            ..recon::app::RunArgs::default()
+            ..recon::config::RunArgs::default()
         };
-        g.bench_function(name, |b| b.iter(|| recon::app::run(&args, &mut Vec::new()).expect("run")));
+        g.bench_function(name, |b| b.iter(|| recon::exec::run(&args, &mut Vec::new()).expect("run")));
     }
     g.finish();
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, Error, RunArgs, Status};
+use crate::commands;
+use crate::config::{Error, RunArgs, Status};
 
 #[derive(Parser)]
 #[command(
@@ -181,19 +182,19 @@ impl Cli {
         match self.command {
             Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero, streaming, in_memory, partitions, previous } => {
                 let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions, in_memory, previous };
-                (app::run(&args, stdout), exit_zero)
+                (commands::run::run(&args, stdout), exit_zero)
             }
-            Command::Demo { out, previous, exit_zero: _ } => (app::demo(&out, previous.as_deref(), stdout), false),
-            Command::Explain { finding_id, report } => (app::explain(&finding_id, &report, stdout), false),
-            Command::Verify { dir } => (app::verify(&dir, stdout), false),
-            Command::Gen { rows, out, seed } => (app::gen(rows, &out, seed, stdout), false),
+            Command::Demo { out, previous, exit_zero: _ } => (commands::demo::run(&out, previous.as_deref(), stdout), false),
+            Command::Explain { finding_id, report } => (commands::explain::run(&finding_id, &report, stdout), false),
+            Command::Verify { dir } => (commands::verify::run(&dir, stdout), false),
+            Command::Gen { rows, out, seed } => (commands::gen::run(rows, &out, seed, stdout), false),
+            Command::CheckRules { file } => (commands::check_rules::run(&file, stdout), false),
+            Command::Inspect { file, rules, sheet } => (commands::inspect::run(&file, rules.as_deref(), sheet.as_deref(), stdout), false),
             Command::Normalize { rules, consumption, incentives, bills, customers, sheet, out: dir } => {
                 let args = RunArgs { rules, consumption, incentives, bills, customers, out: dir, sheet, command: "normalize", ..RunArgs::default() };
-                (crate::commands::normalize::run(&args, stdout), false)
+                (commands::normalize::run(&args, stdout), false)
             }
-            Command::Sql { rules, dialect, out } => (crate::commands::sql::run(&rules, &dialect, out.as_deref(), stdout), false),
-            Command::CheckRules { file } => (app::check_rules(&file, stdout), false),
-            Command::Inspect { file, rules, sheet } => (app::inspect(&file, rules.as_deref(), sheet.as_deref(), stdout), false),
+            Command::Sql { rules, dialect, out } => (commands::sql::run(&rules, &dialect, out.as_deref(), stdout), false),
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::engine::EngineError;
 use crate::load::table::label_of;
 use crate::load::{InputPaths, LoadError};
 use crate::model::Period;
-use crate::report::{Formats, ReportError, RunOptions};
+use crate::report::summary::OptionsInfo;
+use crate::report::{Formats, ReportError};
 use crate::rules::{RuleSet, RulesError};
 
 /// How a command ended when it did not fail.
@@ -156,20 +157,20 @@ pub(crate) fn setup(args: &RunArgs) -> Result<Setup, Error> {
 }
 
 impl Setup {
-    /// The options recorded in summary.json for re-runs (paths as cited).
-    pub(crate) fn options(&self, args: &RunArgs) -> RunOptions {
-        let label = |v: &[PathBuf]| v.iter().map(|p| PathBuf::from(label_of(p, &self.root))).collect::<Vec<_>>();
-        RunOptions {
-            command: args.command,
-            formats: self.formats.names(),
-            rules: PathBuf::from(label_of(&args.rules, &self.root)),
-            consumption: label(&args.consumption),
-            incentives: label(&args.incentives),
-            customers: label(&args.customers),
-            bills: label(&args.bills),
-            periods: self.periods.clone(),
+    /// The options recorded in summary.json for re-runs (paths as cited from the root).
+    pub(crate) fn options(&self, args: &RunArgs) -> OptionsInfo {
+        let label = |p: &PathBuf| label_of(p, &self.root);
+        OptionsInfo {
+            command: Some(args.command.to_string()),
+            rules: Some(label(&args.rules)),
+            consumption: args.consumption.iter().map(label).collect(),
+            incentives: args.incentives.iter().map(label).collect(),
+            customers: args.customers.iter().map(label).collect(),
+            bills: args.bills.iter().map(label).collect(),
+            periods: self.periods.iter().map(|p| p.to_string()).collect(),
             sheet: args.sheet.clone(),
-            previous: args.previous.as_ref().map(|p| PathBuf::from(label_of(p, &self.root))),
+            formats: self.formats.names().into_iter().map(String::from).collect(),
+            previous: args.previous.as_ref().map(label),
         }
     }
 }

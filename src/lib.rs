@@ -1,23 +1,22 @@
 //! recon reconciles Huawei Cloud partner incentive statements (激励明细) against customer
 //! consumption (消费明细) and explains every difference. The library is organised by concern:
 //! [`load`] reads exports and maps their headers, [`rules`] validates the policy, [`engine`]
-//! decides rows and keys and builds the waterfall, [`report`] writes the outputs, [`stream`]
-//! partitions inputs larger than memory, and [`app`] ties them into the commands the binary
-//! exposes.
+//! decides rows and keys and builds the waterfall, [`report`] writes the outputs, [`config`]
+//! resolves a run's options once, [`exec`] runs the engine in memory or on partitions of inputs
+//! larger than memory, and [`commands`] are what the binary exposes ([`cli`] parses them).
 
-pub mod app;
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
-pub mod engine;
+pub(crate) mod engine;
+pub mod exec;
 pub mod gen;
-pub mod knobs;
+pub(crate) mod knobs;
 pub mod load;
-pub mod model;
+pub(crate) mod model;
 pub mod obs;
-pub mod outdir;
-pub mod progress;
+pub(crate) mod outdir;
+pub(crate) mod progress;
 pub mod report;
 pub mod rules;
 pub mod sql;
-pub mod stream;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::app::Status;
+use recon::config::Status;
 use recon::cli::Cli;
 
 /// mimalloc instead of the system allocator: a run allocates and frees millions of small strings

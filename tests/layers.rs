@@ -1,5 +1,5 @@
 //! The house's layers (DEVELOPERS.md, issue 19): dependencies point one way,
-//! `model ← rules ← load ← engine ← report ← config ← stream ← app ← cli ← main`, with leaves
+//! `model ← rules ← load ← engine ← report ← config ← exec ← commands ← cli ← main`, with leaves
 //! (`obs`, `progress`, `gen`) that any module may use and that use only leaves. This test reads
 //! `src/` and fails when a module names one above it (`crate::X` in a `use` or a path), so the
 //! layers cannot erode unnoticed.
@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom first.
-const LAYERS: &[&str] = &["model", "rules", "sql", "load", "engine", "report", "config", "stream", "app", "commands", "cli"];
+const LAYERS: &[&str] = &["model", "rules", "sql", "load", "engine", "report", "config", "exec", "commands", "cli"];
 /// Modules anyone may use; they use only each other.
 const LEAVES: &[&str] = &["obs", "progress", "gen", "knobs", "outdir"];
 

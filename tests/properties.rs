@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use common::*;
 use proptest::prelude::*;
-use recon::app::{self, RunArgs};
+use recon::config::RunArgs;
+use recon::exec;
 use rust_decimal::Decimal;
 
 const RULES: &str = r#"[policy]
@@ -157,7 +158,7 @@ fn run(w: &Work) -> Result<(i32, Vec<HashMap<String, String>>, serde_json::Value
         ..RunArgs::default()
     };
     let mut sink = Vec::new();
-    let status = app::run(&args, &mut sink).map_err(|e| format!("{e:#?}"))?;
+    let status = exec::run(&args, &mut sink).map_err(|e| format!("{e:#?}"))?;
     let findings = read_csv(&w.path("out/findings.csv"));
     let summary = serde_json::from_str(&w.read("out/summary.json")).map_err(|e| e.to_string())?;
     Ok((status as i32, findings, summary))

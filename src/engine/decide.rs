@@ -349,6 +349,8 @@ pub fn decide_at<T>(i: usize, k: &Key, facts: &Facts, ctx: &Context, scratch: &m
             if k.n_ineligible > 0 {
                 (Category::IneligibleProduct, 14, None, none)
             } else {
+                // (a key with no side stems from consumption that is ineligible or not attributed)
+                debug_assert!(k.n_not_attributed > 0, "a key with no side and no excluded consumption");
                 (Category::NotAttributed, 15, None, none)
             }
         }

@@ -19,7 +19,7 @@ use crate::load::{from_phys, Loaded};
 use crate::model::{ChargingMode, Period, AMOUNT_SCALE};
 use crate::rules::RuleSet;
 pub use decide::{finding_id, Action, Category, Finding, FindingRef};
-pub use waterfall::{PeriodReport, Waterfall};
+pub use waterfall::PeriodReport;
 
 /// An engine failure: polars refused a step, the scope names an unloaded period, or an
 /// internal invariant broke (a bug: the run stops rather than report numbers that do not close).

@@ -55,13 +55,13 @@ pub fn parse_amount(raw: &str) -> Result<Option<Decimal>, String> {
     fit_scale(d).map(Some).ok_or_else(|| format!("amount {raw:?} has more than {AMOUNT_SCALE} decimal places"))
 }
 
-/// [`parse_amount`] as the physical value at [`AMOUNT_SCALE`] (what [`super::to_phys`] gives):
+/// [`parse_amount`] as the physical value at [`AMOUNT_SCALE`] (what [`to_phys`] gives):
 /// the common shape (`-1234.50`, at most 18 digits and 10 places) is read straight into an
 /// integer, anything else goes the general way.
 pub fn parse_amount_phys(raw: &str) -> Result<Option<i128>, String> {
     match plain_phys(trim(raw).as_bytes()) {
         Some(v) => Ok(Some(v)),
-        None => Ok(parse_amount(raw)?.map(super::to_phys)),
+        None => Ok(parse_amount(raw)?.map(to_phys)),
     }
 }
 
@@ -108,6 +108,17 @@ fn fit_scale(d: Decimal) -> Option<Decimal> {
     (n.scale() <= AMOUNT_SCALE).then_some(n)
 }
 
+/// A decimal as the physical `i128` of polars' `Decimal(38, AMOUNT_SCALE)`.
+pub fn to_phys(d: Decimal) -> i128 {
+    let mut d = d;
+    d.rescale(AMOUNT_SCALE);
+    d.mantissa()
+}
+
+pub fn from_phys(v: i128) -> Decimal {
+    Decimal::from_i128_with_scale(v, AMOUNT_SCALE).normalize()
+}
+
 /// A rate: `6%` and `0.06` both mean six per cent. Must lie in [0, 1].
 pub fn parse_rate(raw: &str) -> Result<Option<Decimal>, String> {
     let s = raw.trim();
@@ -137,7 +148,7 @@ pub fn parse_rate_phys(raw: &str) -> Result<Option<i128>, String> {
     };
     match fast {
         Some(v) if (0..=ONE).contains(&v) => Ok(Some(v)),
-        _ => Ok(parse_rate(raw)?.map(super::to_phys)),
+        _ => Ok(parse_rate(raw)?.map(to_phys)),
     }
 }
 
@@ -244,6 +255,13 @@ impl ZeroNanos for NaiveDateTime {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn the_quick_trim_is_trim(s in "[ \t\r\n\u{b}\u{c}\u{3000}\u{a0}a1,]{0,8}") {
+            proptest::prop_assert_eq!(super::trim(&s), s.trim());
+        }
+    }
+
     fn amt(s: &str) -> Option<String> {
         parse_amount(s).ok().flatten().map(|d| d.to_string())
     }
@@ -265,7 +283,7 @@ mod tests {
 
     #[test]
     fn amounts_read_straight_as_integers_equal_the_general_reading() {
-        let general = |s: &str| parse_amount(s).map(|o| o.map(crate::load::to_phys));
+        let general = |s: &str| parse_amount(s).map(|o| o.map(to_phys));
         for s in [
             "0", "-0", "-0.00", "007.50", "1234.5", "-1234.50", "0.0000000001", "999999999999999999", "99999999.9999999999",
             "1.", ".5", "-.5", "-", "", " 12.30 ", "1.2.3", "1,234.50", "(3.20)", "0.12345678901", "1234567890123456789",
@@ -279,13 +297,13 @@ mod tests {
         #[test]
         fn rates_read_as_integers_equal_the_general_reading(int in 0u64..1000, frac in "[0-9]{0,12}", pct in proptest::bool::ANY, neg in proptest::bool::ANY) {
             let s = format!("{}{int}{}{frac}{}", if neg { "-" } else { "" }, if frac.is_empty() { "" } else { "." }, if pct { "%" } else { "" });
-            proptest::prop_assert_eq!(parse_rate_phys(&s), parse_rate(&s).map(|o| o.map(crate::load::to_phys)));
+            proptest::prop_assert_eq!(parse_rate_phys(&s), parse_rate(&s).map(|o| o.map(to_phys)));
         }
 
         #[test]
         fn plain_amounts_read_as_integers_equal_the_general_reading(neg in proptest::bool::ANY, int in 0u64..10_000_000_000_000, frac in "[0-9]{0,11}") {
             let s = format!("{}{int}{}{frac}", if neg { "-" } else { "" }, if frac.is_empty() { "" } else { "." });
-            proptest::prop_assert_eq!(parse_amount_phys(&s), parse_amount(&s).map(|o| o.map(crate::load::to_phys)));
+            proptest::prop_assert_eq!(parse_amount_phys(&s), parse_amount(&s).map(|o| o.map(to_phys)));
         }
     }
 

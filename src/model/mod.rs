@@ -25,8 +25,8 @@ use std::fmt;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use rust_decimal::Decimal;
 
-/// Money and rates are exact decimals. Inside polars they are `Decimal(38, AMOUNT_SCALE)`.
-pub type Money = Decimal;
+// Money and rates are exact decimals (`rust_decimal::Decimal`); inside polars they are
+// `Decimal(38, AMOUNT_SCALE)`.
 
 /// Decimal places kept for input amounts (the partner bill's line amounts are not truncated).
 /// A value with more significant decimal places is rejected, never silently rounded.

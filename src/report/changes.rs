@@ -79,7 +79,6 @@ pub struct Previous {
     pub dir: PathBuf,
     pub summary: Summary,
     pub summary_sha256: String,
-    pub findings_sha256: String,
 }
 
 /// A report error naming a file of the previous report.
@@ -106,9 +105,9 @@ impl Previous {
         if !findings.is_file() {
             return Err(bad(&findings, "missing: the previous report was written without csv output (--format), which --previous needs"));
         }
+        // (findings.csv, which may be gigabytes, is hashed as it is followed: read once)
         let summary_sha256 = sha256_of(&summary_path)?;
-        let findings_sha256 = sha256_of(&findings)?;
-        Ok(Previous { path: label, dir: dir.to_path_buf(), summary, summary_sha256, findings_sha256 })
+        Ok(Previous { path: label, dir: dir.to_path_buf(), summary, summary_sha256 })
     }
 
     /// What differs between the previous report's run and this one (rules, inputs), in words.
@@ -155,7 +154,7 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-/// The columns of a findings.csv record that following needs.
+/// The columns of a findings.csv record that following needs, as held (owned).
 #[derive(Debug, Clone, Default)]
 struct Row {
     id: String,
@@ -164,7 +163,6 @@ struct Row {
     action: String,
     trade: String,
     service: String,
-    expected_period: String,
     delta: String,
 }
 
@@ -174,32 +172,99 @@ impl Row {
     }
 }
 
-/// Reads a findings.csv a record at a time, handing each to `each`; the error names the file
-/// and line. Returns the number of records.
-fn each_finding(path: &Path, mut each: impl FnMut(Row) -> Result<(), ReportError>) -> Result<u64, ReportError> {
-    let file = std::fs::File::open(path).map_err(|e| bad(path, format!("cannot read it: {e}")))?;
-    let mut r = csv::ReaderBuilder::new().from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let headers: Vec<String> = r.byte_headers().map_err(|e| bad(path, format!("not a findings.csv: {e}")))?.iter().map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}').to_string()).collect();
-    let at = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| bad(path, format!("not a findings.csv of recon: no column {name}")));
-    let cols = [at("finding_id")?, at("period")?, at("category")?, at("action")?, at("trade_id")?, at("service_type_code")?, at("expected_period")?, at("delta")?];
-    // (byte records: only the eight fields needed are decoded)
-    let mut rec = csv::ByteRecord::new();
-    let mut n = 0u64;
-    loop {
-        match r.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(bad(path, format!("line {}: {e} (is the file cut short?)", e.position().map_or(0, |p| p.line())))),
+/// The same columns of a record as read, borrowed from the reader's buffer.
+struct Rec<'a> {
+    id: &'a str,
+    period: &'a str,
+    category: &'a str,
+    action: &'a str,
+    trade: &'a str,
+    service: &'a str,
+    expected_period: &'a str,
+    delta: &'a str,
+}
+
+impl Rec<'_> {
+    fn actionable(&self) -> bool {
+        self.action == "dispute" || self.action == "review"
+    }
+
+    fn to_row(&self) -> Row {
+        Row {
+            id: self.id.to_string(),
+            period: self.period.to_string(),
+            category: self.category.to_string(),
+            action: self.action.to_string(),
+            trade: self.trade.to_string(),
+            service: self.service.to_string(),
+            delta: self.delta.to_string(),
         }
-        let get = |i: usize| rec.get(cols[i]).map(|b| super::restore_text(&String::from_utf8_lossy(b))).unwrap_or_default();
-        let row = Row { id: get(0), period: get(1), category: get(2), action: get(3), trade: get(4), service: get(5), expected_period: get(6), delta: get(7) };
-        if row.id.is_empty() || Period::parse(&row.period).is_none() {
-            return Err(bad(path, format!("line {}: not a finding record (finding_id {:?}, period {:?})", rec.position().map_or(0, |p| p.line()), row.id, row.period)));
+    }
+}
+
+/// Reads a findings.csv a record at a time ([`super::scan`]), handing each to `each`; the error
+/// names the file and line. Returns the number of records and the file's sha256 (taken as it
+/// was read).
+fn each_finding(path: &Path, mut each: impl FnMut(&Rec) -> Result<(), ReportError>) -> Result<(u64, String), ReportError> {
+    const NAMES: [&str; 8] = ["finding_id", "period", "category", "action", "trade_id", "service_type_code", "expected_period", "delta"];
+    let file = std::fs::File::open(path).map_err(|e| bad(path, format!("cannot read it: {e}")))?;
+    let mut cols: Option<([usize; 8], usize)> = None;
+    let mut n = 0u64;
+    let mut failed: Option<ReportError> = None;
+    let scanned = super::scan::scan(file, |fields, line| {
+        fn utf8(b: &[u8], line: u64) -> Result<&str, super::scan::ScanError> {
+            std::str::from_utf8(b).map_err(|_| super::scan::ScanError::Malformed { line, what: "not UTF-8 text" })
+        }
+        let text = |b| utf8(b, line);
+        let Some((cols, width)) = cols else {
+            let mut headers = Vec::with_capacity(fields.len());
+            for f in fields {
+                headers.push(text(f)?.trim_start_matches('\u{feff}'));
+            }
+            let mut at = [0usize; 8];
+            for (k, name) in NAMES.iter().enumerate() {
+                match headers.iter().position(|h| h == name) {
+                    Some(i) => at[k] = i,
+                    None => {
+                        failed = Some(bad(path, format!("not a findings.csv of recon: no column {name}")));
+                        return Ok(false);
+                    }
+                }
+            }
+            cols = Some((at, fields.len()));
+            return Ok(true);
+        };
+        if fields.len() != width {
+            failed = Some(bad(path, format!("line {line}: {} fields where the header has {width} (is the file cut short?)", fields.len())));
+            return Ok(false);
+        }
+        let get = |k: usize| utf8(fields[cols[k]], line).map(super::restore);
+        let rec = Rec { id: get(0)?, period: get(1)?, category: get(2)?, action: get(3)?, trade: get(4)?, service: get(5)?, expected_period: get(6)?, delta: get(7)? };
+        if rec.id.is_empty() || Period::parse(rec.period).is_none() {
+            failed = Some(bad(path, format!("line {line}: not a finding record (finding_id {:?}, period {:?})", rec.id, rec.period)));
+            return Ok(false);
         }
         n += 1;
-        each(row)?;
+        match each(&rec) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
+        }
+    });
+    let sha256 = match scanned {
+        Ok(sha) => sha,
+        Err(super::scan::ScanError::Io(e)) => return Err(bad(path, format!("cannot read it: {e}"))),
+        Err(super::scan::ScanError::Malformed { line, what }) => return Err(bad(path, format!("line {line}: {what}"))),
+    };
+    if let Some(e) = failed {
+        return Err(e);
     }
-    Ok(n)
+    if cols.is_none() {
+        return Err(bad(path, "not a findings.csv: it is empty"));
+    }
+    Ok((n, sha256))
 }
 
 /// What a dispute that is still open carries into this run's disputes file.
@@ -221,6 +286,8 @@ pub struct Followed {
     pub carried: HashMap<String, Carried>,
     /// What differs between the two runs (rules, inputs).
     pub differences: Vec<String>,
+    /// The sha256 of the previous report's findings.csv, as it was followed.
+    pub findings_sha256: String,
 }
 
 impl Followed {
@@ -284,9 +351,9 @@ pub fn follow(previous: &Previous, findings: &Path, latest: Period, out: &Path) 
     // The previous actionable findings, by id and (for an expected-only one) by its key.
     let prev_findings = pdir.join("findings.csv");
     let mut prev: Vec<Row> = Vec::new();
-    let total = each_finding(&prev_findings, |row| {
-        if row.actionable() {
-            prev.push(row);
+    let (total, findings_sha256) = each_finding(&prev_findings, |rec| {
+        if rec.actionable() {
+            prev.push(rec.to_row());
         }
         Ok(())
     })?;
@@ -303,7 +370,7 @@ pub fn follow(previous: &Previous, findings: &Path, latest: Period, out: &Path) 
     buf.write_all(b"\xEF\xBB\xBF").map_err(io_err(out))?;
     let mut w = csv::Writer::from_writer(buf);
     w.write_record(HEADER).map_err(super::csv_err(out))?;
-    let mut result = Followed { differences: Vec::new(), ..Followed::default() };
+    let mut result = Followed { findings_sha256, ..Followed::default() };
     let since_of = |p: &Row| open_since.get(&p.id).copied().or_else(|| Period::parse(&p.period)).unwrap_or(latest);
     let write = |w: &mut csv::Writer<std::io::BufWriter<std::fs::File>>, cur: Option<&Row>, p: Option<&Row>, change: Change, since: Period, result: &mut Followed| -> Result<(), ReportError> {
         let open = months_between(since, latest);
@@ -347,10 +414,14 @@ pub fn follow(previous: &Previous, findings: &Path, latest: Period, out: &Path) 
         }
         Ok(())
     };
-    each_finding(findings, |cur| {
-        let hit = by_id.get(cur.id.as_str()).copied().filter(|&i| !followed[i]).or_else(|| {
-            (!cur.expected_period.is_empty()).then(|| by_key.get(&(cur.expected_period.as_str(), cur.trade.as_str(), cur.service.as_str())).copied()).flatten().filter(|&i| !followed[i])
+    each_finding(findings, |rec| {
+        let hit = by_id.get(rec.id).copied().filter(|&i| !followed[i]).or_else(|| {
+            (!rec.expected_period.is_empty()).then(|| by_key.get(&(rec.expected_period, rec.trade, rec.service)).copied()).flatten().filter(|&i| !followed[i])
         });
+        if hit.is_none() && !rec.actionable() {
+            return Ok(()); // (most findings: neither followed nor actionable, nothing is held)
+        }
+        let cur = rec.to_row();
         match hit {
             Some(i) => {
                 followed[i] = true;

@@ -23,6 +23,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use super::summary::{Categories, PeriodInfo, Summary, WaterfallInfo};
 use super::{io_err, ReportCtx, ReportError, FINDINGS_HEADER};
 use crate::engine::Action;
 use crate::engine::Category;
@@ -114,19 +115,6 @@ fn kind_zh(name: &str) -> &'static str {
         "customers" => "客户",
         "bills" => "伙伴账单",
         _ => "",
-    }
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-/// A count or string field as text (numbers may be arbitrary-precision JSON numbers).
-fn num(v: &Value, key: &str) -> String {
-    match v.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
     }
 }
 
@@ -254,11 +242,11 @@ const BASE_STEPS: [Step; 7] = [
     Step { key: "expected_base", zh: "应得激励基数", en: "Expected base" },
 ];
 
-fn base_chart(out: &mut String, period: &str, wf: &Value) {
+fn base_chart(out: &mut String, period: &str, wf: &WaterfallInfo) {
     let mut bars = Vec::new();
     let mut running = Decimal::ZERO;
     for (i, s) in BASE_STEPS.iter().enumerate() {
-        let value = text(wf, s.key).to_string();
+        let value = wf.step(s.key).to_string();
         let v = dec(&value);
         let (op, from, to, class) = match i {
             0 => ("", Decimal::ZERO, v, "total"),
@@ -275,10 +263,10 @@ fn base_chart(out: &mut String, period: &str, wf: &Value) {
 
 /// Expected and actual incentive on one scale; below them, on a scale of its own, the difference
 /// as a waterfall of the category deltas from zero to `difference`.
-fn incentive_chart(out: &mut String, period: &str, wf: &Value, cats: Option<&serde_json::Map<String, Value>>, labels: &Labels) {
-    let expected_s = text(wf, "expected_incentive").to_string();
-    let actual_s = text(wf, "actual_incentive").to_string();
-    let diff_s = text(wf, "difference").to_string();
+fn incentive_chart(out: &mut String, period: &str, wf: &WaterfallInfo, cats: &Categories, labels: &Labels) {
+    let expected_s = wf.expected_incentive.clone();
+    let actual_s = wf.actual_incentive.clone();
+    let diff_s = wf.difference.clone();
     let (expected, actual, diff) = (dec(&expected_s), dec(&actual_s), dec(&diff_s));
     let mut bars = vec![
         Bar {
@@ -309,8 +297,8 @@ fn incentive_chart(out: &mut String, period: &str, wf: &Value, cats: Option<&ser
         },
     ];
     let mut running = Decimal::ZERO;
-    for (name, c) in cats.into_iter().flatten() {
-        let delta_s = text(c, "delta").to_string();
+    for (name, c) in &cats.0 {
+        let delta_s = c.delta.clone();
         let d = dec(&delta_s);
         if d.is_zero() {
             continue;
@@ -370,8 +358,7 @@ pub fn write(path: &Path, ctx: &ReportCtx) -> Result<(), ReportError> {
 /// not copied into the rest).
 pub fn render(ctx: &ReportCtx) -> Result<Vec<String>, ReportError> {
     let s = ctx.summary;
-    let rules_name = text(&s["rules"], "name");
-    let rules_version = text(&s["rules"], "version");
+    let (rules_name, rules_version) = (s.rules.name.as_str(), s.rules.version.as_str());
     // (the findings' data is built apart, see findings_section)
     let mut out = String::with_capacity(256 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"zh-CN\" class=\"no-js\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -382,11 +369,10 @@ pub fn render(ctx: &ReportCtx) -> Result<Vec<String>, ReportError> {
     out.push_str("</style>\n</head>\n<body>\n");
 
     header(&mut out, ctx);
-    let periods = s.get("periods").and_then(Value::as_array).cloned().unwrap_or_default();
-    let has_bills = s.get("bills").and_then(Value::as_array).is_some_and(|b| !b.is_empty());
-    nav(&mut out, &periods, has_bills);
+    let periods = &s.periods;
+    nav(&mut out, periods, !s.bills.is_empty());
     let labels = Labels::new(!ctx.outcome.bills.is_empty());
-    for p in &periods {
+    for p in periods {
         period_section(&mut out, p, &labels);
     }
     bills_section(&mut out, s, &labels);
@@ -408,21 +394,19 @@ pub fn render(ctx: &ReportCtx) -> Result<Vec<String>, ReportError> {
 
 fn header(out: &mut String, ctx: &ReportCtx) {
     let s = ctx.summary;
-    let rules = &s["rules"];
-    let engine = &s["engine"];
-    let f = &s["findings"];
+    let (rules, engine, f) = (&s.rules, &s.engine, &s.findings);
     out.push_str("<header class=\"top\">\n");
     let _ = writeln!(out, "<h1>激励对账报告 <span class=\"en\">Incentive reconciliation report</span></h1>");
     out.push_str("<dl class=\"meta\">\n");
     let _ = writeln!(
         out,
         "<div><dt>规则 Rules</dt><dd>{} <b>{}</b><br><code class=\"hash\">sha256 {}</code></dd></div>",
-        esc(text(rules, "name")),
-        esc(text(rules, "version")),
-        esc(text(rules, "sha256"))
+        esc(&rules.name),
+        esc(&rules.version),
+        esc(&rules.sha256)
     );
-    let _ = writeln!(out, "<div><dt>引擎 Engine</dt><dd>{} {}</dd></div>", esc(text(engine, "name")), esc(text(engine, "version")));
-    let scope: Vec<String> = s.get("scope").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(esc).collect()).unwrap_or_default();
+    let _ = writeln!(out, "<div><dt>引擎 Engine</dt><dd>{} {}</dd></div>", esc(&engine.name), esc(&engine.version));
+    let scope: Vec<String> = s.scope.iter().map(|p| esc(p)).collect();
     let _ = writeln!(out, "<div><dt>对账期次 Statement periods</dt><dd>{}</dd></div>", if scope.is_empty() { "—".to_string() } else { scope.join(", ") });
     let _ = writeln!(out, "<div><dt>币种 Currency</dt><dd>{}</dd></div>", esc(&ctx.rules.currency));
     out.push_str("</dl>\n");
@@ -432,10 +416,10 @@ fn header(out: &mut String, ctx: &ReportCtx) {
     let card = |out: &mut String, class: &str, zh: &str, en: &str, n: String, note: String| {
         let _ = writeln!(out, "<div class=\"card {class}\"><div class=\"n\">{}</div><div class=\"l\">{zh}<br><span class=\"en\">{en}</span>{note}</div></div>", esc(&n));
     };
-    card(out, "total", "差异总数", "Findings", num(f, "total"), String::new());
-    card(out, "act-dispute", "争议", "Action: dispute", num(f, "dispute"), String::new());
-    card(out, "act-review", "待复核", "Action: review", num(f, "review"), String::new());
-    card(out, "act-none", "无需处理", "Action: none", num(f, "none"), String::new());
+    card(out, "total", "差异总数", "Findings", f.total.to_string(), String::new());
+    card(out, "act-dispute", "争议", "Action: dispute", f.dispute.to_string(), String::new());
+    card(out, "act-review", "待复核", "Action: review", f.review.to_string(), String::new());
+    card(out, "act-none", "无需处理", "Action: none", f.none.to_string(), String::new());
     card(
         out,
         "disputes",
@@ -444,20 +428,20 @@ fn header(out: &mut String, ctx: &ReportCtx) {
         ctx.disputes.len().to_string(),
         format!("<br><span class=\"note\">差额合计 total {}</span>", esc(&fmt_money(dispute_total))),
     );
-    card(out, "rejected", "拒绝行", "Rejected rows", num(s, "rejected"), "<br><span class=\"note\">rejected.csv</span>".to_string());
+    card(out, "rejected", "拒绝行", "Rejected rows", s.rejected.to_string(), "<br><span class=\"note\">rejected.csv</span>".to_string());
     out.push_str("</div>\n");
 
     // The verdict on each statement: confirm it, or file feedback on its disputes.
     out.push_str("<div class=\"verdicts\">\n");
-    for p in s.get("periods").and_then(Value::as_array).into_iter().flatten() {
-        let period = text(p, "period");
-        let (class, zh, en) = match text(p, "verdict") {
+    for p in &s.periods {
+        let period = p.period.as_str();
+        let (class, zh, en) = match p.verdict.as_str() {
             "feedback" => ("feedback", "问题反馈", "file feedback"),
             _ => ("confirm", "确认账单", "confirm the statement"),
         };
-        let d = p.get("disputes").cloned().unwrap_or_default();
+        let d = &p.disputes;
         let detail = match class {
-            "feedback" => format!("{} 项争议，合计 {} <span class=\"en\">{} dispute(s) totalling {}</span>", esc(&num(&d, "count")), esc(text(&d, "delta")), esc(&num(&d, "count")), esc(text(&d, "delta"))),
+            "feedback" => format!("{} 项争议，合计 {} <span class=\"en\">{} dispute(s) totalling {}</span>", d.count, esc(&d.delta), d.count, esc(&d.delta)),
             _ => "本期没有需要问题反馈的差异 <span class=\"en\">no finding of the period needs a dispute</span>".to_string(),
         };
         let _ = writeln!(out, "<div class=\"verdict {class}\" data-verdict=\"{class}\"><b>{}</b> {zh} <span class=\"en\">{en}</span>: {detail}</div>", esc(period));
@@ -466,21 +450,21 @@ fn header(out: &mut String, ctx: &ReportCtx) {
 
     out.push_str("<h2 class=\"sub\">输入文件 <span class=\"en\">Inputs</span></h2>\n<div class=\"tablewrap\"><table class=\"inputs\">\n");
     out.push_str("<thead><tr><th>类型 Kind</th><th>文件 File</th><th>格式 Format</th><th class=\"num\">行数 Rows</th><th class=\"num\">接受 Accepted</th><th class=\"num\">拒绝 Rejected</th><th>SHA-256</th></tr></thead>\n<tbody>\n");
-    for i in s.get("inputs").and_then(Value::as_array).into_iter().flatten() {
-        let kind = text(i, "kind");
-        let rejected = num(i, "rejected");
+    for i in &s.inputs {
+        let kind = i.kind.as_str();
+        let rejected = i.rejected.to_string();
         let _ = writeln!(
             out,
             "<tr><td>{} <span class=\"en\">{}</span></td><td class=\"path\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td><td><code class=\"hash\">{}</code></td></tr>",
             kind_zh(kind),
             esc(kind),
-            esc(text(i, "path")),
-            esc(text(i, "format")),
-            esc(&num(i, "rows")),
-            esc(&num(i, "accepted")),
+            esc(&i.path),
+            esc(&i.format),
+            i.rows,
+            i.accepted,
             if rejected != "0" && !rejected.is_empty() { " warn" } else { "" },
             esc(&rejected),
-            esc(text(i, "sha256"))
+            esc(&i.sha256)
         );
     }
     out.push_str("</tbody></table></div>\n</header>\n");
@@ -529,10 +513,10 @@ fn changes_section(out: &mut String, changes: &Path) -> Result<(), ReportError> 
     Ok(())
 }
 
-fn nav(out: &mut String, periods: &[Value], has_bills: bool) {
+fn nav(out: &mut String, periods: &[PeriodInfo], has_bills: bool) {
     out.push_str("<nav class=\"toc\"><span>跳转 Go to:</span>");
     for p in periods {
-        let period = esc(text(p, "period"));
+        let period = esc(&p.period);
         let _ = write!(out, " <a href=\"#p-{period}\">{period}</a>");
     }
     if has_bills {
@@ -541,11 +525,11 @@ fn nav(out: &mut String, periods: &[Value], has_bills: bool) {
     out.push_str(" <a href=\"#findings\">差异明细 Findings</a></nav>\n");
 }
 
-fn period_section(out: &mut String, p: &Value, labels: &Labels) {
-    let period = text(p, "period");
+fn period_section(out: &mut String, p: &PeriodInfo, labels: &Labels) {
+    let period = p.period.as_str();
     let pe = esc(period);
-    let wf = &p["waterfall"];
-    let diff = text(wf, "difference");
+    let wf = &p.waterfall;
+    let diff = wf.difference.as_str();
     let _ = writeln!(
         out,
         "<section class=\"period\" id=\"p-{pe}\">\n<h2>对账期次 <span class=\"en\">Statement period</span> {pe} <span class=\"headline {}\">差额 Difference {}</span></h2>",
@@ -555,7 +539,7 @@ fn period_section(out: &mut String, p: &Value, labels: &Labels) {
     out.push_str("<div class=\"charts\">\n<figure>\n<figcaption>消费 → 应得激励基数 <span class=\"en\">Consumption → expected base</span></figcaption>\n");
     base_chart(out, period, wf);
     out.push_str("\n</figure>\n<figure>\n<figcaption>应得与实得激励，差额按类别 <span class=\"en\">Expected and actual incentive; the difference by category</span></figcaption>\n");
-    let cats = p.get("categories").and_then(Value::as_object);
+    let cats = &p.categories;
     incentive_chart(out, period, wf, cats, labels);
     out.push_str("\n<p class=\"hint\">按类别的差额另用独立比例绘制。 <span class=\"en\">The difference rows use a scale of their own.</span></p>\n</figure>\n</div>\n");
 
@@ -563,10 +547,10 @@ fn period_section(out: &mut String, p: &Value, labels: &Labels) {
     out.push_str("<div class=\"tablewrap\"><table class=\"cats\">\n<thead><tr><th>类别 Category</th><th>中文 Label</th><th class=\"num\">数量 Count</th><th class=\"num\">差额 Delta</th><th class=\"noprint\"></th></tr></thead>\n<tbody>\n");
     let mut count_total: u64 = 0;
     let mut delta_total = Decimal::ZERO;
-    for (name, c) in cats.into_iter().flatten() {
-        let count = num(c, "count");
-        count_total += count.parse::<u64>().unwrap_or(0);
-        let delta = text(c, "delta");
+    for (name, c) in &cats.0 {
+        let count = c.count.to_string();
+        count_total += c.count;
+        let delta = c.delta.as_str();
         let d = dec(delta);
         delta_total += d;
         let ne = esc(name);
@@ -589,10 +573,11 @@ fn period_section(out: &mut String, p: &Value, labels: &Labels) {
     out.push_str("</section>\n");
 }
 
-fn bills_section(out: &mut String, s: &Value, labels: &Labels) {
-    let Some(bills) = s.get("bills").and_then(Value::as_array).filter(|b| !b.is_empty()) else {
+fn bills_section(out: &mut String, s: &Summary, labels: &Labels) {
+    let bills = &s.bills;
+    if bills.is_empty() {
         return;
-    };
+    }
     out.push_str("<section class=\"bills\" id=\"bills\">\n<h2>伙伴账单核对 <span class=\"en\">Partner bill</span></h2>\n");
     const FIGURES: [(&str, &str, &str); 5] = [
         ("consumption_total", "代售客户消费", "Resale customers' consumption"),
@@ -602,8 +587,8 @@ fn bills_section(out: &mut String, s: &Value, labels: &Labels) {
         ("unknown_association_consumption", "关联类型未知的消费", "Consumption of unknown association"),
     ];
     for b in bills {
-        let cycle = esc(text(b, "bill_cycle"));
-        let diff = text(b, "difference");
+        let cycle = esc(&b.bill_cycle);
+        let diff = b.difference.as_str();
         let _ = writeln!(
             out,
             "<h3>账期 <span class=\"en\">Bill cycle</span> {cycle} <span class=\"headline {}\">差额 Difference {}</span></h3>",
@@ -612,24 +597,20 @@ fn bills_section(out: &mut String, s: &Value, labels: &Labels) {
         );
         out.push_str("<div class=\"bill-grid\"><table class=\"cats\"><tbody>\n");
         for (key, zh, en) in FIGURES {
-            if let Some(v) = b.get(key).and_then(Value::as_str) {
-                let _ = writeln!(out, "<tr><th>{zh} <span class=\"en\">{en}</span></th><td class=\"num\">{}</td></tr>", esc(v));
-            }
+            let _ = writeln!(out, "<tr><th>{zh} <span class=\"en\">{en}</span></th><td class=\"num\">{}</td></tr>", esc(b.total(key)));
         }
-        if let Some(grain) = b.get("grain").and_then(Value::as_array) {
-            let g: Vec<String> = grain.iter().filter_map(Value::as_str).map(esc).collect();
-            let _ = writeln!(out, "<tr><th>核对粒度 <span class=\"en\">Matched on</span></th><td><code>{}</code></td></tr>", g.join(", "));
-        }
+        let g: Vec<String> = b.grain.iter().map(|g| esc(g)).collect();
+        let _ = writeln!(out, "<tr><th>核对粒度 <span class=\"en\">Matched on</span></th><td><code>{}</code></td></tr>", g.join(", "));
         out.push_str("</tbody></table>\n");
         out.push_str("<table class=\"cats\"><thead><tr><th>类别 Category</th><th>中文 Label</th><th class=\"num\">数量 Count</th><th class=\"num\">差额 Delta</th><th class=\"noprint\"></th></tr></thead><tbody>\n");
-        for (name, c) in b.get("categories").and_then(Value::as_object).into_iter().flatten() {
+        for (name, c) in &b.categories.0 {
             let ne = esc(name);
-            let delta = text(c, "delta");
+            let delta = c.delta.as_str();
             let _ = writeln!(
                 out,
                 "<tr><td><code>{ne}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num {}\">{}</td><td class=\"noprint\"><a class=\"show\" href=\"#period={cycle}&amp;category={ne}\">查看 show</a></td></tr>",
                 labels.zh(name),
-                esc(&num(c, "count")),
+                c.count,
                 sign_class(dec(delta)),
                 esc(delta)
             );

@@ -9,7 +9,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{io_err, ReportError, RunOptions, ENGINE, VERSION};
+use super::{io_err, ReportError, ENGINE, VERSION};
 use crate::engine::{Action, Outcome};
 use crate::load::{InputSummary, Loaded};
 use crate::model::fmt_money;
@@ -143,6 +143,25 @@ pub struct WaterfallInfo {
     pub difference: String,
 }
 
+impl WaterfallInfo {
+    /// The step `name` (one of §3's names; empty for another name).
+    pub fn step(&self, name: &str) -> &str {
+        match name {
+            "consumption_total" => &self.consumption_total,
+            "ineligible_product" => &self.ineligible_product,
+            "not_attributed" => &self.not_attributed,
+            "excluded_payment" => &self.excluded_payment,
+            "rolled_out" => &self.rolled_out,
+            "rolled_in" => &self.rolled_in,
+            "expected_base" => &self.expected_base,
+            "expected_incentive" => &self.expected_incentive,
+            "actual_incentive" => &self.actual_incentive,
+            "difference" => &self.difference,
+            _ => "",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BillInfo {
     pub bill_cycle: String,
@@ -153,6 +172,20 @@ pub struct BillInfo {
     pub unknown_association_consumption: String,
     pub grain: Vec<String>,
     pub categories: Categories,
+}
+
+impl BillInfo {
+    /// The total `name` of the cycle (empty for another name).
+    pub fn total(&self, name: &str) -> &str {
+        match name {
+            "consumption_total" => &self.consumption_total,
+            "bill_total" => &self.bill_total,
+            "difference" => &self.difference,
+            "referral_consumption" => &self.referral_consumption,
+            "unknown_association_consumption" => &self.unknown_association_consumption,
+            _ => "",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -186,6 +219,13 @@ impl Serialize for Categories {
             m.serialize_entry(k, v)?;
         }
         m.end()
+    }
+}
+
+impl Categories {
+    /// The count and delta of category `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&CountDelta> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 }
 
@@ -227,8 +267,7 @@ fn categories<C: Copy>(cats: &std::collections::BTreeMap<C, (usize, rust_decimal
 
 impl Summary {
     /// The summary of a run.
-    pub fn of(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &RunOptions) -> Summary {
-        let paths = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+    pub fn of(outcome: &Outcome, loaded: &Loaded, rules: &RuleSet, options: &OptionsInfo) -> Summary {
         let periods = outcome
             .periods
             .iter()
@@ -275,18 +314,7 @@ impl Summary {
             engine: EngineInfo { name: ENGINE.to_string(), version: VERSION.to_string() },
             rules: RulesInfo { name: rules.name.clone(), version: rules.version.clone(), path: rules.path.clone(), sha256: rules.sha256.clone() },
             inputs: loaded.inputs.iter().map(input_info).collect(),
-            options: OptionsInfo {
-                command: Some(options.command.to_string()),
-                rules: Some(options.rules.display().to_string()),
-                consumption: paths(&options.consumption),
-                incentives: paths(&options.incentives),
-                customers: paths(&options.customers),
-                bills: paths(&options.bills),
-                periods: options.periods.iter().map(|p| p.to_string()).collect(),
-                sheet: options.sheet.clone(),
-                formats: options.formats.iter().map(|f| f.to_string()).collect(),
-                previous: options.previous.as_ref().map(|p| p.display().to_string()),
-            },
+            options: options.clone(),
             scope: outcome.scope.iter().map(|p| p.to_string()).collect(),
             loaded_periods: outcome.loaded_periods.iter().map(|p| p.to_string()).collect(),
             periods,
@@ -303,11 +331,6 @@ impl Summary {
             changes: None,
             outputs: Vec::new(),
         }
-    }
-
-    /// The summary as a JSON value (what the workbook and the page are rendered from).
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
     }
 
     /// Writes summary.json: pretty-printed, with a final line break.

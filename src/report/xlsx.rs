@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
-use serde_json::Value;
+use super::summary::{Categories, Summary};
 
 use super::disputes::{totals, Dispute, HEADER};
 use super::{ReportCtx, ReportError, FINDINGS_HEADER};
@@ -211,23 +211,9 @@ fn header(ws: &mut Worksheet, row: u32, names: &[&str], st: &Styles) -> Result<(
     Ok(())
 }
 
-/// A decimal string of summary.json.
-fn parse_amount(v: &Value, what: &str) -> Result<Decimal, XlsxError> {
-    v.as_str()
-        .and_then(|s| Decimal::from_str(s).ok())
-        .ok_or_else(|| XlsxError::ParameterError(format!("summary.json: {what} is not a decimal amount: {v}")))
-}
-
-fn as_count(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
-
-fn as_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+/// A decimal string of the summary.
+fn parse_amount(v: &str, what: &str) -> Result<Decimal, XlsxError> {
+    Decimal::from_str(v).map_err(|_| XlsxError::ParameterError(format!("summary.json: {what} is not a decimal amount: {v:?}")))
 }
 
 /// "一致 MATCHED": the Chinese label and the name of a category.
@@ -354,9 +340,9 @@ pub fn max_finding_rows() -> usize {
 fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(), XlsxError> {
     ws.set_name(SHEET_SUMMARY)?;
     let s = ctx.summary;
-    let periods: &[Value] = s["periods"].as_array().map_or(&[], Vec::as_slice);
-    let period_names: Vec<String> = periods.iter().map(|p| as_text(&p["period"])).collect();
-    let groups = period_names.len().max(s["bills"].as_array().map_or(0, Vec::len));
+    let periods = &s.periods;
+    let period_names: Vec<String> = periods.iter().map(|p| p.period.clone()).collect();
+    let groups = period_names.len().max(s.bills.len());
     let n = u16::try_from(groups).map_err(|_| XlsxError::ParameterError("too many periods for one sheet".into()))?;
 
     ws.set_column_width(0, 4)?;
@@ -368,8 +354,7 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
     let mut row = 0u32;
     ws.text(row, 0, "对账汇总 Reconciliation summary", &st.title)?;
     row += 1;
-    let rules = &s["rules"];
-    ws.plain_text(row, 1, format!("激励政策 rules: {} {}", as_text(&rules["name"]), as_text(&rules["version"])))?;
+    ws.plain_text(row, 1, format!("激励政策 rules: {} {}", s.rules.name, s.rules.version))?;
     row += 1;
     ws.plain_text(row, 1, format!("对账期次 statement periods: {}", period_names.join(", ")))?;
     row += 2;
@@ -387,7 +372,7 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
         ws.text(row, 0, sign, tf)?;
         ws.text(row, 1, format!("{zh} {name}"), tf)?;
         for (c, p) in (2u16..).zip(periods) {
-            let v = parse_amount(&p["waterfall"][name], &format!("periods[{}].waterfall.{name}", as_text(&p["period"])))?;
+            let v = parse_amount(p.waterfall.step(name), &format!("periods[{}].waterfall.{name}", p.period))?;
             money(ws, row, c, v, mf)?;
         }
         row += 1;
@@ -395,9 +380,9 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
     // The verdict on each statement: confirm it, or file feedback on its disputes.
     ws.text(row, 1, "结论 verdict", &st.total_text)?;
     for (c, p) in (2u16..).zip(periods) {
-        let verdict = match p["verdict"].as_str() {
-            Some("feedback") => format!("问题反馈 feedback: {} 项争议 disputes, {}", as_count(&p["disputes"]["count"]), as_text(&p["disputes"]["delta"])),
-            Some("confirm") => "确认账单 confirm".to_string(),
+        let verdict = match p.verdict.as_str() {
+            "feedback" => format!("问题反馈 feedback: {} 项争议 disputes, {}", p.disputes.count, p.disputes.delta),
+            "confirm" => "确认账单 confirm".to_string(),
             _ => String::new(),
         };
         ws.text(row, c, verdict, &st.wrap)?;
@@ -406,13 +391,13 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
     row += 1;
 
     // The categories: a count and a delta per period.
-    let cats: Vec<&Value> = periods.iter().map(|p| &p["categories"]).collect();
+    let cats: Vec<&Categories> = periods.iter().map(|p| &p.categories).collect();
     row = categories_table(ws, st, row, &period_names, &cats, &Category::ALL)?;
 
     // The partner bill of each cycle (when bills were reconciled), laid out the same way.
-    let bills: &[Value] = s["bills"].as_array().map_or(&[], Vec::as_slice);
+    let bills = &s.bills;
     if !bills.is_empty() {
-        let cycles: Vec<String> = bills.iter().map(|b| as_text(&b["bill_cycle"])).collect();
+        let cycles: Vec<String> = bills.iter().map(|b| b.bill_cycle.clone()).collect();
         ws.text(row, 0, "", &st.header)?;
         ws.text(row, 1, "伙伴账单 partner bill", &st.header)?;
         for (c, p) in (2u16..).zip(&cycles) {
@@ -420,44 +405,35 @@ fn summary_sheet(ws: &mut Worksheet, ctx: &ReportCtx, st: &Styles) -> Result<(),
         }
         row += 1;
         for (name, zh) in BILL_TOTALS {
-            if bills.iter().all(|b| b.get(name).is_none()) {
-                continue;
-            }
             let (tf, mf) = if name == "difference" { (&st.total_text, &st.total_money) } else { (&st.text, &st.money) };
             ws.text(row, 0, "", tf)?;
             ws.text(row, 1, format!("{zh} {name}"), tf)?;
             for ((c, b), cycle) in (2u16..).zip(bills).zip(&cycles) {
-                match b.get(name) {
-                    Some(v) => money(ws, row, c, parse_amount(v, &format!("bills[{cycle}].{name}"))?, mf)?,
-                    None => ws.write_blank(row, c, tf).map(|_| ())?,
-                }
+                money(ws, row, c, parse_amount(b.total(name), &format!("bills[{cycle}].{name}"))?, mf)?;
             }
             row += 1;
         }
-        if bills.iter().any(|b| b.get("grain").is_some()) {
-            ws.text(row, 1, "核对粒度 grain", &st.text)?;
-            for (c, b) in (2u16..).zip(bills) {
-                let grain: Vec<String> = b["grain"].as_array().map_or(&[][..], Vec::as_slice).iter().map(as_text).collect();
-                ws.text(row, c, grain.join(", "), &st.wrap)?;
-            }
-            row += 1;
+        ws.text(row, 1, "核对粒度 grain", &st.text)?;
+        for (c, b) in (2u16..).zip(bills) {
+            ws.text(row, c, b.grain.join(", "), &st.wrap)?;
         }
         row += 1;
-        let cats: Vec<&Value> = bills.iter().map(|b| &b["categories"]).collect();
+        row += 1;
+        let cats: Vec<&Categories> = bills.iter().map(|b| &b.categories).collect();
         row = categories_table(ws, st, row, &cycles, &cats, &Category::BILL)?;
     }
 
     // Finding counts per action.
-    let f = &s["findings"];
+    let f = &s.findings;
     header(ws, row, &["", "差异 findings", "数量 count"], st)?;
     row += 1;
-    for (key, zh) in [("total", "合计"), ("dispute", "争议"), ("review", "复核"), ("none", "无需处理")] {
+    for (key, zh, n) in [("total", "合计", f.total), ("dispute", "争议", f.dispute), ("review", "复核", f.review), ("none", "无需处理", f.none)] {
         ws.text(row, 1, format!("{zh} {key}"), &st.text)?;
-        count(ws, row, 2, as_count(&f[key]), &st.count)?;
+        count(ws, row, 2, n, &st.count)?;
         row += 1;
     }
     ws.text(row, 1, "拒收行 rejected rows", &st.text)?;
-    count(ws, row, 2, as_count(&s["rejected"]), &st.count)?;
+    count(ws, row, 2, s.rejected, &st.count)?;
     row += 1;
     let total = ctx.outcome.counts.total;
     let shown = shown_findings(total);
@@ -481,9 +457,9 @@ const BILL_TOTALS: [(&str, &str); 5] = [
 /// A table of categories from row `row`: one line per category present in any group (in the
 /// order of `order`, then any other name), a count and a delta column per group, a total line.
 /// Returns the row after the table and a blank line.
-fn categories_table(ws: &mut Worksheet, st: &Styles, mut row: u32, groups: &[String], cats: &[&Value], order: &[Category]) -> Result<u32, XlsxError> {
+fn categories_table(ws: &mut Worksheet, st: &Styles, mut row: u32, groups: &[String], cats: &[&Categories], order: &[Category]) -> Result<u32, XlsxError> {
     let mut names: Vec<String> = order.iter().map(|c| c.name().to_string()).collect();
-    for k in cats.iter().filter_map(|c| c.as_object()).flat_map(|m| m.keys()) {
+    for (k, _) in cats.iter().flat_map(|c| &c.0) {
         if !names.contains(k) {
             names.push(k.clone());
         }
@@ -501,8 +477,8 @@ fn categories_table(ws: &mut Worksheet, st: &Styles, mut row: u32, groups: &[Str
         ws.text(row, 1, category_label(name), &st.text)?;
         for (((i, c), g), sum) in (0u16..).zip(cats).zip(groups).zip(sums.iter_mut()) {
             let Some(cat) = c.get(name) else { continue };
-            let k = as_count(&cat["count"]);
-            let d = parse_amount(&cat["delta"], &format!("{g}: categories.{name}.delta"))?;
+            let k = cat.count;
+            let d = parse_amount(&cat.delta, &format!("{g}: categories.{name}.delta"))?;
             count(ws, row, 2 + 2 * i, k, &st.count)?;
             money(ws, row, 3 + 2 * i, d, &st.money)?;
             sum.0 += k;
@@ -552,39 +528,38 @@ fn changes_sheet(ws: &mut Worksheet, changes: &Path, st: &Styles, path: &Path) -
 }
 
 /// 输入: each input file with its hash, then the rules and the engine.
-fn inputs_sheet(ws: &mut Worksheet, s: &Value, st: &Styles) -> Result<(), XlsxError> {
+fn inputs_sheet(ws: &mut Worksheet, s: &Summary, st: &Styles) -> Result<(), XlsxError> {
     ws.set_name(SHEET_INPUTS)?;
     for (c, width) in (0u16..).zip([56, 14, 8, 10, 10, 10, 68]) {
         ws.set_column_width(c, width)?;
     }
     header(ws, 0, &["文件 path", "类型 kind", "格式 format", "行数 rows", "接受 accepted", "拒收 rejected", "SHA-256 sha256"], st)?;
     let mut row = 1u32;
-    for i in s["inputs"].as_array().map_or(&[][..], Vec::as_slice) {
-        ws.text(row, 0, as_text(&i["path"]), &st.text)?;
-        ws.text(row, 1, as_text(&i["kind"]), &st.text)?;
-        ws.text(row, 2, as_text(&i["format"]), &st.text)?;
-        count(ws, row, 3, as_count(&i["rows"]), &st.count)?;
-        count(ws, row, 4, as_count(&i["accepted"]), &st.count)?;
-        count(ws, row, 5, as_count(&i["rejected"]), &st.count)?;
-        ws.text(row, 6, as_text(&i["sha256"]), &st.text)?;
+    for i in &s.inputs {
+        ws.text(row, 0, &i.path, &st.text)?;
+        ws.text(row, 1, &i.kind, &st.text)?;
+        ws.text(row, 2, &i.format, &st.text)?;
+        count(ws, row, 3, i.rows, &st.count)?;
+        count(ws, row, 4, i.accepted, &st.count)?;
+        count(ws, row, 5, i.rejected, &st.count)?;
+        ws.text(row, 6, &i.sha256, &st.text)?;
         row += 1;
     }
     row += 1;
-    let rules = &s["rules"];
+    let rules = &s.rules;
     ws.text(row, 0, "激励政策 rules", &st.section)?;
     row += 1;
-    for (key, zh) in [("name", "名称"), ("version", "版本"), ("path", "文件"), ("sha256", "SHA-256")] {
+    for (key, zh, v) in [("name", "名称", &rules.name), ("version", "版本", &rules.version), ("path", "文件", &rules.path), ("sha256", "SHA-256", &rules.sha256)] {
         ws.text(row, 0, format!("{zh} {key}"), &st.text)?;
-        ws.text(row, 1, as_text(&rules[key]), &st.text)?;
+        ws.text(row, 1, v, &st.text)?;
         row += 1;
     }
     row += 1;
-    let engine = &s["engine"];
     ws.text(row, 0, "引擎 engine", &st.section)?;
     row += 1;
-    for (key, zh) in [("name", "名称"), ("version", "版本")] {
+    for (key, zh, v) in [("name", "名称", &s.engine.name), ("version", "版本", &s.engine.version)] {
         ws.text(row, 0, format!("{zh} {key}"), &st.text)?;
-        ws.text(row, 1, as_text(&engine[key]), &st.text)?;
+        ws.text(row, 1, v, &st.text)?;
         row += 1;
     }
     Ok(())
