@@ -115,6 +115,47 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Write the accepted rows of every input in canonical columns, as Parquet and CSV tables
+    /// (consumption, incentives, customers, bills) with rejected.csv: what `recon sql`'s script
+    /// reads in a warehouse (contract §8, docs/warehouse.md).
+    #[command(after_help = "Examples:\n  recon normalize --rules policy.toml --consumption exports/ --incentives statements/ --customers customers.csv --out lake/2026-10\n  recon normalize --rules policy.toml --consumption exports/ --incentives statements/ --bills customerBill_202610.tar.gz --out lake/2026-10")]
+    Normalize {
+        /// The incentive policy (TOML): its time zone, column aliases and counted components.
+        #[arg(long)]
+        rules: PathBuf,
+        /// Consumption details: files, directories or .tar.gz.
+        #[arg(long, required = true, num_args = 1..)]
+        consumption: Vec<PathBuf>,
+        /// Incentive details of one or more statement periods.
+        #[arg(long, required = true, num_args = 1..)]
+        incentives: Vec<PathBuf>,
+        /// Partner bill lines.
+        #[arg(long, num_args = 1..)]
+        bills: Vec<PathBuf>,
+        /// Customers with association type, association and rebinding times.
+        #[arg(long, num_args = 1..)]
+        customers: Vec<PathBuf>,
+        /// Workbook sheet to read (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Output directory for the tables.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Compile a rules file into one SQL script (Spark SQL or DuckDB) that reconciles the
+    /// normalized tables as `recon run` does, creating `findings` and `waterfall`.
+    #[command(after_help = "Examples:\n  recon sql --rules policy.toml --dialect spark --out recon.sql      # a DLI SQL job\n  recon sql --rules policy.toml --dialect duckdb | duckdb lake.db")]
+    Sql {
+        /// The incentive policy (TOML).
+        #[arg(long)]
+        rules: PathBuf,
+        /// spark (Spark SQL 3.3/3.5, DLI, MRS) or duckdb.
+        #[arg(long, default_value = "spark")]
+        dialect: String,
+        /// Write the script here (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a rules file and print the policy it defines.
     #[command(after_help = "Examples:\n  recon check-rules policy.toml\n  recon check-rules rules/example.toml")]
     CheckRules {
@@ -239,6 +280,11 @@ impl Cli {
                 (commands::whatif::run(&args, stdout), false)
             }
             Command::Inspect { file, rules, sheet } => (commands::inspect::run(&file, rules.as_deref(), sheet.as_deref(), stdout), false),
+            Command::Normalize { rules, consumption, incentives, bills, customers, sheet, out: dir } => {
+                let args = RunArgs { rules, consumption, incentives, bills, customers, out: dir, sheet, command: "normalize", ..RunArgs::default() };
+                (commands::normalize::run(&args, stdout), false)
+            }
+            Command::Sql { rules, dialect, out } => (commands::sql::run(&rules, &dialect, out.as_deref(), stdout), false),
         }
     }
 }

@@ -55,6 +55,9 @@ pub enum Error {
     Out(#[from] crate::outdir::OutError),
     #[error(transparent)]
     Unwritten(Unwritten),
+    /// A table or script of `recon normalize` / `recon sql` cannot be written.
+    #[error("cannot write {path}: {message}")]
+    Normalize { path: String, message: String },
 }
 
 /// The error of a run that failed after it took its --out and before it moved its outputs into

@@ -20,3 +20,4 @@ pub(crate) mod policy;
 pub(crate) mod progress;
 pub mod report;
 pub mod rules;
+pub mod sql;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom first.
-const LAYERS: &[&str] = &["model", "rules", "load", "engine", "report", "config", "exec", "policy", "commands", "cli"];
+const LAYERS: &[&str] = &["model", "rules", "sql", "load", "engine", "report", "config", "exec", "policy", "commands", "cli"];
 /// Modules anyone may use; they use only each other.
 const LEAVES: &[&str] = &["obs", "progress", "gen", "knobs", "outdir"];
 

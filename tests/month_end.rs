@@ -240,7 +240,7 @@ fn a_resale_customer_missing_from_the_customers_file_is_still_billed() {
 #[test]
 fn every_help_names_an_example() {
     let w = Work::new();
-    for cmd in [&[][..], &["run"], &["demo"], &["check-rules"], &["inspect"], &["explain"], &["verify"], &["gen"]] {
+    for cmd in [&[][..], &["run"], &["demo"], &["check-rules"], &["inspect"], &["explain"], &["verify"], &["gen"], &["normalize"], &["sql"]] {
         let o = w.recon(&[cmd, &["--help"]].concat());
         assert_eq!(o.status.code(), Some(0), "{cmd:?}");
         let help = stdout(&o);

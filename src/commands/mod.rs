@@ -13,7 +13,9 @@ pub mod estimate;
 pub mod gen;
 pub mod init;
 pub mod inspect;
+pub mod normalize;
 pub mod run;
+pub mod sql;
 pub mod verify;
 pub mod whatif;
 

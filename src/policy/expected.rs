@@ -34,9 +34,8 @@ pub struct Sums {
 /// findings without an expected side are left out. Also the file's sha256, taken as it is read
 /// ([`crate::report::scan`]: records split in place, fields as byte slices).
 pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
-    use crate::report::scan::{scan, ScanError};
+    use crate::report::scan::{scan_file, ScanError};
     let bad = |message: String| Error::Corrupt { path: path.display().to_string(), message };
-    let file = std::fs::File::open(path).map_err(|source| Error::ReadBack { path: path.display().to_string(), source })?;
     const NAMES: [&str; 8] = ["finding_id", "service_type_code", "charging_mode", "expected_period", "expected_base", "expected_incentive", "rule_ids", "consumption_rows"];
     let mut cols: Option<[usize; 8]> = None;
     let mut failed: Option<Error> = None;
@@ -44,7 +43,7 @@ pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
     // per finding (a findings.csv of 10 M keys is read back here).
     let mut sums: polars::prelude::PlHashMap<Vec<u8>, Sums> = Default::default();
     let mut key: Vec<u8> = Vec::new();
-    let scanned = scan(file, |fields, line| {
+    let scanned = scan_file(path, |fields, line| {
         let Some(at) = cols else {
             let headers: Vec<String> = fields.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').to_string()).collect();
             let mut at = [0usize; 8];

@@ -207,7 +207,6 @@ impl Rec<'_> {
 /// was read).
 fn each_finding(path: &Path, mut each: impl FnMut(&Rec) -> Result<(), ReportError>) -> Result<(u64, String), ReportError> {
     const NAMES: [&str; 8] = ["finding_id", "period", "category", "action", "trade_id", "service_type_code", "expected_period", "delta"];
-    let len = std::fs::metadata(path).map_err(|e| bad(path, format!("cannot read it: {e}")))?.len();
     let mut cols: Option<([usize; 8], usize)> = None;
     let mut n = 0u64;
     let mut failed: Option<ReportError> = None;
@@ -253,22 +252,7 @@ fn each_finding(path: &Path, mut each: impl FnMut(&Rec) -> Result<(), ReportErro
             }
         }
     };
-    // Read around the page cache, several reads in flight (super::direct::read_ranges): this
-    // run's findings.csv was written that way and is not in it, a previous one may be gigabytes.
-    let mut scanner = super::scan::Scanner::new();
-    let mut scan_failed = None;
-    let read = super::direct::read_ranges(&[path.to_path_buf()], &[(0, 0, len)], |_, bytes| match scanner.feed(bytes, &mut each_record) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            scan_failed = Some(e);
-            Err(std::io::Error::other("findings.csv"))
-        }
-    });
-    let scanned = match (scan_failed, read) {
-        (Some(e), _) => Err(e),
-        (None, Err(e)) => Err(super::scan::ScanError::Io(e)),
-        (None, Ok(())) => scanner.finish(&mut each_record),
-    };
+    let scanned = super::scan::scan_file(path, &mut each_record);
     let sha256 = match scanned {
         Ok(sha) => sha,
         Err(super::scan::ScanError::Io(e)) => return Err(bad(path, format!("cannot read it: {e}"))),

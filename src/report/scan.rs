@@ -40,6 +40,27 @@ pub fn scan(mut r: impl std::io::Read, mut each: impl FnMut(&[&[u8]], u64) -> Re
     }
 }
 
+/// Reads the file at `path` with [`Scanner`], around the page cache with several reads in
+/// flight ([`super::direct::read_ranges`]: a findings.csv a run wrote that way is not in the
+/// page cache, and may be gigabytes); `each` as for [`scan`]. Returns the file's sha256.
+pub fn scan_file(path: &std::path::Path, mut each: impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<String, ScanError> {
+    let len = std::fs::metadata(path).map_err(ScanError::Io)?.len();
+    let mut scanner = Scanner::new();
+    let mut failed = None;
+    let read = super::direct::read_ranges(&[path.to_path_buf()], &[(0, 0, len)], |_, bytes| match scanner.feed(bytes, &mut each) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            failed = Some(e);
+            Err(std::io::Error::other("scan"))
+        }
+    });
+    match (failed, read) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(ScanError::Io(e)),
+        (None, Ok(())) => scanner.finish(&mut each),
+    }
+}
+
 /// The push side of [`scan`]: the input handed over a piece at a time ([`Scanner::feed`]), as
 /// [`super::direct::read_ranges`] reads it; records are split in place in each piece, only a
 /// record that spans two pieces is copied.
