@@ -106,7 +106,7 @@ impl Previous {
             return Err(bad(&findings, "missing: the previous report was written without csv output (--format), which --previous needs"));
         }
         // (findings.csv, which may be gigabytes, is hashed as it is followed: read once)
-        let summary_sha256 = sha256_of(&summary_path)?;
+        let summary_sha256 = crate::outdir::sha256_file(&summary_path).map_err(|e| bad(&summary_path, format!("cannot read it: {e}")))?;
         Ok(Previous { path: label, dir: dir.to_path_buf(), summary, summary_sha256 })
     }
 
@@ -131,22 +131,6 @@ impl Previous {
             }
         }
         out
-    }
-}
-
-/// The sha256 of a file, read a buffer at a time (a previous findings.csv may be gigabytes).
-pub fn sha256_of(path: &Path) -> Result<String, ReportError> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| bad(path, format!("cannot read it: {e}")))?;
-    let (mut h, mut buf) = (sha2::Sha256::new(), vec![0u8; 1 << 20]);
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => return Ok(crate::model::hex(&h.finalize())),
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(bad(path, format!("cannot read it: {e}"))),
-        }
     }
 }
 
