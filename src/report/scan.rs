@@ -98,7 +98,7 @@ impl Scanner {
             // Complete the record begun in the last piece, a little of this one at a time.
             let mut taken = 0usize;
             loop {
-                let more = (data.len() - taken).min(64 << 10).max(0);
+                let more = (data.len() - taken).min(64 << 10);
                 self.tail.extend_from_slice(&data[taken..taken + more]);
                 taken += more;
                 let last = taken == data.len();
