@@ -132,6 +132,8 @@ pub(crate) struct Setup {
     pub rules: RuleSet,
     pub formats: Formats,
     pub periods: Vec<Period>,
+    /// The earlier report to follow (`--previous`), opened: its summary.json read and checked.
+    pub previous: Option<crate::report::changes::Previous>,
 }
 
 pub(crate) fn setup(args: &RunArgs) -> Result<Setup, Error> {
@@ -142,18 +144,21 @@ pub(crate) fn setup(args: &RunArgs) -> Result<Setup, Error> {
     let mut rules = RuleSet::load(&args.rules)?;
     rules.path = label_of(&args.rules, &root);
     let mut formats = Formats::parse(&args.formats).map_err(Error::Usage)?;
-    if let Some(p) = &args.previous {
-        // Checked before any data is read; changes are computed from this run's findings.csv,
-        // which is therefore always written.
-        crate::report::changes::Previous::open(p, p.display().to_string())?;
-        formats.csv = true;
-    }
+    let previous = match &args.previous {
+        // Checked before any data is read. This run's findings.csv is always written: the
+        // next month's run follows it.
+        Some(p) => {
+            formats.csv = true;
+            Some(crate::report::changes::Previous::open(p, p.display().to_string())?)
+        }
+        None => None,
+    };
     let periods = args
         .periods
         .iter()
         .map(|s| Period::parse(s).ok_or_else(|| Error::Usage(format!("--period {s:?}: expected a period such as 2026-10"))))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Setup { root, rules, formats, periods })
+    Ok(Setup { root, rules, formats, periods, previous })
 }
 
 impl Setup {

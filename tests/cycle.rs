@@ -267,3 +267,110 @@ fn the_demo_follows_itself() {
     let v = w.recon(&["verify", "next"]);
     assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
 }
+
+/// changes.csv's rows (finding_id, previous_finding_id, change, open_since, periods_open) as
+/// contract §6 defines them, computed here from the two reports' findings.csv alone (the
+/// previous one without a changes.csv of its own): an independent check of what the run
+/// derives from its findings as they are rendered.
+fn oracle(previous: &[HashMap<String, String>], current: &[HashMap<String, String>], latest: i32) -> Vec<[String; 5]> {
+    let actionable = |f: &HashMap<String, String>| f["action"] == "dispute" || f["action"] == "review";
+    let month = |p: &str| -> i32 { p[..4].parse::<i32>().unwrap() * 12 + p[5..7].parse::<i32>().unwrap() - 1 };
+    let prev: Vec<&HashMap<String, String>> = previous.iter().filter(|f| actionable(f)).collect();
+    let mut followed = vec![false; prev.len()];
+    let mut rows = Vec::new();
+    let row = |cur: &str, p: &str, change: &str, since: &str| [cur.to_string(), p.to_string(), change.to_string(), since.to_string(), (latest - month(since) + 1).max(1).to_string()];
+    for c in current {
+        let free = |i: &usize| !followed[*i];
+        let by_id = prev.iter().position(|p| p["finding_id"] == c["finding_id"]).filter(free);
+        let by_key = || {
+            prev.iter()
+                .position(|p| {
+                    matches!(p["category"].as_str(), "MISSING_INCENTIVE" | "ROLLOVER_PENDING")
+                        && !c["expected_period"].is_empty()
+                        && (&p["period"], &p["trade_id"], &p["service_type_code"]) == (&c["expected_period"], &c["trade_id"], &c["service_type_code"])
+                })
+                .filter(free)
+        };
+        match by_id.or_else(by_key) {
+            Some(i) => {
+                followed[i] = true;
+                let p = prev[i];
+                let same = c["category"] == p["category"] && c["delta"].parse::<f64>().ok() == p["delta"].parse::<f64>().ok();
+                let change = match (actionable(c), same) {
+                    (false, _) => "RESOLVED",
+                    (true, true) => "OPEN",
+                    (true, false) => "CHANGED",
+                };
+                rows.push(row(&c["finding_id"], &p["finding_id"], change, &p["period"]));
+            }
+            None if actionable(c) => rows.push(row(&c["finding_id"], "", "NEW", &c["period"])),
+            None => {}
+        }
+    }
+    for (i, p) in prev.iter().enumerate() {
+        if !followed[i] {
+            rows.push(row("", &p["finding_id"], "DROPPED", &p["period"]));
+        }
+    }
+    rows
+}
+
+/// A generated month (partner bill included) followed from the report of its first statement
+/// alone: changes.csv is what the oracle derives from the two findings.csv, in memory and
+/// streamed over several partitions alike (the run never reads its own findings.csv back).
+#[test]
+fn changes_are_what_the_two_findings_files_say() {
+    let w = Work::new();
+    let g = w.path("g");
+    let o = w.recon(&["gen", "--rows", "20000", "--seed", "3", "--out", g.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The previous report: the 2026-09 statement only (its unpaid expected sides are paid, or
+    // not, in 2026-10's).
+    let inc = w.read("g/incentives.csv");
+    let mut lines = inc.lines();
+    let header = lines.next().unwrap().to_string();
+    let sept: Vec<&str> = lines.filter(|l| l.starts_with("2026-09")).collect();
+    w.write("sept.csv", format!("{header}\n{}\n", sept.join("\n")));
+    let base = ["run", "--rules", "g/rules.toml", "--customers", "g/customers.csv", "--format", "csv,json", "--exit-zero"];
+    let mut args = base.to_vec();
+    args.extend(["--consumption", "g/consumption.csv", "--incentives", "sept.csv", "--out", "first"]);
+    let o = w.recon(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The previous report's consumption has a row of its own, a copy of a matched trade's under
+    // another trade id, unpaid: a dispute there, DROPPED from this run (not in its inputs).
+    let matched = read_csv(&w.path("first/findings.csv")).into_iter().find(|f| f["category"] == "MATCHED" && f["period"] == "2026-09").expect("a matched finding");
+    let cons = w.read("g/consumption.csv");
+    let line = cons.lines().find(|l| l.contains(&format!(",{},", matched["trade_id"]))).expect("its consumption row");
+    w.write("cons-prev.csv", format!("{cons}{}\n", line.replacen(&format!(",{},", matched["trade_id"]), ",ZZ0000000001,", 1)));
+    let mut args = base.to_vec();
+    args.extend(["--consumption", "cons-prev.csv", "--incentives", "sept.csv", "--out", "prev"]);
+    let o = w.recon(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let previous = read_csv(&w.path("prev/findings.csv"));
+    for (out, extra) in [("m", &["--in-memory"][..]), ("s", &["--streaming", "--partitions", "7"][..])] {
+        let mut args = base.to_vec();
+        args.extend(["--consumption", "g/consumption.csv", "--incentives", "g/incentives.csv", "--bills", "g/customerBill_202610.csv", "--previous", "prev", "--out", out]);
+        args.extend(extra);
+        let o = w.recon(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let current = read_csv(&w.path(&format!("{out}/findings.csv")));
+        let latest = 2026 * 12 + 9;
+        let expected = oracle(&previous, &current, latest);
+        let got: Vec<[String; 5]> = read_csv(&w.path(&format!("{out}/changes.csv")))
+            .into_iter()
+            .map(|r| [r["finding_id"].clone(), r["previous_finding_id"].clone(), r["change"].clone(), r["open_since"].clone(), r["periods_open"].clone()])
+            .collect();
+        let kinds = |rows: &[[String; 5]], k: &str| rows.iter().filter(|r| r[2] == k).count();
+        // (the case is rich: each kind of change, and resolutions by key, occur)
+        for k in ["NEW", "OPEN", "RESOLVED", "DROPPED"] {
+            assert!(kinds(&expected, k) > 0, "no {k} row in this case");
+        }
+        assert!(expected.iter().any(|r| r[2] == "RESOLVED" && !r[0].is_empty() && r[0] != r[1]), "no finding followed by its key");
+        assert!(current.iter().any(|f| f["category"].starts_with("BILL") && f["action"] != "none"), "no actionable bill finding");
+        assert_eq!(got.len(), expected.len(), "{out}: rows");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(g, e, "{out}: changes.csv row {}", i + 2);
+        }
+    }
+    assert_eq!(w.read("m/changes.csv"), w.read("s/changes.csv"));
+}

@@ -29,7 +29,7 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
 /// [`prepare`] once the rules are checked: reads the inputs.
 fn load_inputs(setup: Setup, args: &RunArgs) -> Result<Prepared, Error> {
     let options = setup.options(args);
-    let Setup { root, rules, formats, periods } = setup;
+    let Setup { root, rules, formats, periods, .. } = setup;
     let paths = input_paths(args, root);
     let mut progress = Progress::new();
     progress.stage("loading inputs");
@@ -63,17 +63,20 @@ impl Prepared {
 
 /// `recon run` in memory.
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
-    let setup = setup(args)?;
+    let mut setup = setup(args)?;
     // Once the rules are valid, the run takes its --out (a lock): every output is written into
     // a staging directory there and moved into place once all are written (see crate::outdir).
     let dir = crate::outdir::OutDir::open(&args.out)?;
-    load_inputs(setup, args).and_then(|p| write_run(&p, dir, args, out)).map_err(Error::unwritten)
+    let previous = super::ReadingPrevious::start(setup.previous.take());
+    load_inputs(setup, args).and_then(|p| write_run(&p, dir, previous, args, out)).map_err(Error::unwritten)
 }
 
 /// The in-memory run from its loaded inputs: reconciles, writing findings.csv as the keys are
 /// decided, then the shared tail.
-fn write_run(p: &Prepared, dir: crate::outdir::OutDir, args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+fn write_run(p: &Prepared, dir: crate::outdir::OutDir, previous: super::ReadingPrevious, args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let staging = dir.staging().to_path_buf();
+    let index = previous.join()?;
+    let mut candidates = Vec::new();
     // findings.csv is written while the keys are decided; only the findings the other outputs
     // show are kept (see report::Keep).
     let mut csv = match p.formats.csv {
@@ -83,13 +86,14 @@ fn write_run(p: &Prepared, dir: crate::outdir::OutDir, args: &RunArgs, out: &mut
     let mut keep = report::Keep::new(p.formats);
     // The records are rendered as the keys are decided; owned findings are made only for those
     // the other outputs may show.
-    let render = report::Render { loaded: &p.loaded, rules: &p.rules, csv: p.formats.csv, disputes: false, keep: Some(keep.keeping()) };
+    let render = report::Render { loaded: &p.loaded, rules: &p.rules, csv: p.formats.csv, disputes: false, keep: Some(keep.keeping()), follow: index.as_ref() };
     let mut outcome = p.reconcile(&render, &mut |batches: Vec<report::Rendered>| {
         for b in batches {
             if let Some(w) = &mut csv {
                 w.write_records(&b.records.bytes)?;
             }
             keep.take(b.kept);
+            candidates.extend(b.follow);
         }
         Ok(())
     })?;
@@ -100,6 +104,6 @@ fn write_run(p: &Prepared, dir: crate::outdir::OutDir, args: &RunArgs, out: &mut
     let mut progress = Progress::new();
     progress.stage("writing reports");
     let disputes = report::disputes::disputes(&outcome, &p.loaded, &p.rules);
-    let r = RunReport { outcome: &outcome, loaded: &p.loaded, rules: &p.rules, options: &p.options, formats: p.formats, disputes, shown: report::Shown::Kept(&outcome.findings) };
+    let r = RunReport { outcome: &outcome, loaded: &p.loaded, rules: &p.rules, options: &p.options, formats: p.formats, disputes, shown: report::Shown::Kept(&outcome.findings), follow: index.map(|index| report::changes::Following { index, candidates }) };
     super::finish(dir, r, super::Findings { complete: || Ok(()), hand_back: false }, progress, args, out)
 }

@@ -13,7 +13,7 @@ use crate::config::{Error, RunArgs, Status};
 use crate::engine::Action;
 use crate::outdir::OutDir;
 use crate::progress::Progress;
-use crate::report::{self, RunReport};
+use crate::report::{self, changes, RunReport};
 
 pub mod in_memory;
 pub mod partitioned;
@@ -58,10 +58,31 @@ pub(crate) struct Findings<F> {
     pub hand_back: bool,
 }
 
+/// With `--previous`, the previous report is read on a thread of its own while the run reads its
+/// inputs ([`changes::Index::read`]); the run takes it before its findings are decided.
+pub(crate) struct ReadingPrevious(Option<std::thread::JoinHandle<Result<changes::Index, report::ReportError>>>);
+
+impl ReadingPrevious {
+    pub fn start(previous: Option<changes::Previous>) -> ReadingPrevious {
+        ReadingPrevious(previous.map(|p| std::thread::spawn(move || changes::Index::read(p))))
+    }
+
+    /// The index, once read; an error names the previous report's file.
+    pub fn join(self) -> Result<Option<changes::Index>, Error> {
+        match self.0 {
+            None => Ok(None),
+            Some(h) => match h.join() {
+                Ok(index) => Ok(Some(index?)),
+                Err(_) => Err(Error::Internal("the thread reading the previous report panicked".into())),
+            },
+        }
+    }
+}
+
 /// The tail of every run: the outputs other than findings.csv, written into `dir`'s staging
-/// directory (with findings.csv completed first when report.xlsx, report.html or `--previous`
-/// read it back, else meanwhile on a thread of its own), moved into place, the summary printed
-/// on `out`, and the exit status.
+/// directory (with findings.csv completed first when report.xlsx or report.html read it back,
+/// else meanwhile on a thread of its own), moved into place, the summary printed on `out`, and
+/// the exit status.
 pub(crate) fn finish<F>(dir: OutDir, r: RunReport, findings: Findings<F>, progress: Progress, args: &RunArgs, out: &mut impl Write) -> Result<Status, Error>
 where
     F: FnOnce() -> Result<(), Error> + Send,
@@ -69,7 +90,7 @@ where
     let staging = dir.staging().to_path_buf();
     let (outcome, loaded, rules) = (r.outcome, r.loaded, r.rules);
     let formats = r.formats;
-    let followed = if formats.xlsx || formats.html || r.options.previous.is_some() {
+    let followed = if formats.xlsx || formats.html {
         (findings.complete)()?;
         if findings.hand_back {
             // (not before: handing back memory that is taken again costs page faults and zeroing)

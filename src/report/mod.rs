@@ -14,7 +14,7 @@ mod findings_csv;
 mod render;
 mod stdout;
 mod write;
-pub(crate) mod scan;
+pub mod scan;
 
 pub use findings_csv::*;
 pub use render::*;

@@ -24,6 +24,8 @@ pub struct Rendered {
     pub periods: Vec<crate::model::Period>,
     pub disputes: Vec<disputes::Dispute>,
     pub kept: Vec<Finding>,
+    /// With `--previous`: the findings that following needs ([`changes::Index::candidate`]).
+    pub follow: Vec<changes::Candidate>,
     scratch: String,
 }
 
@@ -37,6 +39,8 @@ pub struct Render<'a> {
     pub disputes: bool,
     /// Which findings are kept, owned (none when `None`).
     pub keep: Option<Keeping>,
+    /// With `--previous`: the previous report, which each finding is checked against.
+    pub follow: Option<&'a changes::Index>,
 }
 
 impl Emit for Render<'_> {
@@ -56,6 +60,9 @@ impl Emit for Render<'_> {
         }
         if self.keep.is_some_and(|k| k.wants(f.action)) {
             b.kept.push(f.to_finding());
+        }
+        if let Some(c) = self.follow.and_then(|index| index.candidate(f)) {
+            b.follow.push(c);
         }
     }
 }

@@ -26,6 +26,7 @@ pub enum ScanError {
 #[cfg(test)]
 pub fn scan(mut r: impl std::io::Read, mut each: impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<String, ScanError> {
     let mut scanner = Scanner::new();
+    let mut each = |f: &[&[u8]], line: u64, _: &[u8]| each(f, line);
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match r.read(&mut buf) {
@@ -44,8 +45,17 @@ pub fn scan(mut r: impl std::io::Read, mut each: impl FnMut(&[&[u8]], u64) -> Re
 /// flight ([`super::direct::read_ranges`]: a findings.csv a run wrote that way is not in the
 /// page cache, and may be gigabytes); `each` as for [`scan`]. Returns the file's sha256.
 pub fn scan_file(path: &std::path::Path, mut each: impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<String, ScanError> {
+    scan_file_prefix(path, usize::MAX, |fields, line, _| each(fields, line))
+}
+
+/// [`scan_file`], but of each record after the first (the header, split whole) only the first
+/// `want` fields are split (the rest is passed over, quotes respected, not checked): `each` gets
+/// them, the line, and the record's bytes as the file holds them (see [`split`]). For a reader
+/// that needs the whole of few records.
+pub fn scan_file_prefix(path: &std::path::Path, want: usize, mut each: impl FnMut(&[&[u8]], u64, &[u8]) -> Result<bool, ScanError>) -> Result<String, ScanError> {
     let len = std::fs::metadata(path).map_err(ScanError::Io)?.len();
     let mut scanner = Scanner::new();
+    scanner.later = want;
     let mut failed = None;
     let read = super::direct::read_ranges(&[path.to_path_buf()], &[(0, 0, len)], |_, bytes| match scanner.feed(bytes, &mut each) {
         Ok(_) => Ok(()),
@@ -74,6 +84,8 @@ pub struct Scanner {
     // doubled quotes had to be undone.
     fields: Vec<(bool, usize, usize)>,
     unquoted: Vec<u8>,
+    /// The fields split of each record after the first (see [`scan_file_prefix`]).
+    later: usize,
 }
 
 impl Default for Scanner {
@@ -84,11 +96,11 @@ impl Default for Scanner {
 
 impl Scanner {
     pub fn new() -> Scanner {
-        Scanner { hasher: Sha256::new(), tail: Vec::new(), line: 1, stopped: false, fields: Vec::with_capacity(32), unquoted: Vec::new() }
+        Scanner { hasher: Sha256::new(), tail: Vec::new(), line: 1, stopped: false, fields: Vec::with_capacity(32), unquoted: Vec::new(), later: usize::MAX }
     }
 
     /// Takes the next piece of the input; false once `each` has asked to stop.
-    pub fn feed(&mut self, piece: &[u8], each: &mut impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<bool, ScanError> {
+    pub fn feed(&mut self, piece: &[u8], each: &mut impl FnMut(&[&[u8]], u64, &[u8]) -> Result<bool, ScanError>) -> Result<bool, ScanError> {
         if self.stopped {
             return Ok(false);
         }
@@ -138,7 +150,7 @@ impl Scanner {
     }
 
     /// The end of the input: a last record without a line break; returns the sha256.
-    pub fn finish(mut self, each: &mut impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<String, ScanError> {
+    pub fn finish(mut self, each: &mut impl FnMut(&[&[u8]], u64, &[u8]) -> Result<bool, ScanError>) -> Result<String, ScanError> {
         let tail = std::mem::take(&mut self.tail);
         let mut at = 0usize;
         while at < tail.len() && !self.stopped {
@@ -157,11 +169,12 @@ impl Scanner {
 
     /// Splits the record at `buf[at..]` and hands it to `each`; where the next record starts,
     /// or `None` when it is not complete in `buf` (and `eof` is false).
-    fn one(&mut self, buf: &[u8], at: usize, eof: bool, each: &mut impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<Option<usize>, ScanError> {
+    fn one(&mut self, buf: &[u8], at: usize, eof: bool, each: &mut impl FnMut(&[&[u8]], u64, &[u8]) -> Result<bool, ScanError>) -> Result<Option<usize>, ScanError> {
         self.fields.clear();
         self.unquoted.clear();
         let line = self.line;
-        let Some((end, lines)) = record(buf, at, eof, &mut self.fields, &mut self.unquoted).map_err(|what| ScanError::Malformed { line, what })? else {
+        let want = if line == 1 { usize::MAX } else { self.later };
+        let Some((end, lines)) = record(buf, at, eof, want, &mut self.fields, &mut self.unquoted).map_err(|what| ScanError::Malformed { line, what })? else {
             return Ok(None);
         };
         let (fields, unquoted) = (&self.fields, &self.unquoted);
@@ -179,8 +192,8 @@ impl Scanner {
             &many
         };
         // (an empty line is no record, as for the csv crate)
-        let empty = slices.len() == 1 && slices[0].is_empty() && buf.get(at) != Some(&b'"');
-        if !empty && !each(slices, line)? {
+        let empty = buf[at..end].iter().all(|&b| b == b'\n' || b == b'\r');
+        if !empty && !each(slices, line, &buf[at..end])? {
             self.stopped = true;
         }
         self.line += lines;
@@ -192,8 +205,8 @@ impl Scanner {
 /// fields whose doubled quotes were undone), and returns where the next record starts and how
 /// many line breaks the record spans; `None` when the record is not complete in `buf` and more
 /// may come (`eof` false). At the end of the input a last record without a line break ends
-/// there.
-fn record(buf: &[u8], at: usize, eof: bool, fields: &mut Vec<(bool, usize, usize)>, unquoted: &mut Vec<u8>) -> Result<Option<(usize, u64)>, &'static str> {
+/// there. Past `want` fields the rest of the record is passed over ([`pass_over`]).
+fn record(buf: &[u8], at: usize, eof: bool, want: usize, fields: &mut Vec<(bool, usize, usize)>, unquoted: &mut Vec<u8>) -> Result<Option<(usize, u64)>, &'static str> {
     let mut p = at;
     let mut lines = 1u64;
     loop {
@@ -238,6 +251,9 @@ fn record(buf: &[u8], at: usize, eof: bool, fields: &mut Vec<(bool, usize, usize
             p += off;
         }
         match buf.get(p) {
+            Some(b',') if fields.len() >= want => {
+                return Ok(pass_over(buf, p + 1, eof)?.map(|(end, more)| (end, lines + more)));
+            }
             Some(b',') => p += 1,
             Some(b'\n') => return Ok(Some((p + 1, lines))),
             Some(b'\r') => match buf.get(p + 1) {
@@ -250,6 +266,35 @@ fn record(buf: &[u8], at: usize, eof: bool, fields: &mut Vec<(bool, usize, usize
             Some(_) => return Err("a quoted field is followed by text before the next comma"),
         }
     }
+}
+
+/// The end of the record whose remaining fields begin at `buf[p..]`, passed over without
+/// splitting them (a quote opens or closes a quoted field, a doubled one does both), and the
+/// line breaks inside its quotes; `None` when it is not complete in `buf` (and `eof` is false).
+fn pass_over(buf: &[u8], mut p: usize, eof: bool) -> Result<Option<(usize, u64)>, &'static str> {
+    let mut lines = 0u64;
+    loop {
+        match memchr::memchr2(b'"', b'\n', &buf[p..]) {
+            None if eof => return Ok(Some((buf.len(), lines))),
+            None => return Ok(None),
+            Some(off) if buf[p + off] == b'\n' => return Ok(Some((p + off + 1, lines))),
+            Some(off) => {
+                let open = p + off + 1;
+                let Some(close) = memchr::memchr(b'"', &buf[open..]) else {
+                    return if eof { Err("the file ends inside a quoted field (is it cut short?)") } else { Ok(None) };
+                };
+                lines += memchr::memchr_iter(b'\n', &buf[open..open + close]).count() as u64;
+                p = open + close + 1;
+            }
+        }
+    }
+}
+
+/// The fields of one record's bytes (as [`scan_file_prefix`] hands them over), unquoted, owned.
+pub fn split(raw: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let (mut fields, mut unquoted) = (Vec::new(), Vec::new());
+    record(raw, 0, true, usize::MAX, &mut fields, &mut unquoted)?;
+    Ok(fields.iter().map(|&(q, a, b)| if q { unquoted[a..b].to_vec() } else { raw[a..b].to_vec() }).collect())
 }
 
 #[cfg(test)]
@@ -302,7 +347,52 @@ mod tests {
         assert!(scan(&b"a,\"x\"y,b\n"[..], |_, _| Ok(true)).is_err());
     }
 
+    /// The records of `text` read with only their first `want` fields split (after the first
+    /// record), fed `piece` bytes at a time: (fields, line, the record's bytes).
+    fn prefixes(text: &[u8], want: usize, piece: usize) -> Vec<(Vec<Vec<u8>>, u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut scanner = super::Scanner::new();
+        scanner.later = want;
+        let mut each = |f: &[&[u8]], line: u64, raw: &[u8]| {
+            out.push((f.iter().map(|b| b.to_vec()).collect(), line, raw.to_vec()));
+            Ok(true)
+        };
+        for chunk in text.chunks(piece.max(1)) {
+            scanner.feed(chunk, &mut each).expect("feed");
+        }
+        scanner.finish(&mut each).expect("finish");
+        out
+    }
+
     proptest::proptest! {
+        /// Split up to `want` fields, a record gives the first `want` of its fields, the line it
+        /// begins on and its bytes as written, which [`super::split`] splits whole; in any
+        /// buffer size.
+        #[test]
+        fn a_prefix_and_the_record_bytes_are_the_csv_crates(rows in proptest::collection::vec(proptest::collection::vec("[a,\"\r\n中 ]{0,6}", 1..6), 1..8), want in 1usize..4, piece in 1usize..40) {
+            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+            for r in &rows {
+                w.write_record(r).expect("write");
+            }
+            let bytes = w.into_inner().expect("bytes");
+            let got = prefixes(&bytes, want, piece);
+            proptest::prop_assert_eq!(got.len(), rows.len());
+            let mut line = 1u64;
+            let mut at = 0usize;
+            for (k, ((fields, l, raw), row)) in got.iter().zip(&rows).enumerate() {
+                let n = if k == 0 { row.len() } else { want.min(row.len()) };
+                let want_fields: Vec<Vec<u8>> = row[..n].iter().map(|f| f.as_bytes().to_vec()).collect();
+                proptest::prop_assert_eq!(fields, &want_fields);
+                proptest::prop_assert_eq!(*l, line);
+                proptest::prop_assert_eq!(&bytes[at..at + raw.len()], &raw[..]);
+                let whole: Vec<Vec<u8>> = row.iter().map(|f| f.as_bytes().to_vec()).collect();
+                proptest::prop_assert_eq!(super::split(raw).expect("split"), whole);
+                at += raw.len();
+                line += raw.iter().filter(|&&b| b == b'\n').count() as u64;
+            }
+            proptest::prop_assert_eq!(at, bytes.len());
+        }
+
         /// Any records the csv crate writes are read back as written, in any buffer size.
         #[test]
         fn what_the_csv_crate_writes_is_read_back(rows in proptest::collection::vec(proptest::collection::vec("[a,\"\r\n中 ]{0,6}", 1..5), 1..8), chunked: bool) {

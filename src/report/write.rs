@@ -37,6 +37,8 @@ pub struct RunReport<'a> {
     pub disputes: Vec<disputes::Dispute>,
     /// The findings report.xlsx and report.html show.
     pub shown: Shown<'a>,
+    /// With `--previous`: the previous report and this run's findings that following needs.
+    pub follow: Option<changes::Following>,
 }
 
 /// Writes every output but findings.csv (complete by now), summary.json last; returns the
@@ -50,21 +52,22 @@ pub fn write_rest(dir: &Path, r: RunReport) -> Result<(Vec<PathBuf>, Option<chan
 /// [`write_rest`] but summary.json, whose content it returns (see [`write_summary_last`]):
 /// a partitioned run completes findings.csv meanwhile.
 pub fn write_others(dir: &Path, r: RunReport) -> Result<(Vec<PathBuf>, summary::Summary, Option<changes::Followed>), ReportError> {
-    let RunReport { outcome, loaded, rules, options, formats, disputes, shown } = r;
+    let RunReport { outcome, loaded, rules, options, formats, disputes, shown, follow } = r;
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut summary = summary::Summary::of(outcome, loaded, rules, options);
-    // The monthly cycle: follow the previous report into this one's findings.csv (complete by
-    // now), write changes.csv, and carry open disputes' numbers and age into this disputes file.
+    // The monthly cycle: follow the previous report's actionable findings into this run's
+    // (checked as they were rendered), write changes.csv, and carry open disputes' numbers and
+    // age into this disputes file.
     let mut disputes = disputes;
     let mut changes_written = None;
-    let followed = match options.previous.as_deref().map(Path::new) {
+    let followed = match follow {
         None => None,
-        Some(prev_dir) => {
-            let previous = changes::Previous::open(prev_dir, prev_dir.display().to_string())?;
+        Some(following) => {
+            let previous = &following.index.previous;
             let latest = outcome.loaded_periods.iter().max().copied().unwrap_or(Period(0));
             let path = dir.join("changes.csv");
             let t = std::time::Instant::now();
-            let mut followed = changes::follow(&previous, &dir.join("findings.csv"), latest, &path)?;
+            let mut followed = changes::write(&following, latest, &path)?;
             crate::obs::trace("follow the previous report, write changes.csv", t);
             changes_written = Some(path);
             followed.differences = previous.differences(&summary);

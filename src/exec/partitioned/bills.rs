@@ -126,6 +126,7 @@ pub(super) fn bill_findings(
     mut out: Option<&mut report::FindingsCsv>,
     counts: &mut Counts,
     bill_lines: u64,
+    (follow, candidates): (Option<&report::changes::Index>, &mut Vec<report::changes::Candidate>),
 ) -> Result<Vec<bills::BillCycle>, Error> {
     use std::cmp::Reverse;
     type Key = (i32, String, String, i32, String);
@@ -155,7 +156,8 @@ pub(super) fn bill_findings(
         use rayon::prelude::*;
         let reports_ro: &BTreeMap<i32, bills::BillCycle> = reports;
         type Tallied = (i32, bills::Decided, Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>);
-        let done: Vec<Result<(Vec<Tallied>, Vec<u8>, Counts), Error>> = batch
+        type Done = (Vec<Tallied>, Vec<u8>, Counts, Vec<report::changes::Candidate>);
+        let done: Vec<Result<Done, Error>> = batch
             .par_chunks(1024)
             .map(|chunk| {
                 // Where a group's cited rows are looked up: its own few rows, cited from the
@@ -167,6 +169,7 @@ pub(super) fn bill_findings(
                 let numbers: Vec<u32> = (0..most).collect();
                 let (mut bytes, mut scratch, mut counts) = (Vec::with_capacity(if render { chunk.len() * 640 } else { 0 }), String::new(), Counts::default());
                 let mut tallied = Vec::with_capacity(chunk.len());
+                let mut followed = Vec::new();
                 for g in chunk {
                     let k = bills::GroupKey { cycle: g.cycle, cust: &g.cust, svc: &g.svc, mode: g.mode, trade: &g.trade };
                     let cons = g.cons.filter(|_| g.c_n > 0);
@@ -182,13 +185,17 @@ pub(super) fn bill_findings(
                         }
                         report::write_finding(&mut bytes, &f, &lookup, &mut scratch);
                     }
+                    if let Some(c) = follow.and_then(|index| index.candidate(&f)) {
+                        followed.push(c);
+                    }
                     tallied.push((g.cycle, d, cons, bill));
                 }
-                Ok((tallied, bytes, counts))
+                Ok((tallied, bytes, counts, followed))
             })
             .collect();
         for chunk in done {
-            let (tallied, bytes, n) = chunk?;
+            let (tallied, bytes, n, followed) = chunk?;
+            candidates.extend(followed);
             for (cycle, d, cons, bill) in &tallied {
                 bills::tally(reports, *cycle, d, *cons, *bill)?;
             }

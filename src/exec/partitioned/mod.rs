@@ -76,18 +76,19 @@ pub(super) fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + 
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let setup = crate::config::setup(args)?;
     let options = setup.options(args);
-    let crate::config::Setup { root, rules, formats, periods } = setup;
+    let crate::config::Setup { root, rules, formats, periods, previous } = setup;
     // Once the rules are valid, the run takes its --out (a lock): the outputs are written into a
     // staging directory there and moved into place at the end (see crate::outdir); the
     // partition files lie beside it.
     let dir = crate::outdir::OutDir::open(&args.out)?;
+    let previous = super::ReadingPrevious::start(previous);
     let tmp = dir.partitions();
     let result = (|| {
         let (limit, block) = own_limit();
         let n = partitions(args, &root, limit)?;
         let plan = Plan { n, workers: workers(rayon::current_num_threads(), limit).clamp(1, n), block, limit };
         std::fs::create_dir_all(&tmp).map_err(io_error(&tmp))?;
-        run_in(args, &rules, formats, &options, &periods, plan, &root, &tmp, dir, out)
+        run_in(args, (&rules, formats, &options, &periods), previous, plan, &root, &tmp, dir, out)
     })()
     .map_err(Error::unwritten);
     let _ = std::fs::remove_dir_all(&tmp);
@@ -98,7 +99,16 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
 /// The three passes of a partitioned run, its partition files under `tmp`, then the tail every
 /// run shares ([`super::finish`]).
 #[allow(clippy::too_many_arguments)]
-fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &OptionsInfo, periods: &[Period], plan: Plan, root: &Path, tmp: &Path, dir: crate::outdir::OutDir, out: &mut impl Write) -> Result<Status, Error> {
+fn run_in(
+    args: &RunArgs,
+    (rules, formats, options, periods): (&RuleSet, Formats, &OptionsInfo, &[Period]),
+    previous: super::ReadingPrevious,
+    plan: Plan,
+    root: &Path,
+    tmp: &Path,
+    dir: crate::outdir::OutDir,
+    out: &mut impl Write,
+) -> Result<Status, Error> {
     let Plan { n, workers, block, limit } = plan;
     let staging = dir.staging().to_path_buf();
     let paths = crate::config::input_paths(args, root.to_path_buf());
@@ -116,12 +126,20 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &OptionsIn
     let [cons_parts, inc_parts, bill_parts] = spill.parts;
     crate::obs::trace("streaming: read and partition", t);
 
+    // With --previous, the previous report (read meanwhile) is needed from now on: each
+    // partition checks its findings against it as they are rendered.
+    let t = std::time::Instant::now();
+    let index = previous.join()?;
+    if index.is_some() {
+        crate::obs::trace("streaming: the previous report read (waited for)", t);
+    }
+
     // Pass 2: reconcile the partitions, as many at a time as there are threads.
     let counter = progress.stage_of("partitions reconciled", n as u64);
     let t = std::time::Instant::now();
     let (loaded_periods, scope_periods) = engine::periods(&globals.incentive_periods, periods);
     let first = scope_periods.first().copied();
-    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, bill_prov: &bill_prov, tmp, first };
+    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, bill_prov: &bill_prov, tmp, first, follow: index.as_ref() };
     // findings.csv is begun now: each partition's findings of the first period go straight to
     // it, in partition order, as soon as the partitions before it are done; the later periods'
     // are copied from the part files afterwards (pass 3).
@@ -137,6 +155,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &OptionsIn
     let mut reports: BTreeMap<Period, PeriodReport> = BTreeMap::new();
     let mut counts = Counts::default();
     let mut disputes: Vec<Dispute> = Vec::new();
+    let mut candidates = Vec::new();
     let mut finding_parts = Vec::with_capacity(n);
     let mut bill_groups = Vec::new();
     for part in parts {
@@ -151,8 +170,12 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &OptionsIn
             }
         }
         disputes.extend(part.disputes);
+        candidates.extend(part.follow);
         finding_parts.push(part.findings);
     }
+    // findings.csv's order: period by period, each partition's in partition order (a stable
+    // sort of the partitions' candidates, each partition's sorted by period already).
+    candidates.sort_by_key(|c: &report::changes::Candidate| c.period);
     crate::obs::trace(&format!("streaming: reconcile {n} partitions"), t);
 
     // Pass 3: concatenate and write.
@@ -170,7 +193,7 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &OptionsIn
         }
         let list = customers.as_deref();
         let whose = |cust: &str| assoc.of(list, cust);
-        bill_cycles = bills::bill_findings(&bill_groups, grain, &whose, rules, (&cons_prov, &bill_prov), findings_csv.as_mut(), &mut counts, bill_lines)?;
+        bill_cycles = bills::bill_findings(&bill_groups, grain, &whose, rules, (&cons_prov, &bill_prov), findings_csv.as_mut(), &mut counts, bill_lines, (index.as_ref(), &mut candidates))?;
         if let Some(w) = findings_csv.take() {
             w.finish()?;
             crate::obs::trace("streaming: findings.csv completed with the bill findings", t);
@@ -202,7 +225,8 @@ fn run_in(args: &RunArgs, rules: &RuleSet, formats: Formats, options: &OptionsIn
         true => report::Shown::File(&findings_path),
         false => report::Shown::Kept(&[]),
     };
-    let r = RunReport { outcome: &outcome, loaded: &summary_loaded, rules, options, formats, disputes, shown };
+    let follow = index.map(|index| report::changes::Following { index, candidates });
+    let r = RunReport { outcome: &outcome, loaded: &summary_loaded, rules, options, formats, disputes, shown, follow };
     let status = super::finish(dir, r, super::Findings { complete, hand_back: true }, progress, args, out);
     crate::obs::trace("streaming: merge and write", t);
     status

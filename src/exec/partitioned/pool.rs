@@ -163,6 +163,8 @@ pub(super) struct Part {
     pub(super) head: Vec<Vec<u8>>,
     /// Its findings of the later periods.
     pub(super) findings: PartFindings,
+    /// With `--previous`: its findings that following needs, in its order (by period).
+    pub(super) follow: Vec<report::changes::Candidate>,
     /// With a partner bill: the file of its bill groups (sorted) and its other consumption per
     /// cycle (see [`engine::bills::partials`]).
     pub(super) bills: Option<(PathBuf, BTreeMap<i32, (rust_decimal::Decimal, rust_decimal::Decimal)>)>,
@@ -180,6 +182,8 @@ pub(super) struct Shared<'a> {
     pub(super) tmp: &'a Path,
     /// The first period in scope: every finding is of it or later.
     pub(super) first: Option<Period>,
+    /// With `--previous`: the previous report, which each finding is checked against.
+    pub(super) follow: Option<&'a report::changes::Index>,
 }
 
 /// A partition's rows, decoded from its spill files' bytes.
@@ -216,7 +220,8 @@ pub(super) fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, E
     let mut offset = 0u64;
     let mut disputes = Vec::new();
     let mut head = Vec::new();
-    let render = report::Render { loaded: &loaded, rules: sh.rules, csv: true, disputes: true, keep: None };
+    let mut follow = Vec::new();
+    let render = report::Render { loaded: &loaded, rules: sh.rules, csv: true, disputes: true, keep: None, follow: sh.follow };
     let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &render, &mut |batches: Vec<report::Rendered>| {
         for mut b in batches {
             let (records, periods) = (&mut b.records, &b.periods);
@@ -246,6 +251,7 @@ pub(super) fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, E
                 offset += len;
             }
             disputes.extend(b.disputes);
+            follow.extend(b.follow);
         }
         Ok(())
     })?;
@@ -258,6 +264,6 @@ pub(super) fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, E
         }
         None => None,
     };
-    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges), bills })
+    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges), follow, bills })
 }
 
