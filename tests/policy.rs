@@ -267,6 +267,29 @@ fn whatif_changes_sum_to_the_difference_of_two_runs() {
     assert_eq!(snapshot(&w), before, "whatif touched the report");
 }
 
+/// The expected side summed as the other rules' run decides it (the "after") is, line by line,
+/// what the report's findings.csv read back gives (the "before"): under the same rules every
+/// line is unchanged, on generated exports with a partner bill, streamed and in memory.
+#[test]
+fn whatif_under_the_same_rules_changes_nothing() {
+    let w = Work::new();
+    let o = w.recon(&["gen", "--rows", "20000", "--seed", "5", "--out", "g"]);
+    ok(&o, &[0]);
+    w.write("same.toml", w.read("g/rules.toml"));
+    let run = ["run", "--rules", "g/rules.toml", "--consumption", "g/consumption.csv", "--incentives", "g/incentives.csv", "--customers", "g/customers.csv", "--bills", "g/customerBill_202610.csv", "--out", "rep", "--exit-zero"];
+    ok(&w.recon(&run), &[0]);
+    for (dir, mode) in [("wm", "--in-memory"), ("ws", "--streaming")] {
+        let o = w.recon(&["whatif", "--report", "rep", "--rules", "same.toml", "--out", dir, mode]);
+        ok(&o, &[0]);
+        let lines = read_csv(&w.path(&format!("{dir}/whatif.csv")));
+        assert!(lines.len() > 4, "{lines:?}");
+        for l in &lines {
+            assert_eq!((l["expected_incentive_before"].as_str(), l["change"].as_str()), (l["expected_incentive_after"].as_str(), "0.00"), "{mode}: {l:?}");
+        }
+    }
+    assert_eq!(w.read("wm/whatif.csv"), w.read("ws/whatif.csv"));
+}
+
 /// A report whose input changed since it was written cannot be priced: exit 2, naming the input.
 #[test]
 fn whatif_refuses_changed_inputs() {

@@ -75,16 +75,20 @@ fn write_estimating_rules(rules: &Path, to: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Runs `args` through the run's executors into `out` (a scratch directory, csv and json), and
-/// returns its summary; an error is the run's own.
-pub(crate) fn run_into(args: RunArgs, out: &Path) -> Result<Summary, Error> {
-    let args = RunArgs { out: out.to_path_buf(), formats: vec!["csv".into(), "json".into()], previous: None, ..args };
-    crate::exec::run(&args, &mut Vec::new()).map_err(|e| match e {
+/// Runs `args` through the run's executors into `out` (json, and csv with `csv`), summing its
+/// findings' expected side per product as they are rendered; returns its summary and those
+/// sums. An error is the run's own.
+pub(crate) fn run_into(args: RunArgs, out: &Path, csv: bool) -> Result<(Summary, BTreeMap<expected::Line, expected::Sums>), Error> {
+    let formats = if csv { vec!["csv".into(), "json".into()] } else { vec!["json".into()] };
+    let args = RunArgs { out: out.to_path_buf(), formats, previous: None, ..args };
+    let ran = crate::exec::run_summed(&args, &mut Vec::new()).map_err(|e| match e {
         Error::Unwritten(u) => *u.error,
         e => e,
     })?;
     let path = out.join("summary.json");
-    Summary::read(&path).map_err(|message| Error::Summary { path: path.display().to_string(), message })
+    let summary = Summary::read(&path).map_err(|message| Error::Summary { path: path.display().to_string(), message })?;
+    let lines = ran.expected.into_lines().map_err(|m| Error::Internal(format!("the expected side of {}: {m}", out.display())))?;
+    Ok((summary, lines))
 }
 
 /// The statement periods an estimate covers when none is named: from the first bill cycle of
@@ -129,8 +133,8 @@ pub fn run(args: &EstimateArgs, out: &mut impl Write) -> Result<Status, Error> {
         partitions: args.partitions,
         ..RunArgs::default()
     };
-    let summary = run_into(run_args, &scratch.0)?;
-    let (lines, _) = expected::read(&scratch.0.join("findings.csv"))?;
+    // (its findings are summed as they are decided: no findings.csv is written)
+    let (summary, lines) = run_into(run_args, &scratch.0, false)?;
     let totals = expected::waterfall_expected(&summary, &scratch.0.join("summary.json"))?;
     expected::check_totals(&lines, &totals)?;
 

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::config::{input_paths, setup, Error, RunArgs, Setup, Status};
+use crate::config::{input_paths, setup, Error, RunArgs, Setup};
 use crate::engine;
 use crate::load;
 use crate::model::Period;
@@ -62,21 +62,22 @@ impl Prepared {
 }
 
 /// `recon run` in memory.
-pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+pub fn run(args: &RunArgs, out: &mut impl Write, sum_expected: bool) -> Result<super::Ran, Error> {
     let mut setup = setup(args)?;
     // Once the rules are valid, the run takes its --out (a lock): every output is written into
     // a staging directory there and moved into place once all are written (see crate::outdir).
     let dir = crate::outdir::OutDir::open(&args.out)?;
     let previous = super::ReadingPrevious::start(setup.previous.take());
-    load_inputs(setup, args).and_then(|p| write_run(&p, dir, previous, args, out)).map_err(Error::unwritten)
+    load_inputs(setup, args).and_then(|p| write_run(&p, dir, previous, sum_expected, args, out)).map_err(Error::unwritten)
 }
 
 /// The in-memory run from its loaded inputs: reconciles, writing findings.csv as the keys are
 /// decided, then the shared tail.
-fn write_run(p: &Prepared, dir: crate::outdir::OutDir, previous: super::ReadingPrevious, args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+fn write_run(p: &Prepared, dir: crate::outdir::OutDir, previous: super::ReadingPrevious, sum_expected: bool, args: &RunArgs, out: &mut impl Write) -> Result<super::Ran, Error> {
     let staging = dir.staging().to_path_buf();
     let index = previous.join()?;
     let mut candidates = Vec::new();
+    let mut expected = report::expected::ExpectedSums::default();
     // findings.csv is written while the keys are decided; only the findings the other outputs
     // show are kept (see report::Keep).
     let mut csv = match p.formats.csv {
@@ -86,7 +87,7 @@ fn write_run(p: &Prepared, dir: crate::outdir::OutDir, previous: super::ReadingP
     let mut keep = report::Keep::new(p.formats);
     // The records are rendered as the keys are decided; owned findings are made only for those
     // the other outputs may show.
-    let render = report::Render { loaded: &p.loaded, rules: &p.rules, csv: p.formats.csv, disputes: false, keep: Some(keep.keeping()), follow: index.as_ref() };
+    let render = report::Render { loaded: &p.loaded, rules: &p.rules, csv: p.formats.csv, disputes: false, keep: Some(keep.keeping()), follow: index.as_ref(), sum_expected };
     let mut outcome = p.reconcile(&render, &mut |batches: Vec<report::Rendered>| {
         for b in batches {
             if let Some(w) = &mut csv {
@@ -94,6 +95,7 @@ fn write_run(p: &Prepared, dir: crate::outdir::OutDir, previous: super::ReadingP
             }
             keep.take(b.kept);
             candidates.extend(b.follow);
+            expected.merge(b.expected);
         }
         Ok(())
     })?;
@@ -105,5 +107,6 @@ fn write_run(p: &Prepared, dir: crate::outdir::OutDir, previous: super::ReadingP
     progress.stage("writing reports");
     let disputes = report::disputes::disputes(&outcome, &p.loaded, &p.rules);
     let r = RunReport { outcome: &outcome, loaded: &p.loaded, rules: &p.rules, options: &p.options, formats: p.formats, disputes, shown: report::Shown::Kept(&outcome.findings), follow: index.map(|index| report::changes::Following { index, candidates }) };
-    super::finish(dir, r, super::Findings { complete: || Ok(()), hand_back: false }, progress, args, out)
+    let status = super::finish(dir, r, super::Findings { complete: || Ok(()), hand_back: false }, progress, args, out)?;
+    Ok(super::Ran { status, expected })
 }

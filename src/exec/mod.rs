@@ -42,9 +42,26 @@ pub fn streams(args: &RunArgs) -> bool {
 
 /// `recon run`: in memory or partitioned, as [`streams`] decides.
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+    run_with(args, out, false).map(|r| r.status)
+}
+
+/// What a run gives its caller: the exit status and, from [`run_summed`], its findings'
+/// expected side summed per product.
+pub struct Ran {
+    pub status: Status,
+    pub expected: report::expected::ExpectedSums,
+}
+
+/// [`run`], summing the findings' expected side per product as they are rendered (`estimate`,
+/// `whatif`: no findings.csv is read back for it).
+pub fn run_summed(args: &RunArgs, out: &mut impl Write) -> Result<Ran, Error> {
+    run_with(args, out, true)
+}
+
+fn run_with(args: &RunArgs, out: &mut impl Write, sum_expected: bool) -> Result<Ran, Error> {
     match streams(args) {
-        true => partitioned::run(args, out),
-        false => in_memory::run(args, out),
+        true => partitioned::run(args, out, sum_expected),
+        false => in_memory::run(args, out, sum_expected),
     }
 }
 

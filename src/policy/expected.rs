@@ -1,13 +1,9 @@
-//! The expected incentive of a run, per statement period and product, read back from the run's
-//! own findings.csv and summary.json: `estimate` and `whatif` run the engine through the same
-//! executors as `recon run` (in memory or partitioned) and sum what it decided, so that no
-//! decision is made twice.
-//!
-//! The engine rounds once per key `(period, trade_id, service_type_code)`. A key's rounded
-//! expected incentive is counted whole under its product; the rare key whose rows match several
-//! products (rows of one order under different charging modes, or on both sides of a
-//! `valid_from`) is counted under their ids joined by `+`. The rows of a period therefore sum
-//! exactly to the period's `expected_incentive` in the waterfall, which [`check_totals`] checks.
+//! The expected incentive of a run, per statement period and product: `estimate` and `whatif`
+//! run the engine through the same executors as `recon run` (in memory or partitioned), which
+//! sum what it decided as they render it ([`crate::report::expected`], one key for both), so
+//! that no decision is made twice; a report made earlier is summed from its findings.csv
+//! ([`read`]). The lines of a period sum exactly to the period's `expected_incentive` in the
+//! waterfall, which [`check_totals`] checks.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,31 +14,19 @@ use crate::config::Error;
 use crate::model::MAX_CITES;
 use crate::report::summary::Summary;
 
-/// `(expected period, product_id, service_type_code, charging_mode)`.
-pub type Line = (String, String, String, String);
+pub use crate::report::expected::{ExpectedSums, Line, Sums};
 
-/// What the keys of one [`Line`] add up to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Sums {
-    pub base: Decimal,
-    pub incentive: Decimal,
-    pub rows: u64,
-    pub keys: u64,
-}
-
-/// The expected side of every finding of a findings.csv, summed per [`Line`]; bill findings and
-/// findings without an expected side are left out. Also the file's sha256, taken as it is read
-/// ([`crate::report::scan`]: records split in place, fields as byte slices).
+/// The expected side of every finding of a findings.csv, summed per [`Line`] (see
+/// [`crate::report::expected`]). Also the file's sha256, taken as it is read
+/// ([`crate::report::scan`]: records split in place, fields as byte slices). A run that is to
+/// be summed sums as it renders (`exec::run_summed`); this reads a report made earlier.
 pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
     use crate::report::scan::{scan_file, ScanError};
     let bad = |message: String| Error::Corrupt { path: path.display().to_string(), message };
     const NAMES: [&str; 8] = ["finding_id", "service_type_code", "charging_mode", "expected_period", "expected_base", "expected_incentive", "rule_ids", "consumption_rows"];
     let mut cols: Option<[usize; 8]> = None;
     let mut failed: Option<Error> = None;
-    // Summed under the key's bytes (period, product ids, service, mode, 0-separated): no String
-    // per finding (a findings.csv of 10 M keys is read back here).
-    let mut sums: polars::prelude::PlHashMap<Vec<u8>, Sums> = Default::default();
-    let mut key: Vec<u8> = Vec::new();
+    let mut sums = ExpectedSums::default();
     let scanned = scan_file(path, |fields, line| {
         let Some(at) = cols else {
             let headers: Vec<String> = fields.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').to_string()).collect();
@@ -66,33 +50,9 @@ pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
         let money = |b: &[u8]| -> Result<Decimal, ScanError> {
             std::str::from_utf8(b).ok().and_then(|s| Decimal::from_str_exact(s.trim()).ok()).ok_or(ScanError::Malformed { line, what: "an expected amount that is not a decimal" })
         };
-        key.clear();
-        key.extend_from_slice(get(3));
-        key.push(0);
-        let mut n = 0;
-        for p in get(6).split(|&b| b == b';').filter_map(|p| p.strip_prefix(b"product:")) {
-            if n > 0 {
-                key.push(b'+');
-            }
-            key.extend_from_slice(p);
-            n += 1;
-        }
-        if n == 0 {
-            key.extend_from_slice(b"(none)");
-        }
-        key.push(0);
-        key.extend_from_slice(crate::report::restore(std::str::from_utf8(get(1)).unwrap_or("")).as_bytes());
-        key.push(0);
-        key.extend_from_slice(crate::report::restore(std::str::from_utf8(get(2)).unwrap_or("")).as_bytes());
-        let (base, inc, rows) = (money(get(4))?, money(get(5))?, cited_rows(std::str::from_utf8(get(7)).unwrap_or("")));
-        let e = match sums.get_mut(key.as_slice()) {
-            Some(e) => e,
-            None => sums.entry(key.clone()).or_default(),
-        };
-        e.base += base;
-        e.incentive += inc;
-        e.rows += rows;
-        e.keys += 1;
+        let rows = cited_rows(std::str::from_utf8(get(7)).unwrap_or(""));
+        let restored = |k: usize| crate::report::restore_bytes(get(k));
+        sums.add(get(3), get(6), restored(1), restored(2), money(get(4))?, money(get(5))?, rows);
         Ok(true)
     });
     if let Some(e) = failed {
@@ -102,14 +62,7 @@ pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
         ScanError::Io(source) => Error::ReadBack { path: path.display().to_string(), source },
         ScanError::Malformed { line, what } => bad(format!("line {line}: {what}")),
     })?;
-    let text = |b: &[u8]| -> Result<String, Error> { String::from_utf8(b.to_vec()).map_err(|_| bad("a cell is not UTF-8".into())) };
-    let mut out: BTreeMap<Line, Sums> = BTreeMap::new();
-    for (k, v) in sums {
-        let mut parts = k.split(|&b| b == 0);
-        let mut next = || text(parts.next().unwrap_or(b""));
-        out.insert((next()?, next()?, next()?, next()?), v);
-    }
-    Ok((out, sha))
+    Ok((sums.into_lines().map_err(|m| bad(m.into()))?, sha))
 }
 
 /// How many rows a citation cell names: its citations, plus the `+N more`.

@@ -5,6 +5,7 @@
 
 pub mod direct;
 pub mod disputes;
+pub mod expected;
 pub mod explain;
 pub mod html;
 pub mod changes;
@@ -14,7 +15,7 @@ mod findings_csv;
 mod render;
 mod stdout;
 mod write;
-pub mod scan;
+pub(crate) mod scan;
 
 pub use findings_csv::*;
 pub use render::*;

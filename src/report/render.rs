@@ -26,6 +26,8 @@ pub struct Rendered {
     pub kept: Vec<Finding>,
     /// With `--previous`: the findings that following needs ([`changes::Index::candidate`]).
     pub follow: Vec<changes::Candidate>,
+    /// With `sum_expected`: the findings' expected side per product ([`expected`]).
+    pub expected: expected::ExpectedSums,
     scratch: String,
 }
 
@@ -41,6 +43,8 @@ pub struct Render<'a> {
     pub keep: Option<Keeping>,
     /// With `--previous`: the previous report, which each finding is checked against.
     pub follow: Option<&'a changes::Index>,
+    /// Whether the expected side is summed per product (`estimate`, `whatif`).
+    pub sum_expected: bool,
 }
 
 impl Emit for Render<'_> {
@@ -63,6 +67,9 @@ impl Emit for Render<'_> {
         }
         if let Some(c) = self.follow.and_then(|index| index.candidate(f)) {
             b.follow.push(c);
+        }
+        if self.sum_expected {
+            b.expected.add_finding(f);
         }
     }
 }

@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::{Error, RunArgs, Status};
+use crate::config::{Error, RunArgs};
 use crate::engine::{self, Counts, Outcome, PeriodReport};
 use crate::load::schema::Kind;
 use crate::load::{self, Loaded};
@@ -73,7 +73,7 @@ pub(super) fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + 
 }
 
 /// `recon run --streaming`.
-pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
+pub fn run(args: &RunArgs, out: &mut impl Write, sum_expected: bool) -> Result<super::Ran, Error> {
     let setup = crate::config::setup(args)?;
     let options = setup.options(args);
     let crate::config::Setup { root, rules, formats, periods, previous } = setup;
@@ -88,7 +88,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
         let n = partitions(args, &root, limit)?;
         let plan = Plan { n, workers: workers(rayon::current_num_threads(), limit).clamp(1, n), block, limit };
         std::fs::create_dir_all(&tmp).map_err(io_error(&tmp))?;
-        run_in(args, (&rules, formats, &options, &periods), previous, plan, &root, &tmp, dir, out)
+        run_in(args, (&rules, formats, &options, &periods), (previous, sum_expected), plan, &root, &tmp, dir, out)
     })()
     .map_err(Error::unwritten);
     let _ = std::fs::remove_dir_all(&tmp);
@@ -102,13 +102,13 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
 fn run_in(
     args: &RunArgs,
     (rules, formats, options, periods): (&RuleSet, Formats, &OptionsInfo, &[Period]),
-    previous: super::ReadingPrevious,
+    (previous, sum_expected): (super::ReadingPrevious, bool),
     plan: Plan,
     root: &Path,
     tmp: &Path,
     dir: crate::outdir::OutDir,
     out: &mut impl Write,
-) -> Result<Status, Error> {
+) -> Result<super::Ran, Error> {
     let Plan { n, workers, block, limit } = plan;
     let staging = dir.staging().to_path_buf();
     let paths = crate::config::input_paths(args, root.to_path_buf());
@@ -139,7 +139,7 @@ fn run_in(
     let t = std::time::Instant::now();
     let (loaded_periods, scope_periods) = engine::periods(&globals.incentive_periods, periods);
     let first = scope_periods.first().copied();
-    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, bill_prov: &bill_prov, tmp, first, follow: index.as_ref() };
+    let shared = Shared { rules, periods, globals: &globals, customers: customers.as_ref(), cons_prov: &cons_prov, inc_prov: &inc_prov, bill_prov: &bill_prov, tmp, first, follow: index.as_ref(), sum_expected };
     // findings.csv is begun now: each partition's findings of the first period go straight to
     // it, in partition order, as soon as the partitions before it are done; the later periods'
     // are copied from the part files afterwards (pass 3).
@@ -156,6 +156,7 @@ fn run_in(
     let mut counts = Counts::default();
     let mut disputes: Vec<Dispute> = Vec::new();
     let mut candidates = Vec::new();
+    let mut expected = report::expected::ExpectedSums::default();
     let mut finding_parts = Vec::with_capacity(n);
     let mut bill_groups = Vec::new();
     for part in parts {
@@ -171,6 +172,7 @@ fn run_in(
         }
         disputes.extend(part.disputes);
         candidates.extend(part.follow);
+        expected.merge(part.expected);
         finding_parts.push(part.findings);
     }
     // findings.csv's order: period by period, each partition's in partition order (a stable
@@ -229,5 +231,5 @@ fn run_in(
     let r = RunReport { outcome: &outcome, loaded: &summary_loaded, rules, options, formats, disputes, shown, follow };
     let status = super::finish(dir, r, super::Findings { complete, hand_back: true }, progress, args, out);
     crate::obs::trace("streaming: merge and write", t);
-    status
+    Ok(super::Ran { status: status?, expected })
 }

@@ -165,6 +165,8 @@ pub(super) struct Part {
     pub(super) findings: PartFindings,
     /// With `--previous`: its findings that following needs, in its order (by period).
     pub(super) follow: Vec<report::changes::Candidate>,
+    /// Its findings' expected side per product, when summed.
+    pub(super) expected: report::expected::ExpectedSums,
     /// With a partner bill: the file of its bill groups (sorted) and its other consumption per
     /// cycle (see [`engine::bills::partials`]).
     pub(super) bills: Option<(PathBuf, BTreeMap<i32, (rust_decimal::Decimal, rust_decimal::Decimal)>)>,
@@ -184,6 +186,8 @@ pub(super) struct Shared<'a> {
     pub(super) first: Option<Period>,
     /// With `--previous`: the previous report, which each finding is checked against.
     pub(super) follow: Option<&'a report::changes::Index>,
+    /// Whether the findings' expected side is summed per product (`estimate`, `whatif`).
+    pub(super) sum_expected: bool,
 }
 
 /// A partition's rows, decoded from its spill files' bytes.
@@ -221,7 +225,8 @@ pub(super) fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, E
     let mut disputes = Vec::new();
     let mut head = Vec::new();
     let mut follow = Vec::new();
-    let render = report::Render { loaded: &loaded, rules: sh.rules, csv: true, disputes: true, keep: None, follow: sh.follow };
+    let mut expected = report::expected::ExpectedSums::default();
+    let render = report::Render { loaded: &loaded, rules: sh.rules, csv: true, disputes: true, keep: None, follow: sh.follow, sum_expected: sh.sum_expected };
     let outcome = engine::run_part(&loaded, sh.rules, sh.periods, Some(sh.globals), &render, &mut |batches: Vec<report::Rendered>| {
         for mut b in batches {
             let (records, periods) = (&mut b.records, &b.periods);
@@ -252,6 +257,7 @@ pub(super) fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, E
             }
             disputes.extend(b.disputes);
             follow.extend(b.follow);
+            expected.merge(b.expected);
         }
         Ok(())
     })?;
@@ -264,6 +270,6 @@ pub(super) fn partition(p: usize, loaded: Loaded, sh: &Shared) -> Result<Part, E
         }
         None => None,
     };
-    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges), follow, bills })
+    Ok(Part { periods: outcome.periods, counts: outcome.counts, disputes, head, findings: (path, ranges), follow, expected, bills })
 }
 
