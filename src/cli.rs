@@ -22,26 +22,44 @@ pub struct Cli {
     command: Command,
 }
 
+/// The rules and input flags `run` and `normalize` share.
+#[derive(clap::Args)]
+pub struct Inputs {
+    /// The incentive policy (TOML).
+    #[arg(long)]
+    rules: PathBuf,
+    /// Consumption details: files, directories or .tar.gz (repeatable, or several after one flag).
+    #[arg(long, required = true, num_args = 1..)]
+    consumption: Vec<PathBuf>,
+    /// Incentive details of one or more statement periods.
+    #[arg(long, required = true, num_args = 1..)]
+    incentives: Vec<PathBuf>,
+    /// Partner bill lines: customerBill_YYYYMM.tar.gz, its CSV parts, XLSX exports, directories.
+    #[arg(long, num_args = 1..)]
+    bills: Vec<PathBuf>,
+    /// Customers with association type, association and rebinding times.
+    #[arg(long, num_args = 1..)]
+    customers: Vec<PathBuf>,
+    /// Workbook sheet to read (default: the first).
+    #[arg(long)]
+    sheet: Option<String>,
+}
+
+impl Inputs {
+    /// These flags as a run's arguments (the rest default).
+    fn run_args(self, command: &'static str, out: PathBuf) -> RunArgs {
+        let Inputs { rules, consumption, incentives, bills, customers, sheet } = self;
+        RunArgs { rules, consumption, incentives, bills, customers, sheet, out, command, ..RunArgs::default() }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Reconcile exports under a rules file and write the reports.
     #[command(after_help = "Examples:\n  recon run --rules policy.toml --consumption exports/ --incentives 激励明细_2026-10.xlsx --out reports/2026-10\n  recon run --rules policy.toml --consumption exports/ --incentives statements/ --customers customers.csv \\\n            --bills customerBill_202610.tar.gz --period 2026-10 --out reports/2026-10\n  recon run --rules policy.toml --consumption exports/ --incentives statements/ --previous reports/2026-09 --out reports/2026-10")]
     Run {
-        /// The incentive policy (TOML).
-        #[arg(long)]
-        rules: PathBuf,
-        /// Consumption details: files, directories or .tar.gz (repeatable, or several after one flag).
-        #[arg(long, required = true, num_args = 1..)]
-        consumption: Vec<PathBuf>,
-        /// Incentive details of one or more statement periods.
-        #[arg(long, required = true, num_args = 1..)]
-        incentives: Vec<PathBuf>,
-        /// Partner bill lines: customerBill_YYYYMM.tar.gz, its CSV parts, XLSX exports, directories.
-        #[arg(long, num_args = 1..)]
-        bills: Vec<PathBuf>,
-        /// Customers with association type, association and rebinding times.
-        #[arg(long, num_args = 1..)]
-        customers: Vec<PathBuf>,
+        #[command(flatten)]
+        inputs: Inputs,
         /// Statement periods to report (default: every loaded period).
         #[arg(long = "period")]
         periods: Vec<String>,
@@ -55,9 +73,6 @@ pub enum Command {
         /// Output formats: csv, json, xlsx, html (comma-separated; default all).
         #[arg(long = "format", value_delimiter = ',')]
         formats: Vec<String>,
-        /// Workbook sheet to read (default: the first).
-        #[arg(long)]
-        sheet: Option<String>,
         /// Exit 0 even when findings need action.
         #[arg(long)]
         exit_zero: bool,
@@ -120,24 +135,8 @@ pub enum Command {
     /// reads in a warehouse (contract §8, docs/warehouse.md).
     #[command(after_help = "Examples:\n  recon normalize --rules policy.toml --consumption exports/ --incentives statements/ --customers customers.csv --out lake/2026-10\n  recon normalize --rules policy.toml --consumption exports/ --incentives statements/ --bills customerBill_202610.tar.gz --out lake/2026-10")]
     Normalize {
-        /// The incentive policy (TOML): its time zone, column aliases and counted components.
-        #[arg(long)]
-        rules: PathBuf,
-        /// Consumption details: files, directories or .tar.gz.
-        #[arg(long, required = true, num_args = 1..)]
-        consumption: Vec<PathBuf>,
-        /// Incentive details of one or more statement periods.
-        #[arg(long, required = true, num_args = 1..)]
-        incentives: Vec<PathBuf>,
-        /// Partner bill lines.
-        #[arg(long, num_args = 1..)]
-        bills: Vec<PathBuf>,
-        /// Customers with association type, association and rebinding times.
-        #[arg(long, num_args = 1..)]
-        customers: Vec<PathBuf>,
-        /// Workbook sheet to read (default: the first).
-        #[arg(long)]
-        sheet: Option<String>,
+        #[command(flatten)]
+        inputs: Inputs,
         /// Output directory for the tables.
         #[arg(long)]
         out: PathBuf,
@@ -258,8 +257,8 @@ impl Cli {
     /// `--exit-zero` was given.
     pub fn run(self, stdout: &mut impl Write) -> (Result<Status, Error>, bool) {
         match self.command {
-            Command::Run { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, exit_zero, streaming, in_memory, partitions, previous } => {
-                let args = RunArgs { rules, consumption, incentives, bills, customers, periods, out, formats, sheet, root: None, command: "run", streaming, partitions, in_memory, previous };
+            Command::Run { inputs, periods, out, formats, exit_zero, streaming, in_memory, partitions, previous } => {
+                let args = RunArgs { periods, formats, streaming, partitions, in_memory, previous, ..inputs.run_args("run", out) };
                 (commands::run::run(&args, stdout), exit_zero)
             }
             Command::Demo { out, previous, exit_zero: _ } => (commands::demo::run(&out, previous.as_deref(), stdout), false),
@@ -280,8 +279,8 @@ impl Cli {
                 (commands::whatif::run(&args, stdout), false)
             }
             Command::Inspect { file, rules, sheet } => (commands::inspect::run(&file, rules.as_deref(), sheet.as_deref(), stdout), false),
-            Command::Normalize { rules, consumption, incentives, bills, customers, sheet, out: dir } => {
-                let args = RunArgs { rules, consumption, incentives, bills, customers, out: dir, sheet, command: "normalize", ..RunArgs::default() };
+            Command::Normalize { inputs, out } => {
+                let args = inputs.run_args("normalize", out);
                 (commands::normalize::run(&args, stdout), false)
             }
             Command::Sql { rules, dialect, out } => (commands::sql::run(&rules, &dialect, out.as_deref(), stdout), false),
