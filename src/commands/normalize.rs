@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use polars_io::parquet::write::{ParquetCompression, ParquetWriter};
 
 use crate::config::{input_paths, setup, Error, RunArgs, Status};
 use crate::load::{self, Loaded, Provenance};
