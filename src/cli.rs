@@ -164,7 +164,7 @@ pub enum Command {
     /// Draft a rules file from the exports: products and rates, lags, late window, counted
     /// components and attribution inferred from what the statements pay, each with a comment
     /// saying how sure; what cannot be inferred keeps its default, marked "not inferred".
-    #[command(after_help = "Examples:\n  recon init --consumption exports/consumption/ --incentives exports/statements/ --customers customers.csv --out my-policy.toml\n  recon check-rules my-policy.toml\n  recon run --rules my-policy.toml --consumption exports/consumption/ --incentives exports/statements/ --customers customers.csv --out reports/first")]
+    #[command(after_help = "Examples:\n  recon init --consumption exports/consumption/ --incentives exports/statements/ --customers customers.csv --out my-policy.toml\n  recon check-rules my-policy.toml\n  recon run --rules my-policy.toml --consumption exports/consumption/ --incentives exports/statements/ --customers customers.csv --out reports/first\n  recon init --streaming --consumption big/consumption/ --incentives big/statements/ --out draft.toml   # partitioned on disk, flat memory")]
     Init {
         /// Consumption details: files, directories or .tar.gz.
         #[arg(long, required = true, num_args = 1..)]
@@ -184,6 +184,16 @@ pub enum Command {
         /// Workbook sheet to read (default: the first).
         #[arg(long)]
         sheet: Option<String>,
+        /// Partition the inputs on disk (beside --out), as `recon run --streaming` does: memory
+        /// stays flat however large the exports (chosen by itself for large inputs).
+        #[arg(long, conflicts_with = "in_memory")]
+        streaming: bool,
+        /// Never stream, however large the inputs.
+        #[arg(long)]
+        in_memory: bool,
+        /// Number of partitions when it streams.
+        #[arg(long)]
+        partitions: Option<usize>,
     },
     /// Estimate (预估) the incentive due from consumption alone, for periods whose statement is
     /// not out yet: per period and product, with the engine's decisions (rollover and late window
@@ -266,8 +276,8 @@ impl Cli {
             Command::Verify { dir } => (commands::verify::run(&dir, stdout), false),
             Command::Gen { rows, out, seed } => (commands::gen::run(rows, &out, seed, stdout), false),
             Command::CheckRules { file } => (commands::check_rules::run(&file, stdout), false),
-            Command::Init { consumption, incentives, customers, out, force, sheet } => {
-                let args = commands::init::InitArgs { consumption, incentives, customers, out, force, sheet };
+            Command::Init { consumption, incentives, customers, out, force, sheet, streaming, in_memory, partitions } => {
+                let args = commands::init::InitArgs { consumption, incentives, customers, out, force, sheet, streaming, in_memory, partitions };
                 (commands::init::init(&args, stdout), false)
             }
             Command::Estimate { rules, consumption, customers, periods, out, sheet, streaming, in_memory, partitions } => {

@@ -189,6 +189,35 @@ fn init_recovers_the_policy_of_generated_exports() {
     }
 }
 
+/// A streamed `init` (the exports partitioned on disk, each stage over every partition) drafts
+/// byte for byte what an in-memory one drafts, says the same, and rejects the same rows: on the
+/// demo, and on generated exports past the base sample (so that the sample is taken by key, not
+/// by position) with customers, cut into several partitions.
+#[test]
+fn init_streamed_drafts_what_in_memory_drafts() {
+    let w = Work::new();
+    let m = demo_init(&w, "mem.toml", &["--in-memory"]);
+    let s = demo_init(&w, "str.toml", &["--streaming", "--partitions", "3"]);
+    ok(&m, &[1]);
+    ok(&s, &[1]);
+    assert_eq!(w.read("mem.toml"), w.read("str.toml"));
+    assert_eq!(stdout(&m).replace("mem.", "x."), stdout(&s).replace("str.", "x."));
+    assert_eq!(w.read("mem.rejected.csv"), w.read("str.rejected.csv"));
+    ok(&w.recon(&["gen", "--rows", "220000", "--out", "g", "--seed", "3"]), &[0]);
+    let base = ["init", "--consumption", "g/consumption.csv", "--incentives", "g/incentives.csv", "--customers", "g/customers.csv"];
+    let m = w.recon(&[&base[..], &["--out", "gm.toml", "--in-memory"]].concat());
+    let s = w.recon(&[&base[..], &["--out", "gs.toml", "--streaming", "--partitions", "7"]].concat());
+    ok(&m, &[0]);
+    ok(&s, &[0]);
+    let draft = w.read("gm.toml");
+    assert_eq!(draft, w.read("gs.toml"));
+    assert!(draft.contains("lag_months = 1") && draft.contains("late_window_hours = 24"), "{draft}");
+    assert!(!stdout(&s).contains("of 0 statement bases"), "{}", stdout(&s));
+    assert_eq!(stdout(&m).replace("gm.", "x."), stdout(&s).replace("gs.", "x."));
+    let left: Vec<_> = std::fs::read_dir(w.path(".")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.contains("partitions")).collect();
+    assert!(left.is_empty(), "the partition files are removed: {left:?}");
+}
+
 /// `estimate` from consumption alone gives, per period, exactly the expected incentive of a run
 /// with the statements; its rows sum to it; streamed and in memory write the same estimate.
 #[test]

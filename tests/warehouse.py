@@ -153,6 +153,11 @@ def spark_session(warehouse):
         s = s.config(k, v)
     s = s.getOrCreate()
     s.sparkContext.setLogLevel("ERROR")
+    print(f"Spark {s.version} (local[2], Java {s.sparkContext._jvm.java.lang.System.getProperty('java.version')})", flush=True)
+    want = os.environ.get("RECON_SPARK_VERSION")
+    if want and not s.version.startswith(want):
+        print(f"warehouse.py: Spark {s.version} is not the {want} asked for (RECON_SPARK_VERSION)", file=sys.stderr)
+        sys.exit(2)
     return s
 
 

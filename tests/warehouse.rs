@@ -32,6 +32,19 @@ fn python() -> Option<PathBuf> {
     candidates.into_iter().find(|p| Command::new(p).args(["-c", "import pyspark, duckdb"]).output().is_ok_and(|o| o.status.success()))
 }
 
+/// Python with pyspark 3.3 (DLI's other Spark): `RECON_PYTHON33`, else the virtual environment
+/// `.ci/run` makes for it (`$HOME/.cache/recon-venv33`).
+fn python33() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("RECON_PYTHON33") {
+        candidates.push(PathBuf::from(p));
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        candidates.push(PathBuf::from(h).join(".cache/recon-venv33/bin/python"));
+    }
+    candidates.into_iter().find(|p| Command::new(p).args(["-c", "import pyspark; assert pyspark.__version__.startswith('3.3.')"]).output().is_ok_and(|o| o.status.success()))
+}
+
 /// One decision case: rules, consumption rows (common::CONSUMPTION_HEADER), the incentive
 /// header and rows, a customers file.
 struct Case {
@@ -370,18 +383,31 @@ fn the_compiled_script_gives_recons_findings_on_spark_and_duckdb() {
     let manifest = root.join("manifest.json");
     std::fs::write(&manifest, serde_json::to_vec_pretty(&serde_json::json!({ "warehouse": root.join("wh"), "cases": cases })).expect("json")).expect("manifest");
     let engines = std::env::var("RECON_WAREHOUSE_ENGINES").unwrap_or_else(|_| "duckdb,spark-ansi,spark".to_string());
-    let o = Command::new(&py)
-        .arg(repo().join("tests/warehouse.py"))
-        .arg(&manifest)
-        .arg(&engines)
-        .env("SPARK_LOCAL_IP", "127.0.0.1")
-        .current_dir(&root)
-        .output()
-        .expect("run tests/warehouse.py");
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    println!("{out}");
-    assert!(o.status.success(), "tests/warehouse.py: the script's answers differ from recon's, or the warehouse failed:\n{out}\n{}", err.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"));
+    let mut runs = vec![(py, engines, "3.5")];
+    // Spark 3.3, as DLI also runs it: the same cases, ANSI on and off, in an application of its own.
+    match python33() {
+        Some(py33) => runs.push((py33, std::env::var("RECON_WAREHOUSE_ENGINES_33").unwrap_or_else(|_| "spark-ansi,spark".to_string()), "3.3")),
+        None if std::env::var_os("CI").is_some() => panic!("tests/warehouse.rs needs Python with pyspark 3.3 under CI as well: .ci/run installs it into $HOME/.cache/recon-venv33; or set RECON_PYTHON33"),
+        None => eprintln!("tests/warehouse.rs: Spark 3.3 skipped: no Python with pyspark 3.3 (set RECON_PYTHON33, or run .ci/run, which installs it)"),
+    }
+    for (py, engines, version) in runs {
+        if engines.is_empty() {
+            continue;
+        }
+        let o = Command::new(&py)
+            .arg(repo().join("tests/warehouse.py"))
+            .arg(&manifest)
+            .arg(&engines)
+            .env("SPARK_LOCAL_IP", "127.0.0.1")
+            .env("RECON_SPARK_VERSION", version)
+            .current_dir(&root)
+            .output()
+            .expect("run tests/warehouse.py");
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        println!("{out}");
+        assert!(o.status.success(), "tests/warehouse.py (Spark {version}): the script's answers differ from recon's, or the warehouse failed:\n{out}\n{}", err.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
 }
 
 #[test]

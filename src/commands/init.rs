@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Error, Status};
 use crate::load::{self, InputPaths};
-use crate::policy::init::{draft, loading_rules, present_components};
+use crate::exec::partitioned;
+use crate::model::schema::Kind;
+use crate::policy::init::{draft, loading_rules, present_components, Rows};
 use crate::progress::Progress;
 use crate::rules::RuleSet;
 
@@ -19,6 +21,11 @@ pub struct InitArgs {
     pub out: PathBuf,
     pub force: bool,
     pub sheet: Option<String>,
+    /// Partition the inputs on disk (beside `out`); chosen by itself for large inputs unless
+    /// `in_memory`.
+    pub streaming: bool,
+    pub in_memory: bool,
+    pub partitions: Option<usize>,
 }
 
 /// Where the rows a draft's load rejected are written: `rules.toml` → `rules.rejected.csv`.
@@ -51,19 +58,38 @@ pub fn init(args: &InitArgs, out: &mut impl Write) -> Result<Status, Error> {
     progress.stage("loading inputs");
     let (components, partly) = present_components(&paths)?;
     let rules = RuleSet::from_toml(&loading_rules(&components), "(recon init)")?;
-    let loaded = load::load_all(&paths, &rules)?;
+    let streams = args.streaming || (!args.in_memory && partitioned::each::input_bytes(&paths).is_ok_and(crate::exec::large));
+    // Streamed, the rows are spilled to partitions in a directory beside --out (removed after).
+    let (loaded, parts);
+    let (rejects, statement_lines) = if streams {
+        let dir = args.out.with_file_name(format!(".{}.recon-init-{}.partitions", args.out.file_name().map_or_else(|| "rules.toml".into(), |n| n.to_string_lossy().to_string()), std::process::id()));
+        parts = Some(partitioned::each::partition(&paths, &rules, &dir, args.partitions)?);
+        loaded = None;
+        let p = parts.as_ref().map_or(&[][..], |p| &p.rejects[..]);
+        (p, parts.as_ref().map_or(0, |p| p.accepted(Kind::Incentives)))
+    } else {
+        loaded = Some(load::load_all(&paths, &rules)?);
+        parts = None;
+        let l = loaded.as_ref().map_or(&[][..], |l| &l.rejects[..]);
+        (l, loaded.as_ref().map_or(0, |l| l.incentives.len()))
+    };
     progress.finish();
-    if loaded.incentives.is_empty() {
+    if statement_lines == 0 {
         let files: Vec<String> = args.incentives.iter().map(|p| p.display().to_string()).collect();
         return Err(Error::Usage(format!(
             "{}: no statement line was read{}; a draft needs at least one statement (激励明细) to infer the policy from",
             files.join(", "),
-            if loaded.rejects.iter().any(|r| r.kind == crate::model::schema::Kind::Incentives) { " (every one was rejected)" } else { "" }
+            if rejects.iter().any(|r| r.kind == Kind::Incentives) { " (every one was rejected)" } else { "" }
         )));
     }
     let mut progress = Progress::new();
     progress.stage("inferring the policy");
-    let d = draft(&loaded, &rules, &components, &partly);
+    let rows = match (&loaded, &parts) {
+        (Some(l), _) => Rows::Loaded(l),
+        (None, Some(p)) => Rows::Partitioned(p),
+        (None, None) => return Err(Error::Internal("recon init: no rows to draft from".into())),
+    };
+    let d = draft(rows, &rules, &components, &partly)?;
     progress.finish();
     let label = args.out.display().to_string();
     // The draft must pass check-rules: anything else is a bug of init.
@@ -82,12 +108,12 @@ pub fn init(args: &InitArgs, out: &mut impl Write) -> Result<Status, Error> {
     for line in &d.report {
         writeln!(out, "{line}").map_err(w)?;
     }
-    if !loaded.rejects.is_empty() {
-        crate::report::write_rejected(&rejected, &loaded.rejects)?;
-        writeln!(out, "{} input rows rejected: written to {}", loaded.rejects.len(), rejected.display()).map_err(w)?;
+    if !rejects.is_empty() {
+        crate::report::write_rejected(&rejected, rejects)?;
+        writeln!(out, "{} input rows rejected: written to {}", rejects.len(), rejected.display()).map_err(w)?;
     }
     writeln!(out, "wrote {label}: review it (CONFLICT and \"not inferred\" lines first), then").map_err(w)?;
     writeln!(out, "  recon check-rules {label}").map_err(w)?;
     writeln!(out, "  recon run --rules {label} --consumption ... --incentives ... --out reports/").map_err(w)?;
-    Ok(if loaded.rejects.is_empty() { Status::Clean } else { Status::NeedsAction })
+    Ok(if rejects.is_empty() { Status::Clean } else { Status::NeedsAction })
 }

@@ -35,6 +35,11 @@ pub fn streams(args: &RunArgs) -> bool {
     // An input that cannot be listed is not large: the run goes on in memory, and reports it
     // there after the rules are checked (nothing is read before the rules are valid).
     let Ok(bytes) = partitioned::input_bytes(args, args.root.as_deref().unwrap_or(&cwd)) else { return false };
+    large(bytes)
+}
+
+/// Whether `bytes` of input stream by themselves (unless --in-memory).
+pub fn large(bytes: u64) -> bool {
     // RECON_AUTO_STREAMING_BYTES moves the threshold (the tests use it on small inputs).
     let threshold = crate::knobs::knobs().auto_streaming_bytes.unwrap_or(AUTO_STREAMING_BYTES);
     bytes >= threshold

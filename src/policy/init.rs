@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use rust_decimal::Decimal;
 
+use crate::config::Error;
 use crate::load::{from_phys, table, InputPaths, LoadError, Loaded};
 use crate::model::schema::{map_headers, ExtraAliases, Kind};
 use crate::model::{Association, ChargingMode, Component, Period, AMOUNT_SCALE};
@@ -138,6 +139,9 @@ fn mode_slug(code: i32) -> &'static str {
     }
 }
 
+/// A service type and charging mode (of each key's first consumption row).
+type GroupKey = (String, i32);
+
 /// What is known of one service type and charging mode.
 #[derive(Default)]
 struct Group {
@@ -151,77 +155,277 @@ struct Group {
     /// Pairs per shift (statement period − bill cycle): of consumption well before month end, and of all.
     shifts_mid: BTreeMap<i32, usize>,
     shifts_all: BTreeMap<i32, usize>,
+    /// Pairs per shift, by [`hours`] from their first row to the end of their bill cycle, and
+    /// from their last row.
+    ends: BTreeMap<i32, (BTreeMap<i64, usize>, BTreeMap<i64, usize>)>,
     lag: i32,
     lag_inferred: bool,
     paid_keys: usize,
     unpaid_keys: usize,
+    /// Pairs compared at this group's most frequent rate, and how many each rounding reproduces.
+    round_n: usize,
+    round_hits: [usize; 3],
     rate: i128,
     zero: bool,
 }
 
-/// Drafts the rules from loaded exports. `components` are those loaded (each consumption
-/// table has them), in the order of `loaded.consumption.counted`; `partly` those some tables lack.
-pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly: &[(Component, String)]) -> Draft {
-    let cons = &loaded.consumption;
-    let inc = &loaded.incentives;
-    let tz = rules.tz;
-    let mut report = Vec::new();
-
-    // Keys (trade id, service type) numbered in first-seen order: consumption first.
-    let mut ids: polars::prelude::PlHashMap<(&str, &str), u32> = Default::default();
-    let mut cons_key = Vec::with_capacity(cons.len());
-    for (t, s) in cons.trade_id.iter().zip(cons.service.iter()) {
-        let next = ids.len() as u32;
-        cons_key.push(*ids.entry((t, s)).or_insert(next));
+impl Group {
+    fn absorb(&mut self, o: Group) {
+        self.rows += o.rows;
+        self.keys += o.keys;
+        self.lines += o.lines;
+        add_counts(&mut self.rates, o.rates);
+        add_counts(&mut self.shifts_mid, o.shifts_mid);
+        add_counts(&mut self.shifts_all, o.shifts_all);
+        for (shift, (first, last)) in o.ends {
+            let e = self.ends.entry(shift).or_default();
+            add_counts(&mut e.0, first);
+            add_counts(&mut e.1, last);
+        }
+        self.paid_keys += o.paid_keys;
+        self.unpaid_keys += o.unpaid_keys;
+        self.round_n += o.round_n;
+        for (a, b) in self.round_hits.iter_mut().zip(o.round_hits) {
+            *a += b;
+        }
     }
-    let n_cons_keys = ids.len();
-    let inc_key: Vec<Option<u32>> = inc.trade_id.iter().zip(inc.service.iter()).map(|k| ids.get(&k).copied()).collect();
-    let csr = |keys: &mut dyn Iterator<Item = Option<u32>>, n: usize| -> (Vec<u32>, Vec<u32>) {
-        let keys: Vec<Option<u32>> = keys.collect();
-        let mut start = vec![0u32; n + 1];
-        for k in keys.iter().flatten() {
-            start[*k as usize + 1] += 1;
+
+    /// The rate its statement lines pay most often.
+    fn top_rate(&self) -> Option<i128> {
+        self.rates.iter().max_by_key(|(r, n)| (**n, -**r)).map(|(r, _)| *r)
+    }
+}
+
+fn add_counts<K: Ord>(to: &mut BTreeMap<K, usize>, from: BTreeMap<K, usize>) {
+    for (k, n) in from {
+        *to.entry(k).or_default() += n;
+    }
+}
+
+/// Whole hours (rounded up) of `seconds`, from 0 to 673 (673: more than four weeks): for a whole
+/// number of hours `w` up to 672, `seconds <= w h` exactly when `hours(seconds) <= w`.
+fn hours(seconds: i64) -> i64 {
+    ((seconds + 3599) / 3600).clamp(0, 24 * 28 + 1)
+}
+
+/// A stable hash of a key's text, to sample the same keys whatever the partitioning (FNV-1a).
+fn key_hash(trade: &str, service: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in trade.bytes().chain([0u8]).chain(service.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// A statement key whose consumption lies in one bill cycle and whose lines lie in one statement
+/// period, without a duplicated line.
+struct Pair {
+    key: usize,
+    cycle: i32,
+    shift: i32,
+    min_ts: i64,
+    max_ts: i64,
+}
+
+/// One partition's rows indexed by key (an in-memory load is one partition).
+struct Keys<'a> {
+    loaded: &'a Loaded,
+    cons_key: Vec<u32>,
+    n: usize,
+    c_start: Vec<u32>,
+    c_rows: Vec<u32>,
+    i_start: Vec<u32>,
+    i_rows: Vec<u32>,
+    inc_key: Vec<Option<u32>>,
+    /// Each key's group, numbered in this partition (`names`).
+    key_group: Vec<u32>,
+    names: Vec<(&'a str, i32)>,
+    customer_index: Vec<u32>,
+    pairs: Vec<Pair>,
+}
+
+impl<'a> Keys<'a> {
+    fn new(loaded: &'a Loaded) -> Keys<'a> {
+        let (cons, inc) = (&loaded.consumption, &loaded.incentives);
+        // Keys (trade id, service type) numbered in first-seen order: consumption first.
+        let mut ids: polars::prelude::PlHashMap<(&str, &str), u32> = Default::default();
+        let mut cons_key = Vec::with_capacity(cons.len());
+        for (t, s) in cons.trade_id.iter().zip(cons.service.iter()) {
+            let next = ids.len() as u32;
+            cons_key.push(*ids.entry((t, s)).or_insert(next));
         }
-        for i in 0..n {
-            start[i + 1] += start[i];
+        let n = ids.len();
+        let inc_key: Vec<Option<u32>> = inc.trade_id.iter().zip(inc.service.iter()).map(|k| ids.get(&k).copied()).collect();
+        drop(ids);
+        let csr = |keys: &mut dyn Iterator<Item = Option<u32>>, n: usize| -> (Vec<u32>, Vec<u32>) {
+            let keys: Vec<Option<u32>> = keys.collect();
+            let mut start = vec![0u32; n + 1];
+            for k in keys.iter().flatten() {
+                start[*k as usize + 1] += 1;
+            }
+            for i in 0..n {
+                start[i + 1] += start[i];
+            }
+            let mut fill = start.clone();
+            let mut rows = vec![0u32; start[n] as usize];
+            for (r, k) in keys.iter().enumerate() {
+                if let Some(k) = k {
+                    rows[fill[*k as usize] as usize] = r as u32;
+                    fill[*k as usize] += 1;
+                }
+            }
+            (start, rows)
+        };
+        let (c_start, c_rows) = csr(&mut cons_key.iter().map(|&k| Some(k)), n);
+        let (i_start, i_rows) = csr(&mut inc_key.iter().copied(), n);
+        let customer_index = match loaded.customers.as_deref() {
+            Some(c) => crate::engine::frames::customer_index(cons, c),
+            None => Vec::new(),
+        };
+        let mut k = Keys { loaded, cons_key, n, c_start, c_rows, i_start, i_rows, inc_key, key_group: Vec::new(), names: Vec::new(), customer_index, pairs: Vec::new() };
+        // Groups (service type, charging mode), by each key's first row.
+        let mut group_ids: polars::prelude::PlHashMap<(&str, i32), u32> = Default::default();
+        let mut key_group = Vec::with_capacity(n);
+        let mut names = Vec::new();
+        for key in 0..n {
+            let r = k.rows_of(key)[0] as usize;
+            let gk = (cons.service.get(r), cons.mode[r]);
+            key_group.push(*group_ids.entry(gk).or_insert_with(|| {
+                names.push(gk);
+                names.len() as u32 - 1
+            }));
         }
-        let mut fill = start.clone();
-        let mut rows = vec![0u32; start[n] as usize];
-        for (r, k) in keys.iter().enumerate() {
-            if let Some(k) = k {
-                rows[fill[*k as usize] as usize] = r as u32;
-                fill[*k as usize] += 1;
+        (k.key_group, k.names) = (key_group, names);
+        k.pairs = k.find_pairs();
+        k
+    }
+
+    fn rows_of(&self, k: usize) -> &[u32] {
+        &self.c_rows[self.c_start[k] as usize..self.c_start[k + 1] as usize]
+    }
+
+    fn lines_of(&self, k: usize) -> &[u32] {
+        &self.i_rows[self.i_start[k] as usize..self.i_start[k + 1] as usize]
+    }
+
+    fn paid_key(&self, k: usize) -> bool {
+        !self.lines_of(k).is_empty()
+    }
+
+    fn customer_of(&self, r: usize) -> Option<&'a crate::load::Customer> {
+        self.loaded.customers.as_deref().and_then(|c| c.list.get(*self.customer_index.get(r)? as usize))
+    }
+
+    /// The association type of a row: the customers file's, when given (None: not in it).
+    fn assoc_of(&self, r: usize) -> Option<Association> {
+        match self.loaded.customers {
+            Some(_) => self.customer_of(r).map(|c| c.association),
+            None => Association::from_code(self.loaded.consumption.assoc[r]),
+        }
+    }
+
+    /// The position of each of this partition's groups among `all`'s.
+    fn global(&self, all: &BTreeMap<GroupKey, usize>) -> Vec<usize> {
+        self.names.iter().map(|&(s, m)| all.get(&(s.to_string(), m)).copied().unwrap_or(usize::MAX)).collect()
+    }
+
+    fn find_pairs(&self) -> Vec<Pair> {
+        let (cons, inc) = (&self.loaded.consumption, &self.loaded.incentives);
+        let mut pairs = Vec::new();
+        for k in 0..self.n {
+            let (rows, lines) = (self.rows_of(k), self.lines_of(k));
+            if lines.is_empty() {
+                continue;
+            }
+            let r0 = rows[0] as usize;
+            let p0 = inc.period[lines[0] as usize];
+            if rows.iter().any(|&r| cons.cycle[r as usize] != cons.cycle[r0] || cons.mode[r as usize] != cons.mode[r0]) || lines.iter().any(|&l| inc.period[l as usize] != p0) {
+                continue;
+            }
+            let mut dup: Vec<&str> = lines.iter().map(|&l| inc.dup_key.get(l as usize)).collect();
+            dup.sort_unstable();
+            if dup.windows(2).any(|w| w[0] == w[1]) {
+                continue;
+            }
+            let shift = p0 - cons.cycle[r0];
+            if !(0..=3).contains(&shift) {
+                continue;
+            }
+            let min_ts = rows.iter().map(|&r| cons.ts[r as usize]).min().unwrap_or(0);
+            let max_ts = rows.iter().map(|&r| cons.ts[r as usize]).max().unwrap_or(0);
+            pairs.push(Pair { key: k, cycle: cons.cycle[r0], shift, min_ts, max_ts });
+        }
+        pairs
+    }
+}
+
+/// What the whole input is known to hold before the stages: the components loaded, the
+/// statement periods, the rows.
+struct Context<'a> {
+    rules: &'a RuleSet,
+    components: &'a [Component],
+    loaded_periods: BTreeSet<i32>,
+    cons_rows: usize,
+}
+
+/// Stage 1, of one partition: its groups, the rates its statement lines pay, its pairs' shifts
+/// and ends, and how often each combination of components reproduces a statement base.
+#[derive(Default)]
+struct Seen {
+    groups: BTreeMap<GroupKey, Group>,
+    score: Vec<usize>,
+    nonzero: Vec<bool>,
+    compared: usize,
+    places: u32,
+    pairs: usize,
+    cons_rows: usize,
+    inc_lines: usize,
+    without_consumption: usize,
+}
+
+impl Seen {
+    fn absorb(&mut self, o: Seen) {
+        for (k, g) in o.groups {
+            match self.groups.get_mut(&k) {
+                Some(acc) => acc.absorb(g),
+                None => {
+                    self.groups.insert(k, g);
+                }
             }
         }
-        (start, rows)
-    };
-    let (c_start, c_rows) = csr(&mut cons_key.iter().map(|&k| Some(k)), n_cons_keys);
-    let (i_start, i_rows) = csr(&mut inc_key.iter().copied(), n_cons_keys);
-    let rows_of = |k: usize| &c_rows[c_start[k] as usize..c_start[k + 1] as usize];
-    let lines_of = |k: usize| &i_rows[i_start[k] as usize..i_start[k + 1] as usize];
-    let loaded_periods: BTreeSet<i32> = inc.period.iter().copied().collect();
-    let without_consumption = inc_key.iter().filter(|k| k.is_none()).count();
-
-    // Groups (service type, charging mode), by each key's first row.
-    let mut group_ids: polars::prelude::PlHashMap<(&str, i32), usize> = Default::default();
-    let mut key_group = vec![0usize; n_cons_keys];
-    let mut groups: Vec<Group> = Vec::new();
-    for k in 0..n_cons_keys {
-        let r = rows_of(k)[0] as usize;
-        let gk = (cons.service.get(r), cons.mode[r]);
-        let g = *group_ids.entry(gk).or_insert_with(|| {
-            groups.push(Group { service: gk.0.to_string(), mode: gk.1, ..Group::default() });
-            groups.len() - 1
-        });
-        key_group[k] = g;
-        groups[g].keys += 1;
-        groups[g].rows += rows_of(k).len();
+        if self.score.len() < o.score.len() {
+            self.score.resize(o.score.len(), 0);
+            self.nonzero.resize(o.nonzero.len(), false);
+        }
+        for (a, b) in self.score.iter_mut().zip(o.score) {
+            *a += b;
+        }
+        for (a, b) in self.nonzero.iter_mut().zip(o.nonzero) {
+            *a |= b;
+        }
+        self.compared += o.compared;
+        self.places = self.places.max(o.places);
+        self.pairs += o.pairs;
+        self.cons_rows += o.cons_rows;
+        self.inc_lines += o.inc_lines;
+        self.without_consumption += o.without_consumption;
     }
+}
 
+fn seen(keys: &Keys, cx: &Context) -> Seen {
+    let (cons, inc) = (&keys.loaded.consumption, &keys.loaded.incentives);
+    let tz = cx.rules.tz;
+    let mut groups: Vec<Group> = keys.names.iter().map(|&(s, m)| Group { service: s.to_string(), mode: m, ..Group::default() }).collect();
+    for k in 0..keys.n {
+        let g = &mut groups[keys.key_group[k] as usize];
+        g.keys += 1;
+        g.rows += keys.rows_of(k).len();
+    }
     // Rates paid: every statement line with consumption.
-    for (r, k) in inc_key.iter().enumerate() {
+    for (r, k) in keys.inc_key.iter().enumerate() {
         let Some(k) = k else { continue };
-        let g = &mut groups[key_group[*k as usize]];
+        let g = &mut groups[keys.key_group[*k as usize] as usize];
         g.lines += 1;
         let rate = match (inc.rate[r], inc.base[r]) {
             (Some(rate), _) => Some(rate),
@@ -235,68 +439,271 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
             *g.rates.entry(rate).or_default() += 1;
         }
     }
-
-    // Pairs.
-    struct Pair {
-        key: usize,
-        cycle: i32,
-        shift: i32,
-        min_ts: i64,
-        max_ts: i64,
-    }
-    let mut pairs: Vec<Pair> = Vec::new();
-    for k in 0..n_cons_keys {
-        let (rows, lines) = (rows_of(k), lines_of(k));
-        if lines.is_empty() {
-            continue;
-        }
-        let r0 = rows[0] as usize;
-        let p0 = inc.period[lines[0] as usize];
-        if rows.iter().any(|&r| cons.cycle[r as usize] != cons.cycle[r0] || cons.mode[r as usize] != cons.mode[r0]) || lines.iter().any(|&l| inc.period[l as usize] != p0) {
-            continue;
-        }
-        let mut dup: Vec<&str> = lines.iter().map(|&l| inc.dup_key.get(l as usize)).collect();
-        dup.sort_unstable();
-        if dup.windows(2).any(|w| w[0] == w[1]) {
-            continue;
-        }
-        let shift = p0 - cons.cycle[r0];
-        if !(0..=3).contains(&shift) {
-            continue;
-        }
-        let min_ts = rows.iter().map(|&r| cons.ts[r as usize]).min().unwrap_or(0);
-        let max_ts = rows.iter().map(|&r| cons.ts[r as usize]).max().unwrap_or(0);
-        pairs.push(Pair { key: k, cycle: cons.cycle[r0], shift, min_ts, max_ts });
-    }
-
-    // [base] counted: the components whose sums reproduce the statement bases.
-    let n_comp = components.len();
+    // [base] counted: how many sampled pairs each combination of components reproduces.
+    let n_comp = cx.components.len();
     let mut score = vec![0usize; 1 << n_comp];
     let mut nonzero = vec![false; n_comp];
     let mut compared = 0usize;
-    for p in pairs.iter().take(BASE_SAMPLE) {
-        let lines = lines_of(p.key);
+    let sampled = |k: usize| -> bool {
+        cx.cons_rows <= BASE_SAMPLE || {
+            let r = keys.rows_of(k)[0] as usize;
+            key_hash(cons.trade_id.get(r), cons.service.get(r)) % (cx.cons_rows as u64) < (BASE_SAMPLE as u64)
+        }
+    };
+    let mut totals = vec![0i128; 1 << n_comp];
+    for p in keys.pairs.iter().filter(|p| sampled(p.key)) {
+        let lines = keys.lines_of(p.key);
         if lines.iter().any(|&l| inc.base[l as usize].is_none()) {
             continue;
         }
         let target: i128 = lines.iter().map(|&l| inc.base[l as usize].unwrap_or(0)).sum();
         let mut sums = vec![0i128; n_comp];
-        for &r in rows_of(p.key) {
+        for &r in keys.rows_of(p.key) {
             for (c, s) in sums.iter_mut().enumerate() {
                 *s += cons.counted[c][r as usize];
             }
         }
         for (c, nz) in nonzero.iter_mut().enumerate() {
-            *nz |= rows_of(p.key).iter().any(|&r| cons.counted[c][r as usize] != 0);
+            *nz |= keys.rows_of(p.key).iter().any(|&r| cons.counted[c][r as usize] != 0);
         }
         compared += 1;
-        for (mask, sc) in score.iter_mut().enumerate() {
-            let total: i128 = (0..n_comp).filter(|c| mask >> c & 1 == 1).map(|c| sums[c]).sum();
-            if total == target {
-                *sc += 1;
+        // (each combination's total from one with a component fewer)
+        for mask in 1..totals.len() {
+            let low = mask.trailing_zeros() as usize;
+            totals[mask] = totals[mask & (mask - 1)] + sums[low];
+            if totals[mask] == target {
+                score[mask] += 1;
             }
         }
     }
+    // Shifts and ends of the pairs.
+    for p in &keys.pairs {
+        let g = &mut groups[keys.key_group[p.key] as usize];
+        *g.shifts_all.entry(p.shift).or_default() += 1;
+        let end = Period(p.cycle).end_ts(tz);
+        if end - p.max_ts > 7 * DAY {
+            *g.shifts_mid.entry(p.shift).or_default() += 1;
+        }
+        let e = g.ends.entry(p.shift).or_default();
+        *e.0.entry(hours(end - p.min_ts)).or_default() += 1;
+        *e.1.entry(hours(end - p.max_ts)).or_default() += 1;
+    }
+    let mut places = 0u32;
+    for &a in &inc.amount {
+        let mut v = a;
+        let mut p = AMOUNT_SCALE;
+        while p > 0 && v % 10 == 0 {
+            v /= 10;
+            p -= 1;
+        }
+        places = places.max(if a == 0 { 0 } else { p });
+    }
+    let mut out = Seen {
+        score,
+        nonzero,
+        compared,
+        places,
+        pairs: keys.pairs.len(),
+        cons_rows: cons.len(),
+        inc_lines: inc.len(),
+        without_consumption: keys.inc_key.iter().filter(|k| k.is_none()).count(),
+        ..Seen::default()
+    };
+    for g in groups {
+        out.groups.insert((g.service.clone(), g.mode), g);
+    }
+    out
+}
+
+/// What stage 1 decided, that the later stages need.
+struct Decided {
+    /// Groups by key, their positions in `lag`, `rated`, `top`.
+    index: BTreeMap<GroupKey, usize>,
+    lag: Vec<i32>,
+    /// Whether any statement line pays the group (at any rate).
+    rated: Vec<bool>,
+    top: Vec<Option<i128>>,
+    mask: usize,
+    late_hours: i64,
+    /// Decimal places of the statement amounts (at least 2).
+    scale: u32,
+}
+
+impl Decided {
+    fn cutoff(&self, cycle: i32, tz: crate::model::PolicyTz) -> i64 {
+        if self.late_hours > 0 {
+            Period(cycle).end_ts(tz) - self.late_hours * 3600
+        } else {
+            i64::MAX
+        }
+    }
+
+    /// Whether row `r` (of group `g`, global) is expected in a loaded statement.
+    fn in_reach(&self, keys: &Keys, cx: &Context, g: usize, r: usize) -> bool {
+        let cons = &keys.loaded.consumption;
+        let lag = self.lag.get(g).copied().unwrap_or(0);
+        let e = cons.cycle[r] + lag + i32::from(cons.ts[r] >= self.cutoff(cons.cycle[r], cx.rules.tz));
+        cx.loaded_periods.contains(&e)
+    }
+}
+
+/// A consumption row in the statements' reach, as attribution sees it: (association type,
+/// whether its customer is in the customers file, full months since rebinding (-1 before it,
+/// -2 not rebound or no customer), whole days since association (-1 before it, -2 unknown; at
+/// most 91), whether its key is paid).
+type Evidence = (Option<i32>, bool, i8, i16, bool);
+
+/// Stage 2, of one partition: its evidence rows counted by what attribution looks at.
+fn evidence(keys: &Keys, cx: &Context, d: &Decided) -> BTreeMap<Evidence, usize> {
+    let cons = &keys.loaded.consumption;
+    let global = keys.global(&d.index);
+    let mut out: BTreeMap<Evidence, usize> = BTreeMap::new();
+    for r in 0..cons.len() {
+        let k = keys.cons_key[r] as usize;
+        let g = global[keys.key_group[k] as usize];
+        if !d.rated.get(g).copied().unwrap_or(false) || !d.in_reach(keys, cx, g, r) {
+            continue;
+        }
+        let c = keys.customer_of(r);
+        let ts = cons.ts[r];
+        let months = match c.and_then(|c| c.rebound_at) {
+            None => -2,
+            Some(rebound) if ts < rebound => -1,
+            Some(rebound) => {
+                let mut m = 0;
+                while m < 25 && crate::engine::frames::add_months_local(rebound, m + 1, cx.rules) <= ts {
+                    m += 1;
+                }
+                m as i8
+            }
+        };
+        let days = match c.and_then(|c| c.associated_at) {
+            None => -2,
+            Some(at) if ts < at => -1,
+            Some(at) => ((ts - at) / DAY).min(91) as i16,
+        };
+        *out.entry((keys.assoc_of(r).map(Association::code), c.is_some(), months, days, keys.paid_key(k))).or_default() += 1;
+    }
+    out
+}
+
+/// What the attribution stage decided.
+struct Attribution {
+    types: Vec<Association>,
+    assoc_lag: i64,
+    grace: i32,
+}
+
+impl Attribution {
+    fn in_grace(months: i8, grace: i32) -> bool {
+        months != -2 && i32::from(months) < grace
+    }
+
+    fn before_lag(days: i16, lag: i64) -> bool {
+        days != -2 && i64::from(days) < lag
+    }
+}
+
+/// Stage 3, of one partition: per group, its paid keys, its unpaid keys with attributed
+/// consumption in the statements' reach, and how each rounding reproduces its pairs' amounts at
+/// its most frequent rate.
+fn products(keys: &Keys, cx: &Context, d: &Decided, a: &Attribution) -> Vec<(usize, usize, usize, usize, [usize; 3])> {
+    let (cons, inc) = (&keys.loaded.consumption, &keys.loaded.incentives);
+    let global = keys.global(&d.index);
+    let customers = keys.loaded.customers.is_some();
+    let attributed = |r: usize| -> bool {
+        let c = keys.customer_of(r);
+        if customers && c.is_none() {
+            return false;
+        }
+        let type_ok = match keys.assoc_of(r) {
+            Some(t) => a.types.contains(&t),
+            None => a.types.len() == 2,
+        };
+        let ts = cons.ts[r];
+        let before_lag = c.and_then(|c| c.associated_at).is_some_and(|t| ts < t + a.assoc_lag * DAY);
+        let in_grace = c.and_then(|c| c.rebound_at).is_some_and(|t| ts < crate::engine::frames::add_months_local(t, a.grace, cx.rules));
+        type_ok && !before_lag && !in_grace
+    };
+    let mut out: Vec<(usize, usize, usize, usize, [usize; 3])> = vec![(0, 0, 0, 0, [0; 3]); keys.names.len()];
+    for k in 0..keys.n {
+        let lg = keys.key_group[k] as usize;
+        out[lg].0 = global[lg];
+        if keys.paid_key(k) {
+            out[lg].1 += 1;
+        } else if keys.rows_of(k).iter().any(|&r| attributed(r as usize) && d.in_reach(keys, cx, global[lg], r as usize)) {
+            out[lg].2 += 1;
+        }
+    }
+    // Rounding: the statement amounts against Σ base × rate of the pairs.
+    let n_comp = cx.components.len();
+    let modes = [crate::model::Rounding::HalfUp, crate::model::Rounding::HalfEven, crate::model::Rounding::Down];
+    for p in &keys.pairs {
+        let lg = keys.key_group[p.key] as usize;
+        let Some(rate) = d.top.get(global[lg]).copied().flatten().filter(|&r| r > 0) else { continue };
+        let raw: i128 = keys.rows_of(p.key).iter().map(|&r| (0..n_comp).filter(|c| d.mask >> c & 1 == 1).map(|c| cons.counted[c][r as usize]).sum::<i128>() * rate).sum();
+        let paid: i128 = keys.lines_of(p.key).iter().map(|&l| inc.amount[l as usize]).sum();
+        let exact = Decimal::from_i128_with_scale(raw, 2 * AMOUNT_SCALE);
+        let paid = Decimal::from_i128_with_scale(paid, AMOUNT_SCALE);
+        out[lg].3 += 1;
+        for (i, m) in modes.iter().enumerate() {
+            if m.apply(exact, d.scale) == paid {
+                out[lg].4[i] += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Where a draft's rows are: loaded whole, or spilled to trade id partitions (a streamed load).
+pub enum Rows<'a> {
+    Loaded(&'a Loaded),
+    Partitioned(&'a crate::exec::partitioned::each::Partitioned),
+}
+
+enum Source<'a> {
+    One(Keys<'a>),
+    Parts(&'a crate::exec::partitioned::each::Partitioned),
+}
+
+/// `f` of every partition's keys (one, in memory; each partition decoded again, streamed).
+fn each<T: Send>(src: &Source, rules: &RuleSet, f: impl Fn(&Keys) -> T + Sync) -> Result<Vec<T>, Error> {
+    match src {
+        Source::One(k) => Ok(vec![f(k)]),
+        Source::Parts(p) => p.map(rules, |loaded| f(&Keys::new(loaded))),
+    }
+}
+
+/// Drafts the rules from the exports' rows. `components` are those loaded (each consumption
+/// table has them), in the order of the consumption's `counted`; `partly` those some tables lack.
+///
+/// Three stages, each over every partition (a key's rows lie in one), their results added up
+/// between them: (1) the groups, rates, pairs and bases, which decide `[base]`, each product's
+/// lag and the late window; (2) the consumption in the statements' reach, counted by
+/// association type, months since rebinding and days since association, which decides the
+/// attribution; (3) the keys paid and unpaid per product and the roundings, which decide the
+/// rates and `rounding`. In memory the one partition is indexed once.
+pub fn draft(rows: Rows, rules: &RuleSet, components: &[Component], partly: &[(Component, String)]) -> Result<Draft, Error> {
+    let mut report = Vec::new();
+    let (src, loaded_periods, cons_rows) = match rows {
+        Rows::Loaded(l) => (Source::One(Keys::new(l)), l.incentives.period.iter().copied().collect(), l.consumption.len()),
+        Rows::Partitioned(p) => (Source::Parts(p), p.incentive_periods.iter().map(|p| p.0).collect(), p.accepted(Kind::Consumption)),
+    };
+    let cx = Context { rules, components, loaded_periods, cons_rows };
+    let loaded_periods = &cx.loaded_periods;
+
+    // Stage 1.
+    let mut all = Seen::default();
+    for s in each(&src, rules, |k| seen(k, &cx))? {
+        all.absorb(s);
+    }
+    let n_comp = components.len();
+    all.score.resize(1 << n_comp, 0);
+    all.nonzero.resize(n_comp, false);
+    let Seen { groups, score, nonzero, compared, places, pairs: n_pairs, cons_rows: n_cons, inc_lines: n_inc, without_consumption } = all;
+    let mut groups: Vec<Group> = groups.into_values().collect();
+
+    // [base] counted: the components whose sums reproduce the statement bases.
     let default_mask: usize = (0..n_comp).filter(|&c| DEFAULT_COUNTED.contains(&components[c])).map(|c| 1 << c).sum();
     let closeness = |mask: usize| -> i64 { (0..n_comp).map(|c| if mask >> c & 1 == 1 { if default_mask >> c & 1 == 1 { 1 } else { -1 } } else { 0 }).sum() };
     let names = |mask: usize| -> Vec<&'static str> { (0..n_comp).filter(|c| mask >> c & 1 == 1).map(|c| components[c].name()).collect() };
@@ -336,16 +743,8 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
     for (c, label) in partly {
         base_comment.push(format!("# {} is not a column of every consumption export ({} lacks it): it cannot be counted", c.name(), label));
     }
-    let base: Vec<i128> = (0..cons.len()).map(|r| (0..n_comp).filter(|c| mask >> c & 1 == 1).map(|c| cons.counted[c][r]).sum()).collect();
 
     // Lag per group: the shift of consumption well before its month's end (7 days).
-    for p in &pairs {
-        let g = &mut groups[key_group[p.key]];
-        *g.shifts_all.entry(p.shift).or_default() += 1;
-        if Period(p.cycle).end_ts(tz) - p.max_ts > 7 * DAY {
-            *g.shifts_mid.entry(p.shift).or_default() += 1;
-        }
-    }
     for g in &mut groups {
         let hist = if g.shifts_mid.is_empty() { &g.shifts_all } else { &g.shifts_mid };
         if let Some((&lag, _)) = hist.iter().max_by_key(|(s, n)| (**n, -**s)) {
@@ -356,23 +755,22 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
 
     // The late window: consumption paid one period after its product's lag, against the
     // consumption paid on time, in hours before the end of the bill cycle.
-    let (mut late, mut on_time) = (Vec::new(), Vec::new());
-    for p in &pairs {
-        let lag = groups[key_group[p.key]].lag;
-        let end = Period(p.cycle).end_ts(tz);
-        if p.shift == lag + 1 {
-            late.push(end - p.min_ts);
-        } else if p.shift == lag {
-            on_time.push(end - p.max_ts);
+    let (mut late, mut on_time): (BTreeMap<i64, usize>, BTreeMap<i64, usize>) = Default::default();
+    for g in &groups {
+        if let Some((first, _)) = g.ends.get(&(g.lag + 1)) {
+            add_counts(&mut late, first.clone());
+        }
+        if let Some((_, last)) = g.ends.get(&g.lag) {
+            add_counts(&mut on_time, last.clone());
         }
     }
-    late.sort_unstable();
-    on_time.sort_unstable();
-    let score_w = |w: i64| -> usize { late.partition_point(|&s| s <= w * 3600) + (on_time.len() - on_time.partition_point(|&s| s <= w * 3600)) };
+    let at_most = |h: &BTreeMap<i64, usize>, w: i64| -> usize { h.range(..=w).map(|(_, n)| n).sum() };
+    let (n_late, n_on_time): (usize, usize) = (late.values().sum(), on_time.values().sum());
+    let score_w = |w: i64| -> usize { at_most(&late, w) + (n_on_time - at_most(&on_time, w)) };
     let late_hours: i64;
     let late_comment: String;
-    if late.is_empty() {
-        let close = on_time.partition_point(|&s| s <= DEFAULT_LATE_HOURS * 3600);
+    if n_late == 0 {
+        let close = at_most(&on_time, DEFAULT_LATE_HOURS);
         if close > 0 {
             late_hours = 0;
             late_comment = format!("# inferred: no consumption is paid a month late; {close} orders of the last {DEFAULT_LATE_HOURS} hours of a month are paid in their own month");
@@ -382,128 +780,83 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
         }
         report.push(format!("late window {late_hours} h ({})", if close > 0 { "inferred: nothing paid late" } else { "not inferred: no evidence, the default" }));
     } else {
-        let mut candidates: Vec<i64> = late.iter().map(|&s| ((s + 3599) / 3600).clamp(0, 24 * 28)).collect();
-        candidates.sort_unstable();
-        candidates.dedup();
+        let candidates: Vec<i64> = late.keys().map(|&h| h.min(24 * 28)).collect::<BTreeSet<i64>>().into_iter().collect();
         let best = candidates.iter().map(|&w| score_w(w)).max().unwrap_or(0);
-        let tol = (late.len() / 100).max(1);
+        let tol = (n_late / 100).max(1);
         let w = candidates.iter().copied().find(|&w| score_w(w) + tol >= best).unwrap_or(DEFAULT_LATE_HOURS);
         late_hours = w;
-        let late_in = late.partition_point(|&s| s <= w * 3600);
-        let on_time_out = on_time.len() - on_time.partition_point(|&s| s <= w * 3600);
-        late_comment = format!(
-            "# inferred: {late_in} of {} orders paid one month after their product's lag lie in the last {w} hours of their month; {on_time_out} of {} paid on time lie before them",
-            late.len(),
-            on_time.len()
-        );
-        report.push(format!("late window {w} h: {late_in} of {} orders paid a month late lie in it, {on_time_out} of {} paid on time lie before it ({})", late.len(), on_time.len(), pct(late_in + on_time_out, late.len() + on_time.len())));
+        let late_in = at_most(&late, w);
+        let on_time_out = n_on_time - at_most(&on_time, w);
+        late_comment = format!("# inferred: {late_in} of {n_late} orders paid one month after their product's lag lie in the last {w} hours of their month; {on_time_out} of {n_on_time} paid on time lie before them");
+        report.push(format!("late window {w} h: {late_in} of {n_late} orders paid a month late lie in it, {on_time_out} of {n_on_time} paid on time lie before it ({})", pct(late_in + on_time_out, n_late + n_on_time)));
     }
+    let scale = places.clamp(2, 8);
+    let decided = Decided {
+        index: groups.iter().enumerate().map(|(i, g)| ((g.service.clone(), g.mode), i)).collect(),
+        lag: groups.iter().map(|g| g.lag).collect(),
+        rated: groups.iter().map(|g| !g.rates.is_empty()).collect(),
+        top: groups.iter().map(Group::top_rate).collect(),
+        mask,
+        late_hours,
+        scale,
+    };
 
-    // Expected period of each row under what is inferred so far, and whether it is in a
-    // loaded statement.
-    let cutoffs: BTreeMap<i32, i64> = cons.cycle.iter().copied().collect::<BTreeSet<i32>>().into_iter().map(|c| (c, if late_hours > 0 { Period(c).end_ts(tz) - late_hours * 3600 } else { i64::MAX })).collect();
-    let cutoff = |cycle: i32| cutoffs.get(&cycle).copied().unwrap_or(i64::MAX);
-    let row_group = |r: usize| key_group[cons_key[r] as usize];
-    let lags: Vec<i32> = groups.iter().map(|g| g.lag).collect();
-    let in_reach = |r: usize| -> bool {
-        let e = cons.cycle[r] + lags[row_group(r)] + i32::from(cons.ts[r] >= cutoff(cons.cycle[r]));
-        loaded_periods.contains(&e)
-    };
-    let paid_key = |k: usize| !lines_of(k).is_empty();
-    let customers = loaded.customers.as_deref();
-    // (each row's customer looked up once)
-    let customer_index: Vec<u32> = match customers {
-        Some(c) => crate::engine::frames::customer_index(cons, c),
-        None => Vec::new(),
-    };
-    let customer_of = |r: usize| customers.and_then(|c| c.list.get(*customer_index.get(r)? as usize));
-    // The association type of a row: the customers file's, when given (None: not in it).
-    let assoc_of = |r: usize| -> Option<Association> {
-        match customers {
-            Some(_) => customer_of(r).map(|c| c.association),
-            None => Association::from_code(cons.assoc[r]),
-        }
-    };
-    // Evidence of attribution: rows of paid products, expected in a loaded statement.
-    let evidence: Vec<usize> = (0..cons.len()).filter(|&r| !groups[row_group(r)].rates.is_empty() && in_reach(r)).collect();
-    let paid_types: BTreeSet<i32> = evidence.iter().filter(|&&r| paid_key(cons_key[r] as usize)).filter_map(|&r| assoc_of(r).map(Association::code)).collect();
-
-    // Rebind grace.
-    let mut grace_rows: Vec<(i32, bool)> = Vec::new(); // (full months since rebinding, paid)
-    for &r in &evidence {
-        let Some(c) = customer_of(r) else { continue };
-        let Some(rebound) = c.rebound_at else { continue };
-        if !paid_types.contains(&c.association.code()) || cons.ts[r] < rebound {
-            continue;
-        }
-        let mut m = 0;
-        while m < 25 && crate::engine::frames::add_months_local(rebound, m + 1, rules) <= cons.ts[r] {
-            m += 1;
-        }
-        grace_rows.push((m, paid_key(cons_key[r] as usize)));
+    // Stage 2: attribution, from the consumption of paid products in a loaded statement's reach.
+    let mut ev: BTreeMap<Evidence, usize> = BTreeMap::new();
+    for e in each(&src, rules, |k| evidence(k, &cx, &decided))? {
+        add_counts(&mut ev, e);
     }
+    let paid_types: BTreeSet<i32> = ev.iter().filter(|((a, _, _, _, paid), n)| *paid && **n > 0 && a.is_some()).filter_map(|((a, ..), _)| *a).collect();
+    let of_paid_type = |a: &Option<i32>| a.is_some_and(|a| paid_types.contains(&a));
+
+    // Rebind grace: (full months since rebinding, paid) of rebound customers' rows.
+    let grace_rows: Vec<(i32, bool, usize)> = ev.iter().filter(|((a, cust, m, _, _), _)| *cust && *m >= 0 && of_paid_type(a)).map(|((_, _, m, _, paid), n)| (i32::from(*m), *paid, *n)).collect();
+    let n_grace: usize = grace_rows.iter().map(|r| r.2).sum();
     let grace_comment;
-    let grace = if grace_rows.is_empty() {
+    let grace = if n_grace == 0 {
         grace_comment = format!("# not inferred: no rebound customer's consumption falls in a loaded statement; the documented default since 2026-01-01 ({DEFAULT_GRACE_MONTHS} months)");
         report.push(format!("rebind grace {DEFAULT_GRACE_MONTHS} months: not inferred (no rebound customer's consumption in the statements' reach), the default"));
         DEFAULT_GRACE_MONTHS
     } else {
-        let sc = |g: i32| grace_rows.iter().filter(|(m, paid)| (*m < g) != *paid).count();
+        let sc = |g: i32| -> usize { grace_rows.iter().filter(|(m, paid, _)| (*m < g) != *paid).map(|r| r.2).sum() };
         let best = (0..=24).map(sc).max().unwrap_or(0);
         let fit: Vec<i32> = (0..=24).filter(|&g| sc(g) == best).collect();
         let g = if fit.contains(&DEFAULT_GRACE_MONTHS) { DEFAULT_GRACE_MONTHS } else { fit[0] };
         let (lo, hi) = (fit[0], *fit.last().unwrap_or(&24));
         let range = if hi >= 24 { format!("{lo} months or more") } else if lo == hi { format!("exactly {lo} months") } else { format!("{lo} to {hi} months") };
-        grace_comment = format!("# inferred: {} of {} rows of rebound customers are explained by a grace of {range}{}", best, grace_rows.len(), if g == DEFAULT_GRACE_MONTHS && lo != hi { format!("; the documented {DEFAULT_GRACE_MONTHS} kept") } else { String::new() });
-        report.push(format!("rebind grace {g} months: consistent with {range} ({} of {} rows of rebound customers, {})", best, grace_rows.len(), pct(best, grace_rows.len())));
+        grace_comment = format!("# inferred: {} of {} rows of rebound customers are explained by a grace of {range}{}", best, n_grace, if g == DEFAULT_GRACE_MONTHS && lo != hi { format!("; the documented {DEFAULT_GRACE_MONTHS} kept") } else { String::new() });
+        report.push(format!("rebind grace {g} months: consistent with {range} ({} of {} rows of rebound customers, {})", best, n_grace, pct(best, n_grace)));
         g
     };
-    let in_grace = |r: usize| -> bool {
-        customer_of(r).and_then(|c| c.rebound_at).is_some_and(|t| cons.ts[r] < crate::engine::frames::add_months_local(t, grace, rules))
-    };
 
-    // Association lag (days after associated_at).
-    let (mut lag_paid, mut lag_unpaid) = (Vec::new(), Vec::new());
-    for &r in &evidence {
-        let Some(c) = customer_of(r) else { continue };
-        let Some(at) = c.associated_at else { continue };
-        if !paid_types.contains(&c.association.code()) || in_grace(r) {
-            continue;
-        }
-        let d = cons.ts[r] - at;
-        if paid_key(cons_key[r] as usize) {
-            lag_paid.push(d);
-        } else {
-            lag_unpaid.push(d);
-        }
-    }
-    lag_paid.sort_unstable();
-    lag_unpaid.sort_unstable();
-    let lag_score = |l: i64| lag_unpaid.partition_point(|&d| d < l * DAY) + (lag_paid.len() - lag_paid.partition_point(|&d| d < l * DAY));
+    // Association lag (days after associated_at): (days, paid) of associated customers' rows out of grace.
+    let lag_rows: Vec<(i16, bool, usize)> = ev.iter().filter(|((a, cust, m, d, _), _)| *cust && *d != -2 && of_paid_type(a) && !Attribution::in_grace(*m, grace)).map(|((_, _, _, d, paid), n)| (*d, *paid, *n)).collect();
+    let n_lag: usize = lag_rows.iter().map(|r| r.2).sum();
+    let unpaid_before = |l: i64| -> usize { lag_rows.iter().filter(|(d, paid, _)| !*paid && i64::from(*d) < l).map(|r| r.2).sum() };
+    let lag_score = |l: i64| -> usize { unpaid_before(l) + lag_rows.iter().filter(|(d, paid, _)| *paid && i64::from(*d) >= l).map(|r| r.2).sum::<usize>() };
     let assoc_lag = (0..=90).max_by_key(|&l| (lag_score(l), -l)).unwrap_or(0);
-    let before = lag_unpaid.partition_point(|&d| d < 0);
-    let lag_comment = if lag_paid.is_empty() && lag_unpaid.is_empty() {
+    let before = unpaid_before(0);
+    let lag_comment = if n_lag == 0 {
         report.push("association lag 0 days: not inferred (no association times in the statements' reach)".into());
         "# not inferred: no customer's association time is known for consumption the statements cover".to_string()
     } else {
-        let within = lag_unpaid.partition_point(|&d| d < assoc_lag * DAY) - before;
-        report.push(format!("association lag {assoc_lag} days: {} of {} rows of associated customers explained ({} unpaid before association{})", lag_score(assoc_lag), lag_paid.len() + lag_unpaid.len(), before, if assoc_lag > 0 { format!(", {within} within the lag") } else { String::new() }));
-        format!("# inferred: {} of {} rows of associated customers explained; {} unpaid rows lie before associated_at", lag_score(assoc_lag), lag_paid.len() + lag_unpaid.len(), before)
+        let within = unpaid_before(assoc_lag) - before;
+        report.push(format!("association lag {assoc_lag} days: {} of {} rows of associated customers explained ({} unpaid before association{})", lag_score(assoc_lag), n_lag, before, if assoc_lag > 0 { format!(", {within} within the lag") } else { String::new() }));
+        format!("# inferred: {} of {} rows of associated customers explained; {} unpaid rows lie before associated_at", lag_score(assoc_lag), n_lag, before)
     };
-    let before_lag = |r: usize| customer_of(r).and_then(|c| c.associated_at).is_some_and(|t| cons.ts[r] < t + assoc_lag * DAY);
 
     // Association types.
     let mut by_type: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
-    for &r in &evidence {
-        if in_grace(r) || before_lag(r) {
+    for ((a, _, m, d, paid), n) in &ev {
+        let Some(a) = a else { continue };
+        if Attribution::in_grace(*m, grace) || Attribution::before_lag(*d, assoc_lag) {
             continue;
         }
-        let Some(a) = assoc_of(r) else { continue };
-        let e = by_type.entry(a.code()).or_default();
-        if paid_key(cons_key[r] as usize) {
-            e.0 += 1;
+        let e = by_type.entry(*a).or_default();
+        if *paid {
+            e.0 += n;
         } else {
-            e.1 += 1;
+            e.1 += n;
         }
     }
     let mut types = Vec::new();
@@ -530,29 +883,22 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
         types = vec![Association::Resale, Association::Referral];
         type_comments.push("# CONFLICT: no association type is paid more often than not; both listed for a person to decide".into());
     }
-    let attributed = |r: usize| -> bool {
-        if customers.is_some() && customer_of(r).is_none() {
-            return false;
-        }
-        let type_ok = match assoc_of(r) {
-            Some(a) => types.contains(&a),
-            None => types.len() == 2,
-        };
-        type_ok && !before_lag(r) && !in_grace(r)
-    };
+    let attribution = Attribution { types, assoc_lag, grace };
 
-    // Products: the most frequent rate, or 0 when the statements do not pay the consumption.
-    for k in 0..n_cons_keys {
-        let g = key_group[k];
-        if paid_key(k) {
-            groups[g].paid_keys += 1;
-        } else if rows_of(k).iter().any(|&r| attributed(r as usize) && in_reach(r as usize)) {
-            groups[g].unpaid_keys += 1;
+    // Stage 3. Products: the most frequent rate, or 0 when the statements do not pay the consumption.
+    for part in each(&src, rules, |k| products(k, &cx, &decided, &attribution))? {
+        for (g, paid, unpaid, round_n, hits) in part {
+            let Some(g) = groups.get_mut(g) else { return Err(Error::Internal("recon init: a partition's product is not among the products seen".into())) };
+            g.paid_keys += paid;
+            g.unpaid_keys += unpaid;
+            g.round_n += round_n;
+            for (a, b) in g.round_hits.iter_mut().zip(hits) {
+                *a += b;
+            }
         }
     }
     for g in &mut groups {
-        let top = g.rates.iter().max_by_key(|(r, n)| (**n, -**r)).map(|(r, _)| *r);
-        match top {
+        match g.top_rate() {
             Some(rate) if g.paid_keys > g.unpaid_keys && rate > 0 => g.rate = rate,
             _ => {
                 g.rate = 0;
@@ -560,36 +906,16 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
             }
         }
     }
+    let Attribution { types, assoc_lag, grace } = attribution;
 
     // Rounding and scale: the statement amounts against Σ base × rate of the pairs.
-    let mut places = 0u32;
-    for &a in &inc.amount {
-        let mut v = a;
-        let mut p = AMOUNT_SCALE;
-        while p > 0 && v % 10 == 0 {
-            v /= 10;
-            p -= 1;
-        }
-        places = places.max(if a == 0 { 0 } else { p });
-    }
-    let scale = places.clamp(2, 8);
     let modes = [crate::model::Rounding::HalfUp, crate::model::Rounding::HalfEven, crate::model::Rounding::Down];
     let mut round_hits = [0usize; 3];
     let mut round_n = 0usize;
-    for p in &pairs {
-        let g = &groups[key_group[p.key]];
-        if g.zero {
-            continue;
-        }
-        let raw: i128 = rows_of(p.key).iter().map(|&r| base[r as usize] * g.rate).sum();
-        let paid: i128 = lines_of(p.key).iter().map(|&l| inc.amount[l as usize]).sum();
-        let exact = Decimal::from_i128_with_scale(raw, 2 * AMOUNT_SCALE);
-        let paid = Decimal::from_i128_with_scale(paid, AMOUNT_SCALE);
-        round_n += 1;
-        for (i, m) in modes.iter().enumerate() {
-            if m.apply(exact, scale) == paid {
-                round_hits[i] += 1;
-            }
+    for g in groups.iter().filter(|g| !g.zero) {
+        round_n += g.round_n;
+        for (a, b) in round_hits.iter_mut().zip(g.round_hits) {
+            *a += b;
         }
     }
     // half_up (the default) unless another rounding reproduces clearly more amounts
@@ -615,7 +941,7 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
     }
     let mut out = String::new();
     let periods: Vec<String> = loaded_periods.iter().map(|&p| Period(p).to_string()).collect();
-    let _ = writeln!(out, "# Drafted by `recon init` from the exports: {} consumption rows, {} statement lines (periods {}).", cons.len(), inc.len(), periods.join(", "));
+    let _ = writeln!(out, "# Drafted by `recon init` from the exports: {} consumption rows, {} statement lines (periods {}).", n_cons, n_inc, periods.join(", "));
     let _ = writeln!(out, "# Review every line marked CONFLICT or \"not inferred\", compare with the policy PDF, then:");
     let _ = writeln!(out, "#   recon check-rules THIS_FILE");
     let _ = writeln!(out);
@@ -762,10 +1088,10 @@ pub fn draft(loaded: &Loaded, rules: &RuleSet, components: &[Component], partly:
             }
         }
     }
-    report.insert(0, format!("inferred from {} consumption rows, {} statement lines ({} orders compared line for line){}", cons.len(), inc.len(), pairs.len(), if without_consumption > 0 { format!("; {without_consumption} statement lines have no consumption and say nothing of the policy") } else { String::new() }));
+    report.insert(0, format!("inferred from {} consumption rows, {} statement lines ({} orders compared line for line){}", n_cons, n_inc, n_pairs, if without_consumption > 0 { format!("; {without_consumption} statement lines have no consumption and say nothing of the policy") } else { String::new() }));
     report.push(format!("{n_products} products, {n_zero} at rate 0, {n_conflict} with conflicting evidence (marked CONFLICT in the file)"));
     report.push("not inferred (defaults, marked in the file): policy name, version, currency, timezone, tolerance; valid_from/valid_to of products".into());
     let _ = writeln!(out);
     let _ = writeln!(out, "# Not inferred: products' valid_from / valid_to (a rate that changed mid-period shows as a CONFLICT above).");
-    Draft { toml: out, report }
+    Ok(Draft { toml: out, report })
 }

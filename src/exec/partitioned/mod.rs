@@ -51,6 +51,7 @@ use crate::report::summary::OptionsInfo;
 use crate::rules::RuleSet;
 
 mod bills;
+pub mod each;
 mod explain;
 mod plan;
 mod pool;

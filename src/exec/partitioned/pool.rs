@@ -53,7 +53,7 @@ pub(super) fn reconcile(
                     let spilled = reading.join().unwrap_or_else(|_| Err(Error::Internal("a thread reading partition files panicked".into())));
                     let mut spare = None;
                     let loaded = spilled.and_then(|mut s| {
-                        let loaded = decode_partition(&mut s, &cons_parts[p], &inc_parts[p], bill_parts.get(p).map(PathBuf::as_path), &shared);
+                        let loaded = decode_partition(&mut s, &cons_parts[p], &inc_parts[p], bill_parts.get(p).map(PathBuf::as_path), &shared.decoding());
                         spare = Some([s.cons.0, s.inc.0]);
                         loaded
                     });
@@ -190,8 +190,23 @@ pub(super) struct Shared<'a> {
     pub(super) sum_expected: bool,
 }
 
+impl Shared<'_> {
+    pub(super) fn decoding(&self) -> Decoding<'_> {
+        Decoding { rules: self.rules, customers: self.customers, cons_prov: self.cons_prov, inc_prov: self.inc_prov, bill_prov: self.bill_prov }
+    }
+}
+
+/// What decoding a partition's spill files needs.
+pub(super) struct Decoding<'a> {
+    pub(super) rules: &'a RuleSet,
+    pub(super) customers: Option<&'a std::sync::Arc<load::Customers>>,
+    pub(super) cons_prov: &'a Provenance,
+    pub(super) inc_prov: &'a Provenance,
+    pub(super) bill_prov: &'a Provenance,
+}
+
 /// A partition's rows, decoded from its spill files' bytes.
-pub(super) fn decode_partition(spilled: &mut Spilled, cons: &Path, inc: &Path, bills: Option<&Path>, sh: &Shared) -> Result<Loaded, Error> {
+pub(super) fn decode_partition(spilled: &mut Spilled, cons: &Path, inc: &Path, bills: Option<&Path>, sh: &Decoding) -> Result<Loaded, Error> {
     let mut loaded = Loaded { customers: sh.customers.cloned(), ..Loaded::default() };
     loaded.consumption.counted = vec![Vec::new(); sh.rules.counted.len()];
     let mut prov = cited(sh.cons_prov);

@@ -16,11 +16,17 @@ pub(super) struct Spilled {
 /// Reads a partition's spill files into `bufs` (read ahead of the partition, on a thread of
 /// its own) and removes them.
 pub(super) fn read_spills(cons: &Path, inc: &Path, bufs: [report::direct::Aligned; 2]) -> Result<Spilled, Error> {
+    let spilled = read_spills_kept(cons, inc, bufs)?;
+    let _ = std::fs::remove_file(cons);
+    let _ = std::fs::remove_file(inc);
+    Ok(spilled)
+}
+
+/// [`read_spills`], the files left in place (read again by a later pass: [`super::each`]).
+pub(super) fn read_spills_kept(cons: &Path, inc: &Path, bufs: [report::direct::Aligned; 2]) -> Result<Spilled, Error> {
     let [a, b] = bufs;
     let cons_read = report::direct::read_into(cons, a).map_err(read_error(cons))?;
     let inc_read = report::direct::read_into(inc, b).map_err(read_error(inc))?;
-    let _ = std::fs::remove_file(cons);
-    let _ = std::fs::remove_file(inc);
     Ok(Spilled { cons: cons_read, inc: inc_read })
 }
 
