@@ -11,7 +11,7 @@ use std::path::Path;
 use rust_decimal::Decimal;
 
 use crate::config::Error;
-use crate::model::MAX_CITES;
+use crate::report::FINDINGS_HEADER;
 use crate::report::summary::Summary;
 
 pub use crate::report::expected::{ExpectedSums, Line, Sums};
@@ -20,17 +20,22 @@ pub use crate::report::expected::{ExpectedSums, Line, Sums};
 /// [`crate::report::expected`]). Also the file's sha256, taken as it is read
 /// ([`crate::report::scan`]: records split in place, fields as byte slices). A run that is to
 /// be summed sums as it renders (`exec::run_summed`); this reads a report made earlier.
+/// Each record is split only up to the last column needed (`rule_ids`): the explanation and the
+/// citations after it are passed over, so the rows cited are not counted (`rows` is 0; whatif
+/// does not show them).
 pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
-    use crate::report::scan::{scan_file, ScanError};
+    use crate::report::scan::{scan_file_prefix, ScanError};
     let bad = |message: String| Error::Corrupt { path: path.display().to_string(), message };
-    const NAMES: [&str; 8] = ["finding_id", "service_type_code", "charging_mode", "expected_period", "expected_base", "expected_incentive", "rule_ids", "consumption_rows"];
-    let mut cols: Option<[usize; 8]> = None;
+    const NAMES: [&str; 7] = ["finding_id", "service_type_code", "charging_mode", "expected_period", "expected_base", "expected_incentive", "rule_ids"];
+    let mut cols: Option<[usize; 7]> = None;
     let mut failed: Option<Error> = None;
     let mut sums = ExpectedSums::default();
-    let scanned = scan_file(path, |fields, line| {
+    // (the columns needed lie where recon writes them; a header that puts one later is read whole)
+    let want = NAMES.iter().filter_map(|n| FINDINGS_HEADER.iter().position(|h| h == n)).max().map_or(usize::MAX, |m| m + 1);
+    let scanned = scan_file_prefix(path, want, |fields, line, _| {
         let Some(at) = cols else {
             let headers: Vec<String> = fields.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').to_string()).collect();
-            let mut at = [0usize; 8];
+            let mut at = [0usize; 7];
             for (k, name) in NAMES.iter().enumerate() {
                 match headers.iter().position(|h| h == name) {
                     Some(i) => at[k] = i,
@@ -39,6 +44,10 @@ pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
                         return Ok(false);
                     }
                 }
+            }
+            if at.iter().any(|&i| i >= want) {
+                failed = Some(bad("its columns are not where recon writes them: not a findings.csv of this version of recon".into()));
+                return Ok(false);
             }
             cols = Some(at);
             return Ok(true);
@@ -50,9 +59,8 @@ pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
         let money = |b: &[u8]| -> Result<Decimal, ScanError> {
             std::str::from_utf8(b).ok().and_then(|s| Decimal::from_str_exact(s.trim()).ok()).ok_or(ScanError::Malformed { line, what: "an expected amount that is not a decimal" })
         };
-        let rows = cited_rows(std::str::from_utf8(get(7)).unwrap_or(""));
         let restored = |k: usize| crate::report::restore_bytes(get(k));
-        sums.add(get(3), get(6), restored(1), restored(2), money(get(4))?, money(get(5))?, rows);
+        sums.add(get(3), get(6), restored(1), restored(2), money(get(4))?, money(get(5))?, 0);
         Ok(true)
     });
     if let Some(e) = failed {
@@ -63,18 +71,6 @@ pub fn read(path: &Path) -> Result<(BTreeMap<Line, Sums>, String), Error> {
         ScanError::Malformed { line, what } => bad(format!("line {line}: {what}")),
     })?;
     Ok((sums.into_lines().map_err(|m| bad(m.into()))?, sha))
-}
-
-/// How many rows a citation cell names: its citations, plus the `+N more`.
-pub fn cited_rows(cell: &str) -> u64 {
-    if cell.is_empty() {
-        return 0;
-    }
-    let parts: Vec<&str> = cell.split("; ").collect();
-    match parts.last().and_then(|l| l.strip_prefix('+')).and_then(|l| l.strip_suffix(" more")).and_then(|n| n.parse::<u64>().ok()) {
-        Some(more) => MAX_CITES as u64 + more,
-        None => parts.len() as u64,
-    }
 }
 
 /// Each period's expected incentive in a summary.json's waterfall.

@@ -43,15 +43,11 @@ pub fn scan(mut r: impl std::io::Read, mut each: impl FnMut(&[&[u8]], u64) -> Re
 
 /// Reads the file at `path` with [`Scanner`], around the page cache with several reads in
 /// flight ([`super::direct::read_ranges`]: a findings.csv a run wrote that way is not in the
-/// page cache, and may be gigabytes); `each` as for [`scan`]. Returns the file's sha256.
-pub fn scan_file(path: &std::path::Path, mut each: impl FnMut(&[&[u8]], u64) -> Result<bool, ScanError>) -> Result<String, ScanError> {
-    scan_file_prefix(path, usize::MAX, |fields, line, _| each(fields, line))
-}
-
-/// [`scan_file`], but of each record after the first (the header, split whole) only the first
-/// `want` fields are split (the rest is passed over, quotes respected, not checked): `each` gets
-/// them, the line, and the record's bytes as the file holds them (see [`split`]). For a reader
-/// that needs the whole of few records.
+/// page cache, and may be gigabytes); returns the file's sha256. Of each record after the first
+/// (the header, split whole) only the first `want` fields are split (the rest is passed over,
+/// quotes respected, not checked): `each` gets them, the line, and the record's bytes as the
+/// file holds them (see [`split`]). For a reader that needs few columns, or the whole of few
+/// records.
 pub fn scan_file_prefix(path: &std::path::Path, want: usize, mut each: impl FnMut(&[&[u8]], u64, &[u8]) -> Result<bool, ScanError>) -> Result<String, ScanError> {
     let len = std::fs::metadata(path).map_err(ScanError::Io)?.len();
     let mut scanner = Scanner::new();
