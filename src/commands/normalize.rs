@@ -9,10 +9,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use polars_io::parquet::write::{ParquetCompression, ParquetWriter};
+use polars_io::parquet::write::{BatchedWriter, ParquetCompression, ParquetWriter};
 
 use crate::config::{input_paths, setup, Error, RunArgs, Status};
-use crate::load::{self, Loaded, Provenance};
+use crate::load::schema::Kind;
+use crate::load::table::Table;
+use crate::load::{self, InputPaths, Provenance};
 use crate::model::{Association, ChargingMode, Period, PolicyTz, AMOUNT_SCALE};
 use crate::rules::RuleSet;
 
@@ -73,16 +75,21 @@ fn sources(prov: &Provenance, n: usize) -> Vec<Option<String>> {
     (0..n).map(|r| Some(prov.cite(r))).collect()
 }
 
-fn row_numbers(n: usize) -> Vec<i64> {
-    (0..n as i64).collect()
+/// The citations of a block's rows, all of one table.
+fn block_sources(table: &Table, rows: &[(u32, u32)]) -> Vec<Option<String>> {
+    rows.iter().map(|&(_, loc)| Some(table.cite(loc))).collect()
 }
 
-fn consumption(loaded: &Loaded, rules: &RuleSet) -> Vec<Col> {
-    let c = &loaded.consumption;
+/// Row numbers in load order, from `first`.
+fn row_numbers(first: i64, n: usize) -> Vec<i64> {
+    (first..first + n as i64).collect()
+}
+
+fn consumption(c: &load::Consumption, rules: &RuleSet, source: Vec<Option<String>>, first: i64) -> Vec<Col> {
     let n = c.len();
     let mut cols = vec![
-        Col::Int("row_no", row_numbers(n)),
-        Col::Text("source", sources(&c.prov, n)),
+        Col::Int("row_no", row_numbers(first, n)),
+        Col::Text("source", source),
         Col::Text("bill_cycle", c.cycle.iter().map(|&p| Some(period_text(p))).collect()),
         Col::Text("customer_id", c.customer_id.iter().map(|s| Some(s.to_string())).collect()),
         Col::Text("customer_name", c.customer_name.iter().map(|s| s.map(str::to_string)).collect()),
@@ -100,12 +107,11 @@ fn consumption(loaded: &Loaded, rules: &RuleSet) -> Vec<Col> {
     cols
 }
 
-fn incentives(loaded: &Loaded) -> Vec<Col> {
-    let i = &loaded.incentives;
+fn incentives(i: &load::Incentives, source: Vec<Option<String>>, first: i64) -> Vec<Col> {
     let n = i.len();
     vec![
-        Col::Int("row_no", row_numbers(n)),
-        Col::Text("source", sources(&i.prov, n)),
+        Col::Int("row_no", row_numbers(first, n)),
+        Col::Text("source", source),
         Col::Text("incentive_period", i.period.iter().map(|&p| Some(period_text(p))).collect()),
         Col::Text("trade_id", i.trade_id.iter().map(|s| Some(s.to_string())).collect()),
         Col::Text("service_type_code", i.service.iter().map(|s| Some(s.to_string())).collect()),
@@ -124,7 +130,7 @@ fn incentives(loaded: &Loaded) -> Vec<Col> {
 fn customers(c: &load::Customers) -> Vec<Col> {
     let n = c.list.len();
     vec![
-        Col::Int("row_no", row_numbers(n)),
+        Col::Int("row_no", row_numbers(0, n)),
         Col::Text("source", sources(&c.prov, n)),
         Col::Text("customer_id", c.list.iter().map(|x| Some(x.customer_id.clone())).collect()),
         Col::Text("customer_name", c.names.iter().map(|s| s.map(str::to_string)).collect()),
@@ -134,11 +140,11 @@ fn customers(c: &load::Customers) -> Vec<Col> {
     ]
 }
 
-fn bills(b: &load::Bills) -> Vec<Col> {
+fn bills(b: &load::Bills, source: Vec<Option<String>>, first: i64) -> Vec<Col> {
     let n = b.len();
     vec![
-        Col::Int("row_no", row_numbers(n)),
-        Col::Text("source", sources(&b.prov, n)),
+        Col::Int("row_no", row_numbers(first, n)),
+        Col::Text("source", source),
         Col::Text("bill_cycle", b.cycle.iter().map(|&p| Some(period_text(p))).collect()),
         Col::Text("customer_id", b.customer_id.iter().map(|s| Some(s.clone())).collect()),
         Col::Text("customer_name", b.customer_name.clone()),
@@ -153,55 +159,129 @@ fn failed(path: &Path, message: impl std::fmt::Display) -> Error {
     Error::Normalize { path: path.display().to_string(), message: message.to_string() }
 }
 
-/// Writes `DIR/NAME.parquet` and `DIR/NAME.csv` (UTF-8, no BOM: a warehouse loads it).
-fn write_table(dir: &Path, name: &str, cols: &[Col], written: &mut Vec<PathBuf>) -> Result<(), Error> {
-    let n = match cols.first() {
-        Some(Col::Int(_, v)) => v.len(),
-        _ => 0,
-    };
-    let parquet = dir.join(format!("{name}.parquet"));
-    let columns = cols.iter().map(Col::column).collect::<PolarsResult<Vec<Column>>>().map_err(|e| failed(&parquet, e))?;
-    let mut df = DataFrame::new(n, columns).map_err(|e| failed(&parquet, e))?;
-    let file = std::fs::File::create(&parquet).map_err(|e| failed(&parquet, e))?;
-    ParquetWriter::new(std::io::BufWriter::new(file))
-        .with_compression(ParquetCompression::Snappy)
-        .finish(&mut df)
-        .map_err(|e| failed(&parquet, e))?;
-    written.push(parquet);
+/// One table being written, a block at a time: `NAME.parquet` (a row group per block) and
+/// `NAME.csv` (UTF-8, no BOM: a warehouse loads it), in the staging directory.
+struct TableOut {
+    parquet: PathBuf,
+    csv_path: PathBuf,
+    batched: Option<BatchedWriter<std::io::BufWriter<std::fs::File>>>,
+    csv: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    rows: i64,
+}
 
-    let csv_path = dir.join(format!("{name}.csv"));
-    let mut w = csv::Writer::from_path(&csv_path).map_err(|e| failed(&csv_path, e))?;
-    w.write_record(cols.iter().map(Col::name)).map_err(|e| failed(&csv_path, e))?;
-    let mut record: Vec<String> = Vec::with_capacity(cols.len());
-    for i in 0..n {
-        record.clear();
-        record.extend(cols.iter().map(|c| c.text(i)));
-        w.write_record(&record).map_err(|e| failed(&csv_path, e))?;
+impl TableOut {
+    fn create(dir: &Path, name: &str) -> Result<TableOut, Error> {
+        let parquet = dir.join(format!("{name}.parquet"));
+        let csv_path = dir.join(format!("{name}.csv"));
+        let file = std::fs::File::create(&csv_path).map_err(|e| failed(&csv_path, e))?;
+        let csv = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
+        Ok(TableOut { parquet, csv_path, batched: None, csv, rows: 0 })
     }
-    w.flush().map_err(|e| failed(&csv_path, e))?;
-    written.push(csv_path);
-    Ok(())
+
+    /// Appends a block's rows (the first block also writes the CSV header and fixes the Parquet
+    /// schema).
+    fn write(&mut self, cols: &[Col]) -> Result<(), Error> {
+        let n = match cols.first() {
+            Some(Col::Int(_, v)) => v.len(),
+            _ => 0,
+        };
+        let columns = cols.iter().map(Col::column).collect::<PolarsResult<Vec<Column>>>().map_err(|e| failed(&self.parquet, e))?;
+        let df = DataFrame::new(n, columns).map_err(|e| failed(&self.parquet, e))?;
+        if self.batched.is_none() {
+            let file = std::fs::File::create(&self.parquet).map_err(|e| failed(&self.parquet, e))?;
+            let w = ParquetWriter::new(std::io::BufWriter::with_capacity(1 << 20, file)).with_compression(ParquetCompression::Snappy).batched(df.schema()).map_err(|e| failed(&self.parquet, e))?;
+            self.batched = Some(w);
+            self.csv.write_record(cols.iter().map(Col::name)).map_err(|e| failed(&self.csv_path, e))?;
+        }
+        if n > 0 {
+            if let Some(w) = self.batched.as_mut() {
+                w.write_batch(&df).map_err(|e| failed(&self.parquet, e))?;
+            }
+        }
+        let mut record: Vec<String> = Vec::with_capacity(cols.len());
+        for i in 0..n {
+            record.clear();
+            record.extend(cols.iter().map(|c| c.text(i)));
+            self.csv.write_record(&record).map_err(|e| failed(&self.csv_path, e))?;
+        }
+        self.rows += n as i64;
+        Ok(())
+    }
+
+    /// Completes both files; `empty` gives the columns of a table no row reached.
+    fn finish(mut self, empty: impl FnOnce() -> Vec<Col>, written: &mut Vec<PathBuf>) -> Result<(), Error> {
+        if self.batched.is_none() {
+            self.write(&empty())?;
+        }
+        if let Some(w) = self.batched.take() {
+            w.finish().map_err(|e| failed(&self.parquet, e))?;
+        }
+        self.csv.flush().map_err(|e| failed(&self.csv_path, e))?;
+        written.push(self.parquet);
+        written.push(self.csv_path);
+        Ok(())
+    }
+}
+
+/// Streams one kind's files into its table a block at a time (the blocks of a streamed run).
+fn stream_table<S: load::Sink>(
+    paths: &InputPaths,
+    kind: Kind,
+    rules: &RuleSet,
+    stage: &Path,
+    rejects: &mut Vec<load::Reject>,
+    cols: &(dyn Fn(&S, Vec<Option<String>>, i64) -> Vec<Col> + Sync),
+    written: &mut Vec<PathBuf>,
+) -> Result<Vec<load::InputSummary>, Error> {
+    let mut t = TableOut::create(stage, kind.name())?;
+    let mut failure: Option<Error> = None;
+    let mut prov = Provenance::default();
+    let block = crate::exec::partitioned::block_bytes();
+    let read = load::stream_kind::<S>(paths, kind, rules, block, &mut prov, rejects, &mut |sink, rows, table| {
+        let first = t.rows;
+        match t.write(&cols(&sink, block_sources(table, &rows), first)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                failure = Some(e);
+                Err(std::io::Error::other("cannot write the normalized table"))
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let summaries = read?;
+    t.finish(|| cols(&S::default(), Vec::new(), 0), written)?;
+    Ok(summaries)
 }
 
 /// Runs `recon normalize` with the input flags of `recon run` (`args.out` is the directory the
-/// tables go to; periods and formats are not used).
+/// tables go to; periods and formats are not used). The inputs are read a block at a time, as a
+/// streamed run reads them, and each block's rows appended to their tables: memory is that of a
+/// block, however large the exports. The tables are written into a staging directory inside
+/// `--out` and moved into place once every input is read: a failed run leaves no table.
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
     let setup = setup(args)?;
     let paths = input_paths(args, setup.root.clone());
-    let loaded = load::load_all(&paths, &setup.rules)?;
+    let rules = &setup.rules;
     let dir = &args.out;
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
-    let mut written = Vec::new();
-    write_table(dir, "consumption", &consumption(&loaded, &setup.rules), &mut written)?;
-    write_table(dir, "incentives", &incentives(&loaded), &mut written)?;
-    if let Some(c) = &loaded.customers {
-        write_table(dir, "customers", &customers(c), &mut written)?;
-    }
-    if let Some(b) = &loaded.bills {
-        write_table(dir, "bills", &bills(b), &mut written)?;
-    }
-    crate::report::write_rejected(&dir.join("rejected.csv"), &loaded.rejects)?;
-    for i in &loaded.inputs {
+    let stage = dir.join(format!(".recon-normalize-{}", std::process::id()));
+    std::fs::create_dir_all(&stage).map_err(|e| failed(&stage, e))?;
+    let result = normalize_into(&paths, rules, &stage);
+    let result = result.and_then(|(inputs, rejects, written)| {
+        let mut moved = Vec::new();
+        for p in &written {
+            let to = dir.join(p.file_name().unwrap_or_default());
+            std::fs::rename(p, &to).map_err(|e| failed(&to, e))?;
+            moved.push(to);
+        }
+        crate::report::write_rejected(&dir.join("rejected.csv"), &rejects)?;
+        Ok((inputs, rejects, moved))
+    });
+    let _ = std::fs::remove_dir_all(&stage);
+    let (inputs, rejects, written) = result?;
+    for i in &inputs {
         let rej = if i.rejected > 0 { format!(", {} rejected", i.rejected) } else { String::new() };
         writeln!(out, "{} {}: {} rows, {} accepted{rej}", i.kind.name(), i.path, i.rows, i.accepted).map_err(Error::Stdout)?;
     }
@@ -209,5 +289,25 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<Status, Error> {
         writeln!(out, "wrote {}", p.display()).map_err(Error::Stdout)?;
     }
     writeln!(out, "wrote {}", dir.join("rejected.csv").display()).map_err(Error::Stdout)?;
-    Ok(if loaded.rejects.is_empty() { Status::Clean } else { Status::NeedsAction })
+    Ok(if rejects.is_empty() { Status::Clean } else { Status::NeedsAction })
+}
+
+type Normalized = (Vec<load::InputSummary>, Vec<load::Reject>, Vec<PathBuf>);
+
+/// The tables of every kind given, in the order a run loads them (so rejected.csv is a run's).
+fn normalize_into(paths: &InputPaths, rules: &RuleSet, stage: &Path) -> Result<Normalized, Error> {
+    let (mut inputs, mut rejects, mut written) = (Vec::new(), Vec::new(), Vec::new());
+    inputs.extend(stream_table::<load::Consumption>(paths, Kind::Consumption, rules, stage, &mut rejects, &|c, src, first| consumption(c, rules, src, first), &mut written)?);
+    inputs.extend(stream_table::<load::Incentives>(paths, Kind::Incentives, rules, stage, &mut rejects, &|i, src, first| incentives(i, src, first), &mut written)?);
+    if !paths.customers.is_empty() {
+        let (c, summaries) = load::load_customers(paths, rules, &mut rejects)?;
+        inputs.extend(summaries);
+        let mut t = TableOut::create(stage, Kind::Customers.name())?;
+        t.write(&customers(&c))?;
+        t.finish(Vec::new, &mut written)?;
+    }
+    if !paths.bills.is_empty() {
+        inputs.extend(stream_table::<load::Bills>(paths, Kind::Bills, rules, stage, &mut rejects, &|b, src, first| bills(b, src, first), &mut written)?);
+    }
+    Ok((inputs, rejects, written))
 }

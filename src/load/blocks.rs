@@ -18,7 +18,7 @@ pub(crate) fn stream_kind<S: Sink>(
     block: usize,
     prov: &mut Provenance,
     rejects: &mut Vec<Reject>,
-    route: &mut (dyn FnMut(S, Vec<(u32, u32)>) -> std::io::Result<()> + Send),
+    route: &mut (dyn FnMut(S, Vec<(u32, u32)>, &Table) -> std::io::Result<()> + Send),
 ) -> Result<Vec<InputSummary>, LoadError> {
     let (root, sheet) = (inputs.root.as_path(), inputs.sheet.as_deref());
     let paths = match kind {
@@ -50,25 +50,33 @@ pub(crate) fn stream_kind<S: Sink>(
                         blocks_tx.send(t).map_err(|_| LoadError::Io { path: label_r.clone(), source: std::io::Error::other("stopped") })
                     })
                 });
-                let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<Read<S>>>(1);
+                // (the first parsed block brings its table, as rows cite it, for the router)
+                let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<(Vec<Read<S>>, Option<Table>)>(1);
                 let spiller = sc.spawn(move || -> Result<(), LoadError> {
-                    for reads in parsed_rx {
+                    let mut table: Option<Table> = None;
+                    for (reads, t) in parsed_rx {
+                        if t.is_some() {
+                            table = t;
+                        }
+                        let Some(cited) = table.as_ref() else { return Err(io(std::io::Error::other("rows came before their table"))) };
                         for r in reads {
                             let (sink, prov_rows) = summary_ref.add(r, rejects_ref);
-                            route_ref(sink, prov_rows).map_err(io)?;
+                            route_ref(sink, prov_rows, cited).map_err(io)?;
                         }
                     }
                     Ok(())
                 });
                 let mut parsed = Ok(());
                 for t in blocks_rx {
+                    let mut cited = None;
                     if first {
                         prov.tables.push(t.cited());
+                        cited = Some(t.cited());
                         first = false;
                     }
                     match read_table(t, kind, rules, &mut proto, table_idx) {
                         Ok(reads) => {
-                            if parsed_tx.send(reads).is_err() {
+                            if parsed_tx.send((reads, cited)).is_err() {
                                 break; // the spiller failed: its error is reported below
                             }
                         }
@@ -99,9 +107,10 @@ pub(crate) fn stream_kind<S: Sink>(
                     let route_table = |t: Table| -> Result<(), LoadError> {
                         let table_idx = prov_ref.tables.len() as u32;
                         prov_ref.tables.push(t.cited());
+                        let cited = t.cited();
                         for r in read_table(t, kind, rules, proto_ref, table_idx)? {
                             let (sink, prov_rows) = summary_ref.add(r, rejects_ref);
-                            route_ref(sink, prov_rows).map_err(io)?;
+                            route_ref(sink, prov_rows, &cited).map_err(io)?;
                         }
                         Ok(())
                     };

@@ -60,6 +60,11 @@ mod spill;
 
 pub use explain::{explain, Explained, Rows, READ_FOR_EXPLAIN};
 pub use plan::input_bytes;
+
+/// The block a streamed read parses at a time (smaller under a cgroup memory limit).
+pub fn block_bytes() -> usize {
+    own_limit().1
+}
 use plan::{own_limit, partitions, workers, Plan, Ranges, SAMPLES_PER_FILE};
 use pool::Shared;
 use route::{read_inputs, Pass1, Spilling};

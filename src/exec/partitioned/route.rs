@@ -193,7 +193,7 @@ pub(super) fn read_inputs(paths: &InputPaths, rules: &RuleSet, block: usize, rou
     let (mut resale, mut assoc) = (BTreeMap::new(), bills::Associations::default());
     let mut cons_prov = Provenance::default();
     route.begin(Kind::Consumption)?;
-    inputs.extend(load::stream_kind::<load::Consumption>(paths, Kind::Consumption, rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov| {
+    inputs.extend(load::stream_kind::<load::Consumption>(paths, Kind::Consumption, rules, block, &mut cons_prov, &mut rejects, &mut |sink, prov, _| {
         globals.cycles.extend(sink.cycle.iter().map(|&c| Period(c)));
         if with_bills {
             bills::resale_facts(&sink, customers_read.as_ref().and_then(|r| r.as_ref().ok()).map(|c| &c.0), &mut resale, &mut assoc);
@@ -203,7 +203,7 @@ pub(super) fn read_inputs(paths: &InputPaths, rules: &RuleSet, block: usize, rou
     route.end(Kind::Consumption)?;
     let mut inc_prov = Provenance::default();
     route.begin(Kind::Incentives)?;
-    inputs.extend(load::stream_kind::<load::Incentives>(paths, Kind::Incentives, rules, block, &mut inc_prov, &mut rejects, &mut |sink, prov| {
+    inputs.extend(load::stream_kind::<load::Incentives>(paths, Kind::Incentives, rules, block, &mut inc_prov, &mut rejects, &mut |sink, prov, _| {
         globals.incentive_periods.extend(sink.period.iter().map(|&p| Period(p)));
         route.block(Kind::Incentives, &sink, &prov)
     }).map_err(|e| route.failure().unwrap_or(e.into()))?);
@@ -226,7 +226,7 @@ pub(super) fn read_inputs(paths: &InputPaths, rules: &RuleSet, block: usize, rou
     if with_bills {
         let mut lines: BTreeMap<i32, bills::LineFacts> = BTreeMap::new();
         route.begin(Kind::Bills)?;
-        inputs.extend(load::stream_kind::<load::Bills>(paths, Kind::Bills, rules, block, &mut bill_prov, &mut rejects, &mut |sink, prov| {
+        inputs.extend(load::stream_kind::<load::Bills>(paths, Kind::Bills, rules, block, &mut bill_prov, &mut rejects, &mut |sink, prov, _| {
             bills::line_facts(&sink, &mut lines);
             route.block(Kind::Bills, &sink, &prov)
         }).map_err(|e| route.failure().unwrap_or(e.into()))?);
