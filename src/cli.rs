@@ -22,6 +22,22 @@ pub struct Cli {
     command: Command,
 }
 
+/// How `run`, `init` and `estimate` hold large inputs.
+#[derive(clap::Args)]
+pub struct Partitioning {
+    /// Inputs larger than memory: partition them on disk by trade id (beside the outputs) and
+    /// work one partition at a time. Same outputs. Chosen without asking when the consumption,
+    /// statement and bill files pass 128 MiB.
+    #[arg(long, conflicts_with = "in_memory")]
+    pub streaming: bool,
+    /// Never stream, however large the inputs.
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Number of partitions when it streams (default: one per 16 MiB of input).
+    #[arg(long)]
+    pub partitions: Option<usize>,
+}
+
 /// The rules and input flags `run` and `normalize` share.
 #[derive(clap::Args)]
 pub struct Inputs {
@@ -76,17 +92,8 @@ pub enum Command {
         /// Exit 0 even when findings need action.
         #[arg(long)]
         exit_zero: bool,
-        /// Inputs larger than memory: partition them on disk (under --out) and reconcile one
-        /// partition at a time. Same outputs, every format and --bills included. Chosen without
-        /// asking when the consumption, statement and bill files pass 128 MiB.
-        #[arg(long, conflicts_with = "in_memory")]
-        streaming: bool,
-        /// Never stream, however large the inputs.
-        #[arg(long)]
-        in_memory: bool,
-        /// Number of partitions when the run streams (default: one per 16 MiB of input).
-        #[arg(long)]
-        partitions: Option<usize>,
+        #[command(flatten)]
+        partitioning: Partitioning,
     },
     /// Reconcile the bundled demo fixtures end to end. Exits 0 when the demo ran (its findings
     /// need action by design; `recon run` would exit 1 on them).
@@ -184,16 +191,8 @@ pub enum Command {
         /// Workbook sheet to read (default: the first).
         #[arg(long)]
         sheet: Option<String>,
-        /// Partition the inputs on disk (beside --out), as `recon run --streaming` does: memory
-        /// stays flat however large the exports (chosen by itself for large inputs).
-        #[arg(long, conflicts_with = "in_memory")]
-        streaming: bool,
-        /// Never stream, however large the inputs.
-        #[arg(long)]
-        in_memory: bool,
-        /// Number of partitions when it streams.
-        #[arg(long)]
-        partitions: Option<usize>,
+        #[command(flatten)]
+        partitioning: Partitioning,
     },
     /// Estimate (预估) the incentive due from consumption alone, for periods whose statement is
     /// not out yet: per period and product, with the engine's decisions (rollover and late window
@@ -218,15 +217,8 @@ pub enum Command {
         /// Workbook sheet to read (default: the first).
         #[arg(long)]
         sheet: Option<String>,
-        /// Partition the inputs on disk, as `recon run --streaming` does.
-        #[arg(long, conflicts_with = "in_memory")]
-        streaming: bool,
-        /// Never stream, however large the inputs.
-        #[arg(long)]
-        in_memory: bool,
-        /// Number of partitions when it streams.
-        #[arg(long)]
-        partitions: Option<usize>,
+        #[command(flatten)]
+        partitioning: Partitioning,
     },
     /// Price other rules on a report's inputs: re-run them (sha256-checked, as verify does) under
     /// OTHER.toml and write whatif.csv, the change of expected incentive per period and product,
@@ -267,7 +259,7 @@ impl Cli {
     /// `--exit-zero` was given.
     pub fn run(self, stdout: &mut impl Write) -> (Result<Status, Error>, bool) {
         match self.command {
-            Command::Run { inputs, periods, out, formats, exit_zero, streaming, in_memory, partitions, previous } => {
+            Command::Run { inputs, periods, out, formats, exit_zero, partitioning: Partitioning { streaming, in_memory, partitions }, previous } => {
                 let args = RunArgs { periods, formats, streaming, partitions, in_memory, previous, ..inputs.run_args("run", out) };
                 (commands::run::run(&args, stdout), exit_zero)
             }
@@ -276,11 +268,11 @@ impl Cli {
             Command::Verify { dir } => (commands::verify::run(&dir, stdout), false),
             Command::Gen { rows, out, seed } => (commands::gen::run(rows, &out, seed, stdout), false),
             Command::CheckRules { file } => (commands::check_rules::run(&file, stdout), false),
-            Command::Init { consumption, incentives, customers, out, force, sheet, streaming, in_memory, partitions } => {
+            Command::Init { consumption, incentives, customers, out, force, sheet, partitioning: Partitioning { streaming, in_memory, partitions } } => {
                 let args = commands::init::InitArgs { consumption, incentives, customers, out, force, sheet, streaming, in_memory, partitions };
                 (commands::init::init(&args, stdout), false)
             }
-            Command::Estimate { rules, consumption, customers, periods, out, sheet, streaming, in_memory, partitions } => {
+            Command::Estimate { rules, consumption, customers, periods, out, sheet, partitioning: Partitioning { streaming, in_memory, partitions } } => {
                 let args = commands::estimate::EstimateArgs { rules, consumption, customers, periods, out, sheet, streaming, in_memory, partitions };
                 (commands::estimate::run(&args, stdout), false)
             }

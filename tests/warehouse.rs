@@ -20,29 +20,28 @@ use common::*;
 
 const EC2: &str = "hws.service.type.ec2";
 
-fn python() -> Option<PathBuf> {
+/// The first of `env` (an environment variable naming a Python), `$HOME/.cache/VENV/bin/python`
+/// and the others given that runs `check`.
+fn find_python(env: &str, venv: &str, others: &[&str], check: &str) -> Option<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("RECON_PYTHON") {
+    if let Some(p) = std::env::var_os(env) {
         candidates.push(PathBuf::from(p));
     }
     if let Some(h) = std::env::var_os("HOME") {
-        candidates.push(PathBuf::from(h).join(".cache/recon-venv/bin/python"));
+        candidates.push(PathBuf::from(h).join(".cache").join(venv).join("bin/python"));
     }
-    candidates.push(PathBuf::from("python3"));
-    candidates.into_iter().find(|p| Command::new(p).args(["-c", "import pyspark, duckdb"]).output().is_ok_and(|o| o.status.success()))
+    candidates.extend(others.iter().map(PathBuf::from));
+    candidates.into_iter().find(|p| Command::new(p).args(["-c", check]).output().is_ok_and(|o| o.status.success()))
+}
+
+fn python() -> Option<PathBuf> {
+    find_python("RECON_PYTHON", "recon-venv", &["python3"], "import pyspark, duckdb")
 }
 
 /// Python with pyspark 3.3 (DLI's other Spark): `RECON_PYTHON33`, else the virtual environment
 /// `.ci/run` makes for it (`$HOME/.cache/recon-venv33`).
 fn python33() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("RECON_PYTHON33") {
-        candidates.push(PathBuf::from(p));
-    }
-    if let Some(h) = std::env::var_os("HOME") {
-        candidates.push(PathBuf::from(h).join(".cache/recon-venv33/bin/python"));
-    }
-    candidates.into_iter().find(|p| Command::new(p).args(["-c", "import pyspark; assert pyspark.__version__.startswith('3.3.')"]).output().is_ok_and(|o| o.status.success()))
+    find_python("RECON_PYTHON33", "recon-venv33", &[], "import pyspark; assert pyspark.__version__.startswith('3.3.')")
 }
 
 /// One decision case: rules, consumption rows (common::CONSUMPTION_HEADER), the incentive

@@ -325,6 +325,33 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// Row `r`'s customer, its full months since rebinding (-1 before it, -2 not rebound or no
+    /// customer; at most 25) and whole days since association (-1 before it, -2 unknown; at most
+    /// 91): for a grace `g` up to 24 months, the row is in it exactly when `months` is not -2
+    /// and below `g`; for an association lag `l` up to 90 days, before it exactly when `days` is
+    /// not -2 and below `l` ([`Attribution`]).
+    fn since(&self, r: usize, rules: &RuleSet) -> (Option<&'a crate::load::Customer>, i8, i16) {
+        let c = self.customer_of(r);
+        let ts = self.loaded.consumption.ts[r];
+        let months = match c.and_then(|c| c.rebound_at) {
+            None => -2,
+            Some(rebound) if ts < rebound => -1,
+            Some(rebound) => {
+                let mut m = 0;
+                while m < 25 && crate::engine::frames::add_months_local(rebound, m + 1, rules) <= ts {
+                    m += 1;
+                }
+                m as i8
+            }
+        };
+        let days = match c.and_then(|c| c.associated_at) {
+            None => -2,
+            Some(at) if ts < at => -1,
+            Some(at) => ((ts - at) / DAY).min(91) as i16,
+        };
+        (c, months, days)
+    }
+
     /// The position of each of this partition's groups among `all`'s.
     fn global(&self, all: &BTreeMap<GroupKey, usize>) -> Vec<usize> {
         self.names.iter().map(|&(s, m)| all.get(&(s.to_string(), m)).copied().unwrap_or(usize::MAX)).collect()
@@ -564,24 +591,7 @@ fn evidence(keys: &Keys, cx: &Context, d: &Decided) -> BTreeMap<Evidence, usize>
         if !d.rated.get(g).copied().unwrap_or(false) || !d.in_reach(keys, cx, g, r) {
             continue;
         }
-        let c = keys.customer_of(r);
-        let ts = cons.ts[r];
-        let months = match c.and_then(|c| c.rebound_at) {
-            None => -2,
-            Some(rebound) if ts < rebound => -1,
-            Some(rebound) => {
-                let mut m = 0;
-                while m < 25 && crate::engine::frames::add_months_local(rebound, m + 1, cx.rules) <= ts {
-                    m += 1;
-                }
-                m as i8
-            }
-        };
-        let days = match c.and_then(|c| c.associated_at) {
-            None => -2,
-            Some(at) if ts < at => -1,
-            Some(at) => ((ts - at) / DAY).min(91) as i16,
-        };
+        let (c, months, days) = keys.since(r, cx.rules);
         *out.entry((keys.assoc_of(r).map(Association::code), c.is_some(), months, days, keys.paid_key(k))).or_default() += 1;
     }
     out
@@ -612,7 +622,7 @@ fn products(keys: &Keys, cx: &Context, d: &Decided, a: &Attribution) -> Vec<(usi
     let global = keys.global(&d.index);
     let customers = keys.loaded.customers.is_some();
     let attributed = |r: usize| -> bool {
-        let c = keys.customer_of(r);
+        let (c, months, days) = keys.since(r, cx.rules);
         if customers && c.is_none() {
             return false;
         }
@@ -620,10 +630,7 @@ fn products(keys: &Keys, cx: &Context, d: &Decided, a: &Attribution) -> Vec<(usi
             Some(t) => a.types.contains(&t),
             None => a.types.len() == 2,
         };
-        let ts = cons.ts[r];
-        let before_lag = c.and_then(|c| c.associated_at).is_some_and(|t| ts < t + a.assoc_lag * DAY);
-        let in_grace = c.and_then(|c| c.rebound_at).is_some_and(|t| ts < crate::engine::frames::add_months_local(t, a.grace, cx.rules));
-        type_ok && !before_lag && !in_grace
+        type_ok && !Attribution::before_lag(days, a.assoc_lag) && !Attribution::in_grace(months, a.grace)
     };
     let mut out: Vec<(usize, usize, usize, usize, [usize; 3])> = vec![(0, 0, 0, 0, [0; 3]); keys.names.len()];
     for k in 0..keys.n {
